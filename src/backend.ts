@@ -1,0 +1,180 @@
+/**
+ * Backend selection: one call that initialises tfjs on `webgpu`, `wasm` or `cpu` and says why.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+
+/** A backend the user may ask for; `auto` means "the fastest one that really runs here". */
+export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
+
+/** The backends that can actually run. */
+export type BackendName = "webgpu" | "wasm" | "cpu";
+
+/** What {@linkcode initBackend} chose and why. */
+export interface BackendInfo {
+  /** The tfjs backend now active. */
+  name: BackendName;
+  /** Why it was chosen, for the one-line report, e.g. `NVIDIA H200` or `no GPU adapter`. */
+  reason: string;
+  /** The GPU adapter's description when `name` is `webgpu`. */
+  adapter?: string;
+  /** Whether the WebGPU adapter is a software one (Mesa llvmpipe). */
+  fallbackAdapter?: boolean;
+}
+
+/** Options of {@linkcode initBackend}. */
+export interface InitBackendOptions {
+  /** Where the one-line report goes; `null` silences it. Default: `console.error`. */
+  log?: ((line: string) => void) | null;
+}
+
+/** The valid backend requests, for flag validation and error messages. */
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "webgpu", "wasm", "cpu"];
+
+interface AdapterProbe {
+  adapter: GPUAdapter | null;
+  description: string;
+  fallback: boolean;
+}
+
+/**
+ * Asks the platform for a WebGPU adapter. tfjs alone cannot tell: with no adapter,
+ * `tf.setBackend("webgpu")` returns false while `getBackend()` may still say webgpu.
+ */
+export async function probeGpuAdapter(): Promise<AdapterProbe> {
+  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
+  if (!gpu) return { adapter: null, description: "navigator.gpu is missing", fallback: false };
+  let adapter: GPUAdapter | null = null;
+  try {
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  } catch {
+    adapter = null;
+  }
+  if (!adapter) return { adapter: null, description: "no GPU adapter", fallback: false };
+  // deno-lint-ignore no-explicit-any
+  const info = adapter.info as any;
+  const description = String(info?.description || info?.device || info?.vendor || "unknown adapter");
+  // deno-lint-ignore no-explicit-any
+  const fallback = Boolean(info?.isFallbackAdapter ?? (adapter as any).isFallbackAdapter ?? false) ||
+    /llvmpipe|lavapipe|swiftshader/i.test(description);
+  return { adapter, description, fallback };
+}
+
+/** The folder holding the wasm binaries of the installed npm package; never a CDN. */
+function wasmBinaryDir(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = require.resolve("@tensorflow/tfjs-backend-wasm/package.json");
+  return join(dirname(pkg), "dist") + "/";
+}
+
+let wasmReady: Promise<void> | null = null;
+
+async function startWasm(): Promise<void> {
+  if (!wasmReady) {
+    wasmReady = (async () => {
+      const wasm = await import("@tensorflow/tfjs-backend-wasm");
+      wasm.setWasmPaths(wasmBinaryDir());
+      const { registerWasmTrainingKernels } = await import("./wasm_kernels.ts");
+      registerWasmTrainingKernels();
+    })();
+  }
+  await wasmReady;
+  if (!(await tf.setBackend("wasm"))) {
+    throw new Error("backend wasm failed to start: the tfjs-backend-wasm binary could not be loaded");
+  }
+}
+
+async function startWebgpu(probe: AdapterProbe): Promise<void> {
+  await import("@tensorflow/tfjs-backend-webgpu");
+  let ok = false;
+  try {
+    ok = await tf.setBackend("webgpu");
+  } catch {
+    ok = false;
+  }
+  if (!ok || tf.getBackend() !== "webgpu") {
+    throw new Error(`backend webgpu failed to start on adapter "${probe.description}"`);
+  }
+}
+
+/**
+ * Initialises tfjs for the requested backend and reports one line saying what it chose and why.
+ *
+ * `auto` picks WebGPU only for a hardware adapter, else `wasm`. A software adapter (Mesa llvmpipe)
+ * is used only when `webgpu` is asked for explicitly. A requested backend that cannot start is an
+ * error, never a silent fallback.
+ *
+ * @example Start the CPU backend quietly
+ * ```ts
+ * import { initBackend } from "./backend.ts";
+ * const info = await initBackend("cpu", { log: null });
+ * console.assert(info.name === "cpu");
+ * ```
+ */
+export async function initBackend(
+  request: BackendRequest = "auto",
+  options: InitBackendOptions = {},
+): Promise<BackendInfo> {
+  if (!BACKEND_REQUESTS.includes(request)) {
+    throw new RangeError(`unknown backend "${request}": choose one of ${BACKEND_REQUESTS.join(", ")}`);
+  }
+  const log = options.log === undefined ? (line: string) => console.error(line) : options.log;
+  let info: BackendInfo;
+  if (request === "cpu") {
+    if (!(await tf.setBackend("cpu"))) throw new Error("backend cpu failed to start");
+    info = { name: "cpu", reason: "requested" };
+  } else if (request === "wasm") {
+    await startWasm();
+    info = { name: "wasm", reason: "requested" };
+  } else {
+    const probe = await probeGpuAdapter();
+    if (request === "webgpu") {
+      if (!probe.adapter) {
+        throw new Error(`backend webgpu cannot start: ${probe.description}; use --backend wasm or cpu`);
+      }
+      await startWebgpu(probe);
+      info = {
+        name: "webgpu",
+        reason: probe.fallback ? `${probe.description}, software adapter` : probe.description,
+        adapter: probe.description,
+        fallbackAdapter: probe.fallback,
+      };
+    } else if (probe.adapter && !probe.fallback) {
+      await startWebgpu(probe);
+      info = {
+        name: "webgpu",
+        reason: probe.description,
+        adapter: probe.description,
+        fallbackAdapter: false,
+      };
+    } else {
+      await startWasm();
+      info = {
+        name: "wasm",
+        reason: probe.adapter ? `only a software GPU adapter: ${probe.description}` : probe.description,
+      };
+    }
+  }
+  // Production mode: no per-op debug checks, and no "install tfjs-node" banner on cpu.
+  tf.enableProdMode();
+  log?.(`backend: ${info.name} (${info.reason})`);
+  return info;
+}
+
+/**
+ * Parses a `--backend` flag value into a {@linkcode BackendRequest}, or throws a RangeError naming it.
+ *
+ * @example
+ * ```ts
+ * import { parseBackendRequest } from "./backend.ts";
+ * console.assert(parseBackendRequest("wasm") === "wasm");
+ * ```
+ */
+export function parseBackendRequest(value: string): BackendRequest {
+  if ((BACKEND_REQUESTS as readonly string[]).includes(value)) return value as BackendRequest;
+  throw new RangeError(`unknown backend "${value}": choose one of ${BACKEND_REQUESTS.join(", ")}`);
+}
