@@ -5,6 +5,9 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
+// tfjs-core alone registers no gradients (its ESM registrar does not resolve in Deno); the
+// @tensorflow/tfjs bundle registers them all into the shared global registry.
+import "@tensorflow/tfjs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 

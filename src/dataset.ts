@@ -1,0 +1,90 @@
+/**
+ * Emoji datasets: prepare (emoji-datasource-* packages or a folder → atlas PNG + manifest), load
+ * (verified), and sample seeded shuffled, flipped batches. Parts live in `src/dataset/`.
+ *
+ * @module
+ */
+import { join, normalize } from "node:path";
+import { pathExists } from "./io.ts";
+import { MANIFEST_FILE } from "./dataset/manifest.ts";
+import { type EmojiDataset, loadDataset } from "./dataset/load.ts";
+import { DEFAULT_DATASET_DIR, prepareDataset, type PrepareOptions } from "./dataset/prepare.ts";
+
+export {
+  ATLAS_FILE,
+  DatasetError,
+  type DatasetManifest,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  type ManifestAtlas,
+  type ManifestImage,
+  type ManifestSource,
+  sha256Hex,
+  validateManifest,
+} from "./dataset/manifest.ts";
+export {
+  DEFAULT_CATEGORY,
+  DEFAULT_SUBCATEGORY_PATTERN,
+  EMOJI_DATASOURCE_VERSION,
+  type EmojiRecord,
+  locateVendorPackage,
+  parseVendors,
+  readEmojiRecords,
+  type ResolvedFilter,
+  resolveFilter,
+  selectRecords,
+  type Vendor,
+  type VendorPackage,
+  VENDORS,
+} from "./dataset/vendors.ts";
+export {
+  DEFAULT_DATASET_DIR,
+  IMAGE_EXTENSIONS,
+  prepareDataset,
+  type PrepareOptions,
+  type PrepareResult,
+  rgbaToDatasetImage,
+} from "./dataset/prepare.ts";
+export {
+  DatasetSampler,
+  EmojiDataset,
+  flipHorizontal,
+  loadDataset,
+  type SamplerOptions,
+  type SamplerState,
+} from "./dataset/load.ts";
+export { type ForwardStrip, forwardStrip } from "./dataset/forward_strip.ts";
+
+/**
+ * Loads the dataset in `dir`, preparing it first if `dir` has no manifest and either `dir` is the
+ * default folder (then the default Apple faces set is prepared) or `options` say what to prepare
+ * (`vendors`, `from`, `category`, `subcategory`, `size` or `background`; `out` is always `dir`).
+ * Any other missing folder is a {@linkcode DatasetError} listing the datasets that exist, so a typo
+ * never silently creates a dataset. A dataset that exists but fails verification is an error, never
+ * overwritten. Needs `--allow-read --allow-ffi --allow-env`, and `--allow-write` for `dir` when it
+ * prepares.
+ *
+ * @example
+ * ```ts
+ * import { ensureDataset } from "./dataset.ts";
+ * import { encodePng } from "./image.ts";
+ * const src = await Deno.makeTempDir(), dir = `${await Deno.makeTempDir()}/set`;
+ * await Deno.writeFile(`${src}/a.png`, await encodePng(Uint8Array.of(0, 0, 0, 255), 1, 1));
+ * const ds = await ensureDataset(dir, { from: src, size: 2, log: null });
+ * console.assert(ds.count === 1 && (await ensureDataset(dir)).count === 1);
+ * ```
+ */
+export async function ensureDataset(
+  dir: string = DEFAULT_DATASET_DIR,
+  options: Omit<PrepareOptions, "out"> = {},
+): Promise<EmojiDataset> {
+  if (!(await pathExists(join(dir, MANIFEST_FILE)))) {
+    const { vendors, from, category, subcategory, size, background } = options;
+    const saysWhat = [vendors, from, category, subcategory, size, background].some((v) => v !== undefined);
+    if (saysWhat || normalize(dir) === normalize(DEFAULT_DATASET_DIR)) {
+      await prepareDataset({ ...options, out: dir });
+    }
+  }
+  return await loadDataset(dir);
+}

@@ -1,0 +1,385 @@
+/**
+ * Preparing a dataset: emoji images from emoji-datasource-* packages (or a folder of PNG/JPEG files)
+ * composited over a background, area-resized, and written as an atlas PNG plus a manifest.
+ *
+ * @module
+ */
+import { basename, dirname, extname, join, relative } from "node:path";
+import { atomicWriteFile, pathExists } from "../io.ts";
+import {
+  areaResize,
+  centerCropSquare,
+  colorToHex,
+  compositeOver,
+  decodeImage,
+  encodePng,
+  makeGrid,
+  parseColor,
+  type Rgb,
+  roundToBytes,
+} from "../image.ts";
+import {
+  ATLAS_FILE,
+  DatasetError,
+  type DatasetManifest,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  type ManifestImage,
+  type ManifestSource,
+  sha256Hex,
+} from "./manifest.ts";
+import {
+  locateVendorPackage,
+  parseVendors,
+  readEmojiRecords,
+  resolveFilter,
+  slug,
+  type Vendor,
+} from "./vendors.ts";
+
+/** The default dataset folder: Apple faces, 32 px, on black. */
+export const DEFAULT_DATASET_DIR = "data/apple-faces-32";
+
+/** Image file extensions accepted from a `--from` folder. */
+export const IMAGE_EXTENSIONS: readonly string[] = [".png", ".jpg", ".jpeg"];
+
+/** Options of {@linkcode prepareDataset}; every field is optional. */
+export interface PrepareOptions {
+  /** Vendors (array, or a comma list like `apple,google`). Default `["apple"]`. Not with `from`. */
+  vendors?: Vendor[] | string;
+  /** A folder of PNG/JPEG files to use instead of emoji packages (searched recursively). */
+  from?: string;
+  /** Comma list of categories (names or slugs). */
+  category?: string;
+  /** Comma list of subcategories; a trailing `*` matches a prefix. */
+  subcategory?: string;
+  /** Output image size. Default 32. */
+  size?: number;
+  /** Background: `black` (default), `white`, `#rrggbb`, or an Rgb triple. */
+  background?: string | Rgb;
+  /** Output folder. Default `data/<name>`. */
+  out?: string;
+  /** Dataset name (manifest). Default derived, e.g. `apple-faces-32`. */
+  name?: string;
+  /** Progress and summary lines. Default `console.log`; `null` silences. */
+  log?: ((line: string) => void) | null;
+  /** Warnings (skipped files). Default `console.error` with a `warning:` prefix; `null` silences. */
+  warn?: ((line: string) => void) | null;
+}
+
+/** What {@linkcode prepareDataset} did. */
+export interface PrepareResult {
+  /** The folder written. */
+  dir: string;
+  /** The manifest written. */
+  manifest: DatasetManifest;
+  /** Files that were skipped, with the reason. */
+  skipped: { file: string; reason: string }[];
+}
+
+interface Item {
+  meta: Omit<ManifestImage, "index">;
+  path: string;
+}
+
+/**
+ * Turns RGBA pixels into one dataset image: composite over `bg`, centre-crop to a square, area-resize
+ * to `size`, round to bytes. Returns `size·size·3` RGB bytes.
+ *
+ * @example A 2×2 half-transparent white image over black becomes one grey pixel
+ * ```ts
+ * import { rgbaToDatasetImage } from "./prepare.ts";
+ * const rgba = new Uint8Array(16).fill(255).map((v, i) => (i % 4 === 3 ? 128 : v));
+ * console.assert(rgbaToDatasetImage(rgba, 2, 2, [0, 0, 0], 1).join() === "128,128,128");
+ * ```
+ */
+export function rgbaToDatasetImage(
+  rgba: Uint8Array,
+  width: number,
+  height: number,
+  bg: Rgb,
+  size: number,
+): Uint8Array {
+  const rgb = compositeOver(rgba, bg);
+  const { data, side } = centerCropSquare(rgb, width, height, 3);
+  return roundToBytes(areaResize(data, side, side, 3, size, size));
+}
+
+async function listImageFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    const entries: Deno.DirEntry[] = [];
+    for await (const e of Deno.readDir(dir)) entries.push(e);
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = join(dir, e.name);
+      if (e.isDirectory) await walk(p);
+      else out.push(p);
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+function bgSuffix(bg: Rgb): string {
+  const hex = colorToHex(bg);
+  return hex === "#000000" ? "" : hex === "#ffffff" ? "-white" : `-${hex.slice(1)}`;
+}
+
+/**
+ * Replaces `dir` by the folder `tmp` as atomically as the file system allows: a fresh `dir` is one
+ * rename; an existing dataset folder is renamed aside first and removed after.
+ */
+async function commitDir(tmp: string, dir: string): Promise<void> {
+  if (!(await pathExists(dir))) {
+    await Deno.rename(tmp, dir);
+    return;
+  }
+  const old = `${dir}.old-${Deno.pid}-${Math.random().toString(36).slice(2)}`;
+  await Deno.rename(dir, old);
+  try {
+    await Deno.rename(tmp, dir);
+  } catch (err) {
+    await Deno.rename(old, dir).catch(() => {});
+    throw err;
+  }
+  await Deno.remove(old, { recursive: true });
+}
+
+/** Refuses to overwrite a folder that holds anything but a previous dataset. */
+async function checkOutDir(dir: string): Promise<void> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(dir);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (!stat.isDirectory) throw new DatasetError(`--out ${dir} exists and is not a folder`);
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name !== MANIFEST_FILE && e.name !== ATLAS_FILE) {
+      throw new DatasetError(
+        `--out ${dir} holds ${e.name}: it is not a dataset folder, choose another --out`,
+      );
+    }
+  }
+}
+
+/**
+ * Prepares a dataset and writes `<out>/atlas.png` and `<out>/manifest.json`. Everything is decoded
+ * and checked before anything is written; the folder is built beside the target and renamed into
+ * place, so a failure leaves no half-written dataset. Deterministic: the same inputs give the same
+ * bytes (and so the same atlas hash).
+ *
+ * Bad input throws a {@linkcode DatasetError} (one line, naming the value and the valid choices):
+ * an unknown vendor, category or subcategory, a filter or folder that yields no image, mixing
+ * `from` with vendor filters. Unreadable files in a `from` folder are skipped with a warning.
+ *
+ * @example Prepare a dataset from a folder of one generated PNG
+ * ```ts
+ * import { prepareDataset } from "./prepare.ts";
+ * import { encodePng } from "../image.ts";
+ * const src = await Deno.makeTempDir(), out = `${await Deno.makeTempDir()}/set`;
+ * await Deno.writeFile(`${src}/red.png`, await encodePng(Uint8Array.of(255, 0, 0, 255), 1, 1));
+ * const { manifest } = await prepareDataset({ from: src, size: 4, out, log: null });
+ * console.assert(manifest.count === 1 && manifest.images[0].shortName === "red");
+ * ```
+ */
+export async function prepareDataset(options: PrepareOptions = {}): Promise<PrepareResult> {
+  const log = options.log === undefined ? (l: string) => console.log(l) : options.log;
+  const warn = options.warn === undefined ? (l: string) => console.error(`warning: ${l}`) : options.warn;
+  const size = options.size ?? 32;
+  if (!Number.isInteger(size) || size < 1 || size > 1024) {
+    throw new DatasetError(`--size must be an integer in [1, 1024], got "${size}"`);
+  }
+  let bg: Rgb;
+  try {
+    bg = typeof options.background === "object"
+      ? options.background
+      : parseColor(options.background ?? "black");
+  } catch (err) {
+    throw new DatasetError(`--background: ${(err as Error).message}`);
+  }
+
+  if (options.out !== undefined) await checkOutDir(options.out);
+  const items: Item[] = [];
+  const sources: ManifestSource[] = [];
+  const skipped: { file: string; reason: string }[] = [];
+  let filters = { categories: [] as string[], subcategories: [] as string[] };
+  let name: string;
+  const imagesByItem: Uint8Array[] = [];
+
+  if (options.from !== undefined) {
+    if (
+      options.vendors !== undefined || options.category !== undefined || options.subcategory !== undefined
+    ) {
+      throw new DatasetError("--from cannot be combined with --vendor, --category or --subcategory");
+    }
+    const root = options.from;
+    let stat: Deno.FileInfo;
+    try {
+      stat = await Deno.stat(root);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) throw new DatasetError(`--from ${root}: no such folder`);
+      throw err;
+    }
+    if (!stat.isDirectory) throw new DatasetError(`--from ${root} is not a folder`);
+    for (const path of await listImageFiles(root)) {
+      const rel = relative(root, path);
+      const ext = extname(path).toLowerCase();
+      if (!IMAGE_EXTENSIONS.includes(ext)) {
+        skipped.push({
+          file: rel,
+          reason: `not an image file (extension "${ext}"; use ${IMAGE_EXTENSIONS.join(", ")})`,
+        });
+        continue;
+      }
+      try {
+        const img = await decodeImage(await Deno.readFile(path));
+        imagesByItem.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
+      } catch (err) {
+        skipped.push({ file: rel, reason: `cannot be decoded (${(err as Error).message})` });
+        continue;
+      }
+      const stem = basename(path, extname(path));
+      items.push({
+        meta: {
+          vendor: "folder",
+          name: stem,
+          shortName: stem,
+          unified: null,
+          category: null,
+          subcategory: null,
+          file: rel,
+        },
+        path,
+      });
+    }
+    for (const s of skipped) warn?.(`skipped ${join(root, s.file)}: ${s.reason}`);
+    if (items.length === 0) {
+      throw new DatasetError(`--from ${root} holds no readable ${IMAGE_EXTENSIONS.join("/")} image`);
+    }
+    sources.push({ kind: "folder", vendor: "folder", path: root, count: items.length });
+    log?.(`folder ${root}: ${items.length} images, ${skipped.length} skipped`);
+    name = options.name ?? `${slug(basename(root)) || "folder"}-${size}${bgSuffix(bg)}`;
+  } else {
+    const vendors = typeof options.vendors === "string"
+      ? parseVendors(options.vendors)
+      : parseVendors((options.vendors ?? ["apple"]).join(","));
+    let filterSlug = "faces";
+    for (const vendor of vendors) {
+      const pkg = await locateVendorPackage(vendor);
+      const records = await readEmojiRecords(pkg);
+      const filter = resolveFilter(records, options.category, options.subcategory);
+      filters = { categories: filter.categories, subcategories: filter.subcategories };
+      if (!filter.isDefault) filterSlug = [...filter.categories, ...filter.subcategories].map(slug).join("+");
+      const selected = records.filter((r) =>
+        filter.categories.includes(r.category) || filter.subcategories.includes(r.subcategory)
+      );
+      const vendorSkipped: string[] = [];
+      let count = 0;
+      for (const r of selected) {
+        if (r[`has_img_${vendor}`] !== true) {
+          vendorSkipped.push(`${r.short_name} (no ${vendor} image)`);
+          continue;
+        }
+        const path = join(pkg.imageDir, r.image);
+        try {
+          const img = await decodeImage(await Deno.readFile(path));
+          imagesByItem.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
+        } catch (err) {
+          const reason = err instanceof Deno.errors.NotFound ? "file missing" : (err as Error).message;
+          skipped.push({ file: `${vendor}/${r.image}`, reason });
+          vendorSkipped.push(`${r.short_name} (${reason})`);
+          warn?.(`skipped ${path}: ${reason}`);
+          continue;
+        }
+        items.push({
+          meta: {
+            vendor,
+            name: r.name,
+            shortName: r.short_name,
+            unified: r.unified,
+            category: r.category,
+            subcategory: r.subcategory,
+            file: r.image,
+          },
+          path,
+        });
+        count++;
+      }
+      if (count === 0) {
+        throw new DatasetError(
+          `no ${vendor} image matches the filter (${
+            describeFilter(filters)
+          }): choose other --category/--subcategory`,
+        );
+      }
+      sources.push({ kind: "package", vendor, package: pkg.name, version: pkg.version, count });
+      const subs = [...new Set(selected.map((r) => r.subcategory))];
+      log?.(
+        `${vendor} (${pkg.name}@${pkg.version}): ${count} images from ${subs.length} subcategories` +
+          (vendorSkipped.length ? `; skipped ${vendorSkipped.length}: ${vendorSkipped.join(", ")}` : ""),
+      );
+    }
+    name = options.name ?? `${vendors.join("+")}-${filterSlug}-${size}${bgSuffix(bg)}`;
+  }
+
+  const out = options.out ?? join("data", name);
+  await checkOutDir(out);
+
+  // Atlas: a near-square grid, row-major, no gutters; empty cells in the background colour.
+  const count = items.length;
+  const columns = Math.ceil(Math.sqrt(count)), rows = Math.ceil(count / columns);
+  const all = new Uint8Array(count * size * size * 3);
+  imagesByItem.forEach((img, i) => all.set(img, i * size * size * 3));
+  const grid = makeGrid(all, rows, columns, size, { gutterColor: bg });
+  const png = await encodePng(grid.rgba, grid.width, grid.height);
+  const manifest: DatasetManifest = {
+    format: MANIFEST_FORMAT,
+    formatVersion: MANIFEST_VERSION,
+    name,
+    size,
+    channels: 3,
+    background: colorToHex(bg),
+    resize: "area",
+    count,
+    filters,
+    sources,
+    atlas: {
+      file: ATLAS_FILE,
+      sha256: await sha256Hex(png),
+      columns,
+      rows,
+      cellSize: size,
+      width: grid.width,
+      height: grid.height,
+    },
+    images: items.map((it, index) => ({ index, ...it.meta })),
+  };
+
+  await Deno.mkdir(dirname(out) || ".", { recursive: true });
+  const tmp = `${out}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2)}`;
+  try {
+    await atomicWriteFile(join(tmp, ATLAS_FILE), png);
+    await atomicWriteFile(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");
+    await commitDir(tmp, out);
+  } catch (err) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw err;
+  }
+  log?.(
+    `wrote ${out}: ${count} images ${size}x${size} on ${manifest.background}, atlas ${rows}x${columns} ` +
+      `(${grid.width}x${grid.height} px), sha256 ${manifest.atlas.sha256.slice(0, 16)}…` +
+      (skipped.length ? `, ${skipped.length} files skipped` : ""),
+  );
+  return { dir: out, manifest, skipped };
+}
+
+function describeFilter(f: { categories: string[]; subcategories: string[] }): string {
+  const parts = [];
+  if (f.categories.length) parts.push(`categories ${f.categories.join(", ")}`);
+  if (f.subcategories.length) parts.push(`subcategories ${f.subcategories.join(", ")}`);
+  return parts.join("; ") || "empty";
+}

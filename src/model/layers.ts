@@ -1,0 +1,176 @@
+/**
+ * Layers as functions of a {@linkcode ForwardContext}: each declares its parameters in a
+ * `ParamBuilder` and applies them by name. Every op here has a correct gradient on cpu, wasm
+ * (with the project's kernels) and webgpu; nearest up-sampling is written as a broadcast so that
+ * no backend's ResizeNearestNeighborGrad is needed.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { ForwardContext, ParamBuilder } from "./context.ts";
+
+/** Declares a k×k conv with bias (He-normal, or zeros when `zero`). */
+export function declareConv(
+  b: ParamBuilder,
+  name: string,
+  k: number,
+  cin: number,
+  cout: number,
+  zero = false,
+): void {
+  if (zero) b.constant(`${name}.w`, [k, k, cin, cout], 0);
+  else b.normal(`${name}.w`, [k, k, cin, cout], Math.sqrt(2 / (k * k * cin)));
+  b.constant(`${name}.b`, [cout], 0);
+}
+
+/** Applies a conv declared by {@linkcode declareConv}; stride 2 pads 1 on each side as PyTorch does. */
+export function conv(ctx: ForwardContext, name: string, x: tf.Tensor4D, stride = 1): tf.Tensor4D {
+  const w = ctx.p(`${name}.w`) as unknown as tf.Tensor4D;
+  const [k, , cin, cout] = w.shape;
+  const pad = (k - 1) >> 1;
+  const padding: "same" | [[number, number], [number, number], [number, number], [number, number]] =
+    stride === 1 ? "same" : [[0, 0], [pad, pad], [pad, pad], [0, 0]];
+  const y = tf.conv2d(x, w, stride, padding);
+  const [, ho, wo] = y.shape;
+  ctx.flops += 2 * x.shape[0] * ho * wo * k * k * cin * cout;
+  return tf.add(y, ctx.p(`${name}.b`)) as tf.Tensor4D;
+}
+
+/** Declares a 2×2 stride-2 transposed conv (the seed's up-sampler). */
+export function declareConvTranspose(b: ParamBuilder, name: string, cin: number, cout: number): void {
+  b.normal(`${name}.w`, [2, 2, cout, cin], Math.sqrt(2 / (4 * cin)));
+  b.constant(`${name}.b`, [cout], 0);
+}
+
+/** Applies a 2×2 stride-2 transposed conv: [B,H,W,cin] → [B,2H,2W,cout]. */
+export function convTranspose(ctx: ForwardContext, name: string, x: tf.Tensor4D): tf.Tensor4D {
+  const w = ctx.p(`${name}.w`) as unknown as tf.Tensor4D;
+  const [bsz, h, wd, cin] = x.shape;
+  const cout = w.shape[2];
+  const y = tf.conv2dTranspose(x, w, [bsz, 2 * h, 2 * wd, cout], 2, "valid");
+  ctx.flops += 2 * bsz * h * wd * 4 * cin * cout;
+  return tf.add(y, ctx.p(`${name}.b`)) as tf.Tensor4D;
+}
+
+/** Declares a dense layer [cin → cout] (He-normal, or zeros). */
+export function declareDense(b: ParamBuilder, name: string, cin: number, cout: number, zero = false): void {
+  if (zero) b.constant(`${name}.w`, [cin, cout], 0);
+  else b.normal(`${name}.w`, [cin, cout], Math.sqrt(1 / cin));
+  b.constant(`${name}.b`, [cout], 0);
+}
+
+/** Applies a dense layer to [N, cin]. */
+export function dense(ctx: ForwardContext, name: string, x: tf.Tensor2D): tf.Tensor2D {
+  const w = ctx.p(`${name}.w`) as unknown as tf.Tensor2D;
+  ctx.flops += 2 * x.shape[0] * w.shape[0] * w.shape[1];
+  return tf.add(tf.matMul(x, w), ctx.p(`${name}.b`)) as tf.Tensor2D;
+}
+
+/** SiLU (swish): x·σ(x). */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(x));
+}
+
+/** Declares a norm's gain (ones) and bias (zeros). */
+export function declareNorm(b: ParamBuilder, name: string, c: number): void {
+  b.constant(`${name}.g`, [c], 1);
+  b.constant(`${name}.b`, [c], 0);
+}
+
+/** GroupNorm over `groups` channel groups (ε = 1e-5), then the per-channel affine. */
+export function groupNorm(ctx: ForwardContext, name: string, x: tf.Tensor4D, groups: number): tf.Tensor4D {
+  const [bsz, h, w, c] = x.shape;
+  if (c % groups !== 0) {
+    throw new RangeError(`GroupNorm "${name}": ${c} channels do not split into ${groups} groups`);
+  }
+  const g = tf.reshape(x, [bsz, h * w, groups, c / groups]);
+  const { mean, variance } = tf.moments(g, [1, 3], true);
+  const normed = tf.reshape(tf.mul(tf.sub(g, mean), tf.rsqrt(tf.add(variance, 1e-5))), [bsz, h, w, c]);
+  return tf.add(tf.mul(normed, ctx.p(`${name}.g`)), ctx.p(`${name}.b`)) as tf.Tensor4D;
+}
+
+/** Declares BatchNorm parameters and running statistics. */
+export function declareBatchNorm(b: ParamBuilder, name: string, c: number): void {
+  declareNorm(b, name, c);
+  b.stateConstant(`${name}.running_mean`, [c], 0);
+  b.stateConstant(`${name}.running_var`, [c], 1);
+}
+
+/**
+ * BatchNorm as PyTorch's: batch statistics while training (running stats updated with momentum
+ * 0.1 and the unbiased variance), running statistics otherwise.
+ */
+export function batchNorm(ctx: ForwardContext, name: string, x: tf.Tensor4D): tf.Tensor4D {
+  let mean: tf.Tensor, variance: tf.Tensor;
+  if (ctx.training) {
+    ({ mean, variance } = tf.moments(x, [0, 1, 2]));
+    const n = x.shape[0] * x.shape[1] * x.shape[2];
+    const rm = ctx.s(`${name}.running_mean`), rv = ctx.s(`${name}.running_var`);
+    ctx.updates.push({
+      variable: rm,
+      value: tf.keep(tf.add(tf.mul(rm, 0.9), tf.mul(mean, 0.1))),
+    });
+    ctx.updates.push({
+      variable: rv,
+      value: tf.keep(tf.add(tf.mul(rv, 0.9), tf.mul(variance, 0.1 * n / Math.max(n - 1, 1)))),
+    });
+  } else {
+    mean = ctx.s(`${name}.running_mean`);
+    variance = ctx.s(`${name}.running_var`);
+  }
+  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5)));
+  return tf.add(tf.mul(normed, ctx.p(`${name}.g`)), ctx.p(`${name}.b`)) as tf.Tensor4D;
+}
+
+/**
+ * Nearest-neighbour ×2 up-sampling as two rank-4 concatenations (cheap on every backend; their
+ * gradient is a split), so that no backend's ResizeNearestNeighborGrad is needed.
+ */
+export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
+  const [bsz, h, w, c] = x.shape;
+  const col = tf.reshape(x, [bsz * h, w, 1, c]);
+  const wide = tf.reshape(tf.concat([col, col], 2), [bsz, h, 1, 2 * w * c]); // each pixel twice along W
+  return tf.reshape(tf.concat([wide, wide], 2), [bsz, 2 * h, 2 * w, c]); // each row twice
+}
+
+/**
+ * The sinusoidal timestep embedding of the Transformer / DDPM papers, computed in plain JS so it
+ * is identical on every backend: [sin(t·f_0..f_{d/2}), cos(t·f_0..)], f_i = 10000^(−i/(d/2 − 1)).
+ */
+export function timestepEmbedding(t: ArrayLike<number>, dim: number): Float32Array {
+  if (dim % 2 !== 0 || dim < 2) {
+    throw new RangeError(`timestep embedding dim must be even and >= 2, got ${dim}`);
+  }
+  const half = dim / 2;
+  const out = new Float32Array(t.length * dim);
+  for (let i = 0; i < t.length; i++) {
+    for (let j = 0; j < half; j++) {
+      const freq = Math.exp(-Math.log(10000) * j / Math.max(half - 1, 1));
+      out[i * dim + j] = Math.sin(t[i] * freq);
+      out[i * dim + half + j] = Math.cos(t[i] * freq);
+    }
+  }
+  return out;
+}
+
+/** Declares single-head self-attention over a feature map (GroupNorm, qkv, zero-initialised projection). */
+export function declareAttention(b: ParamBuilder, name: string, c: number): void {
+  declareNorm(b, `${name}.norm`, c);
+  declareDense(b, `${name}.qkv`, c, 3 * c);
+  declareDense(b, `${name}.proj`, c, c, true);
+}
+
+/** Self-attention over all H·W positions with a residual connection. */
+export function attention(ctx: ForwardContext, name: string, x: tf.Tensor4D, groups: number): tf.Tensor4D {
+  const [bsz, h, w, c] = x.shape;
+  const n = h * w;
+  const hn = groupNorm(ctx, `${name}.norm`, x, groups);
+  const qkv = tf.reshape(dense(ctx, `${name}.qkv`, tf.reshape(hn, [bsz * n, c])), [bsz, n, 3 * c]);
+  const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
+  const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(c));
+  const attn = tf.softmax(scores) as tf.Tensor3D;
+  const out = tf.matMul(attn, v);
+  ctx.flops += 2 * 2 * bsz * n * n * c;
+  const proj = dense(ctx, `${name}.proj`, tf.reshape(out, [bsz * n, c]));
+  return tf.add(x, tf.reshape(proj, [bsz, h, w, c])) as tf.Tensor4D;
+}

@@ -1,0 +1,142 @@
+/**
+ * A noise-prediction model ε_θ(x_t, t): a preset's parameters plus its forward function.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { Rng } from "../rng.ts";
+import { ForwardContext, ParamBuilder, type ParamMap } from "./context.ts";
+import { applySeedUNet, declareSeedUNet, DEFAULT_SEED_CONFIG, type SeedConfig } from "./seed_unet.ts";
+import { applyUNet, declareUNet, DEFAULT_UNET_CONFIG, type UNetConfig } from "./unet.ts";
+
+export type { SeedConfig, UNetConfig };
+export { DEFAULT_SEED_CONFIG, DEFAULT_UNET_CONFIG };
+
+/** Any model preset's configuration. */
+export type ModelConfig = UNetConfig | SeedConfig;
+
+/** The preset names. */
+export const MODEL_PRESETS: readonly ModelConfig["preset"][] = ["unet", "seed"];
+
+/** The image side the models are built for. */
+export const IMAGE_SIZE = 32;
+
+/** Returns a preset's default configuration, with overrides applied and validated. */
+export function modelConfig(
+  preset: ModelConfig["preset"] = "unet",
+  overrides: Partial<UNetConfig> = {},
+): ModelConfig {
+  if (preset === "seed") return structuredClone(DEFAULT_SEED_CONFIG);
+  if (preset !== "unet") {
+    throw new RangeError(`unknown model preset "${preset}": choose one of ${MODEL_PRESETS.join(", ")}`);
+  }
+  const c: UNetConfig = { ...structuredClone(DEFAULT_UNET_CONFIG), ...overrides, preset: "unet" };
+  validateModelConfig(c);
+  return c;
+}
+
+/** Throws a RangeError naming the first invalid field of a model configuration. */
+export function validateModelConfig(c: ModelConfig): void {
+  if (c.preset === "seed") {
+    if (
+      !Array.isArray(c.channels) || c.channels.length !== 3 ||
+      !c.channels.every((n) => Number.isInteger(n) && n > 0)
+    ) {
+      throw new RangeError(
+        `seed channels must be three positive integers, got ${JSON.stringify(c.channels)}`,
+      );
+    }
+    if (!Number.isInteger(c.timeDim) || c.timeDim < 2 || c.timeDim % 2) {
+      throw new RangeError(`seed timeDim must be an even integer >= 2, got ${c.timeDim}`);
+    }
+    return;
+  }
+  if (c.preset !== "unet") throw new RangeError(`unknown model preset "${(c as ModelConfig).preset}"`);
+  if (!Number.isInteger(c.channels) || c.channels < 1) {
+    throw new RangeError(`channels must be a positive integer, got ${c.channels}`);
+  }
+  if (!Number.isInteger(c.blocks) || c.blocks < 1) {
+    throw new RangeError(`blocks must be a positive integer, got ${c.blocks}`);
+  }
+  if (!Array.isArray(c.channelMult) || c.channelMult.length < 1 || c.channelMult.length > 4) {
+    throw new RangeError(`channelMult must list 1 to 4 multipliers, got ${JSON.stringify(c.channelMult)}`);
+  }
+  for (const m of c.channelMult) {
+    if (!Number.isInteger(m) || m < 1) {
+      throw new RangeError(`channel multipliers must be positive integers, got ${m}`);
+    }
+    if ((c.channels * m) % c.groups !== 0) {
+      throw new RangeError(`channels ${c.channels}×${m} must be divisible by groups ${c.groups}`);
+    }
+  }
+  if (c.channels % 2) {
+    throw new RangeError(`channels must be even (timestep embedding width), got ${c.channels}`);
+  }
+}
+
+/**
+ * A model's weights and its forward function. Parameters are named and enumerable, so checkpoints
+ * and the EMA copy address them by name.
+ */
+export class DiffusionModel {
+  /** Trainable parameters by name, in a fixed order. */
+  readonly params: ParamMap;
+  /** Non-trainable state (BatchNorm running statistics) by name. */
+  readonly state: ParamMap;
+
+  /** Builds a model with weights drawn from `seed` (identical on every backend). */
+  constructor(readonly config: ModelConfig, seed = 0, readonly imageSize = IMAGE_SIZE) {
+    validateModelConfig(config);
+    if (imageSize % (1 << (config.preset === "unet" ? config.channelMult.length - 1 : 2)) !== 0) {
+      throw new RangeError(`image size ${imageSize} does not divide by the model's down-sampling`);
+    }
+    const b = new ParamBuilder(new Rng(seed));
+    if (config.preset === "unet") declareUNet(b, config, imageSize);
+    else declareSeedUNet(b, config);
+    this.params = b.params;
+    this.state = b.state;
+  }
+
+  /** Number of trainable scalars. */
+  get parameterCount(): number {
+    let n = 0;
+    for (const v of this.params.values()) n += v.size;
+    return n;
+  }
+
+  /**
+   * Runs ε_θ(x, t) in a context (training mode records BatchNorm updates in `ctx.updates`).
+   * Not wrapped in tidy: callers own the intermediate tensors (training needs them for gradients).
+   */
+  forward(ctx: ForwardContext, x: tf.Tensor4D, t: ArrayLike<number>): tf.Tensor4D {
+    if (x.rank !== 4 || x.shape[1] !== this.imageSize || x.shape[2] !== this.imageSize || x.shape[3] !== 3) {
+      throw new RangeError(`model input must be [B,${this.imageSize},${this.imageSize},3], got [${x.shape}]`);
+    }
+    if (t.length !== x.shape[0]) {
+      throw new RangeError(`need one timestep per example: ${t.length} for batch ${x.shape[0]}`);
+    }
+    return this.config.preset === "unet"
+      ? applyUNet(ctx, this.config, x, t)
+      : applySeedUNet(ctx, this.config, x, t);
+  }
+
+  /** Predicts the noise in inference mode (running BatchNorm statistics); the result is the caller's. */
+  predict(x: tf.Tensor4D, t: ArrayLike<number>, params: ParamMap = this.params): tf.Tensor4D {
+    return tf.tidy(() => this.forward(new ForwardContext(params, this.state, false), x, t));
+  }
+
+  /** Forward FLOPs (2 × multiply-adds of convs and matmuls) per 32×32 image. */
+  flopsPerImage(): number {
+    return tf.tidy(() => {
+      const ctx = new ForwardContext(this.params, this.state, false);
+      this.forward(ctx, tf.zeros([1, this.imageSize, this.imageSize, 3]), [0]);
+      return ctx.flops;
+    });
+  }
+
+  /** Releases every variable. */
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose();
+    for (const v of this.state.values()) v.dispose();
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The `unet` preset: the DDPM / improved-DDPM U-Net scaled to 32×32 emojis. Residual blocks with
+ * GroupNorm + SiLU and the timestep embedding added in every block, strided-conv down-sampling,
+ * nearest + conv up-sampling, optional self-attention at 8×8, zero-initialised output conv.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { ForwardContext, ParamBuilder } from "./context.ts";
+import {
+  attention,
+  conv,
+  declareAttention,
+  declareConv,
+  declareDense,
+  declareNorm,
+  dense,
+  groupNorm,
+  silu,
+  timestepEmbedding,
+  upsampleNearest2x,
+} from "./layers.ts";
+
+/** Configuration of the `unet` preset. */
+export interface UNetConfig {
+  /** Preset tag. */
+  preset: "unet";
+  /** Base channel count C. */
+  channels: number;
+  /** Channel multiplier per resolution level (32×32, 16×16, 8×8, …). */
+  channelMult: number[];
+  /** Residual blocks per level on the way down (N + 1 on the way up). */
+  blocks: number;
+  /** Self-attention at 8×8 (and in the middle). */
+  attention: boolean;
+  /** GroupNorm groups. */
+  groups: number;
+}
+
+/** The default `unet` preset: C = 32, multipliers (1, 2, 2), one block per level, attention at 8×8. */
+export const DEFAULT_UNET_CONFIG: UNetConfig = {
+  preset: "unet",
+  channels: 32,
+  channelMult: [1, 2, 2],
+  blocks: 1,
+  attention: true,
+  groups: 8,
+};
+
+function declareResBlock(b: ParamBuilder, name: string, cin: number, cout: number, tdim: number): void {
+  declareNorm(b, `${name}.norm1`, cin);
+  declareConv(b, `${name}.conv1`, 3, cin, cout);
+  declareDense(b, `${name}.temb`, tdim, cout);
+  declareNorm(b, `${name}.norm2`, cout);
+  declareConv(b, `${name}.conv2`, 3, cout, cout, true);
+  if (cin !== cout) declareConv(b, `${name}.skip`, 1, cin, cout);
+}
+
+function resBlock(
+  ctx: ForwardContext,
+  name: string,
+  x: tf.Tensor4D,
+  temb: tf.Tensor2D,
+  groups: number,
+): tf.Tensor4D {
+  let h = conv(ctx, `${name}.conv1`, silu(groupNorm(ctx, `${name}.norm1`, x, groups)) as tf.Tensor4D);
+  const cout = h.shape[3];
+  h = tf.add(h, tf.reshape(dense(ctx, `${name}.temb`, temb), [x.shape[0], 1, 1, cout]));
+  h = conv(ctx, `${name}.conv2`, silu(groupNorm(ctx, `${name}.norm2`, h, groups)) as tf.Tensor4D);
+  const skip = ctx.params.has(`${name}.skip.w`) ? conv(ctx, `${name}.skip`, x) : x;
+  return tf.add(skip, h);
+}
+
+interface Plan {
+  /** For each level: its channel count and whether attention runs there. */
+  levels: { ch: number; attn: boolean }[];
+}
+
+function plan(c: UNetConfig, imageSize: number): Plan {
+  return {
+    levels: c.channelMult.map((m, i) => ({
+      ch: c.channels * m,
+      attn: c.attention && imageSize >> i === 8,
+    })),
+  };
+}
+
+/** Declares every parameter of the `unet` preset. */
+export function declareUNet(b: ParamBuilder, c: UNetConfig, imageSize: number): void {
+  const C = c.channels, tdim = 4 * C;
+  declareDense(b, "time.fc1", C, tdim);
+  declareDense(b, "time.fc2", tdim, tdim);
+  declareConv(b, "in", 3, 3, C);
+  const { levels } = plan(c, imageSize);
+  const skips: number[] = [C];
+  let ch = C;
+  levels.forEach((lv, i) => {
+    for (let j = 0; j < c.blocks; j++) {
+      declareResBlock(b, `down${i}.res${j}`, ch, lv.ch, tdim);
+      ch = lv.ch;
+      if (lv.attn) declareAttention(b, `down${i}.attn${j}`, ch);
+      skips.push(ch);
+    }
+    if (i < levels.length - 1) {
+      declareConv(b, `down${i}.downsample`, 3, ch, ch);
+      skips.push(ch);
+    }
+  });
+  declareResBlock(b, "mid.res0", ch, ch, tdim);
+  if (c.attention) declareAttention(b, "mid.attn", ch);
+  declareResBlock(b, "mid.res1", ch, ch, tdim);
+  for (let i = levels.length - 1; i >= 0; i--) {
+    const lv = levels[i];
+    for (let j = 0; j <= c.blocks; j++) {
+      declareResBlock(b, `up${i}.res${j}`, ch + skips.pop()!, lv.ch, tdim);
+      ch = lv.ch;
+      if (lv.attn) declareAttention(b, `up${i}.attn${j}`, ch);
+    }
+    if (i > 0) declareConv(b, `up${i}.upsample`, 3, ch, ch);
+  }
+  declareNorm(b, "out.norm", ch);
+  declareConv(b, "out", 3, ch, 3, true);
+}
+
+/** ε_θ(x_t, t) of the `unet` preset. */
+export function applyUNet(
+  ctx: ForwardContext,
+  c: UNetConfig,
+  x: tf.Tensor4D,
+  t: ArrayLike<number>,
+): tf.Tensor4D {
+  const C = c.channels, bsz = x.shape[0];
+  const emb0 = tf.tensor2d(timestepEmbedding(t, C), [bsz, C]);
+  const temb = silu(dense(ctx, "time.fc2", silu(dense(ctx, "time.fc1", emb0)) as tf.Tensor2D)) as tf.Tensor2D;
+  const { levels } = plan(c, x.shape[1]);
+  let h = conv(ctx, "in", x);
+  const hs: tf.Tensor4D[] = [h];
+  levels.forEach((lv, i) => {
+    for (let j = 0; j < c.blocks; j++) {
+      h = resBlock(ctx, `down${i}.res${j}`, h, temb, c.groups);
+      if (lv.attn) h = attention(ctx, `down${i}.attn${j}`, h, c.groups);
+      hs.push(h);
+    }
+    if (i < levels.length - 1) {
+      h = conv(ctx, `down${i}.downsample`, h, 2);
+      hs.push(h);
+    }
+  });
+  h = resBlock(ctx, "mid.res0", h, temb, c.groups);
+  if (c.attention) h = attention(ctx, "mid.attn", h, c.groups);
+  h = resBlock(ctx, "mid.res1", h, temb, c.groups);
+  for (let i = levels.length - 1; i >= 0; i--) {
+    for (let j = 0; j <= c.blocks; j++) {
+      h = resBlock(ctx, `up${i}.res${j}`, tf.concat([h, hs.pop()!], 3), temb, c.groups);
+      if (levels[i].attn) h = attention(ctx, `up${i}.attn${j}`, h, c.groups);
+    }
+    if (i > 0) h = conv(ctx, `up${i}.upsample`, upsampleNearest2x(h));
+  }
+  return conv(ctx, "out", silu(groupNorm(ctx, "out.norm", h, c.groups)) as tf.Tensor4D);
+}

@@ -1,0 +1,148 @@
+/**
+ * The sampling loop: pure noise → images with DDPM (every step) or DDIM (S evenly spaced steps).
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import type { DiffusionModel } from "../model/model.ts";
+import type { ParamMap } from "../model/context.ts";
+import { Rng } from "../rng.ts";
+import type { DiffusionSchedule } from "../schedule.ts";
+import { ddimStep, ddimTimesteps, ddpmStep } from "./steps.ts";
+
+/** The samplers. */
+export type SamplerName = "ddpm" | "ddim";
+
+/** The valid sampler names. */
+export const SAMPLERS: readonly SamplerName[] = ["ddpm", "ddim"];
+
+/** Options of {@linkcode sampleImages}. */
+export interface SampleOptions {
+  /** Number of images. */
+  n: number;
+  /** Images per forward pass (default min(n, 64)). */
+  batch?: number;
+  /** `ddpm` (T steps) or `ddim` (default). */
+  sampler?: SamplerName;
+  /** DDIM steps S ≤ T (default 50; ignored by DDPM). */
+  steps?: number;
+  /** DDIM η (default 0: deterministic). */
+  eta?: number;
+  /** Clip the predicted x0 to [−1, 1] inside each step (default true). */
+  clip?: boolean;
+  /** Seed of the initial noise and of every z; same seed → same images. */
+  seed?: number;
+  /** Weights to use (default: the model's own; pass the EMA weights for the good samples). */
+  params?: ParamMap;
+  /** Keep a frame of x_t every this many steps for an animation (0 = none). */
+  frameEvery?: number;
+  /** Called after every step of every batch with (images done so far, total steps done, total steps). */
+  onProgress?: (stepsDone: number, stepsTotal: number) => void;
+}
+
+/** What {@linkcode sampleImages} returns. */
+export interface SampleResult {
+  /** n×H×W×3 values in [−1, 1], NHWC. */
+  images: Float32Array;
+  /** Number of images. */
+  n: number;
+  /** Image side. */
+  size: number;
+  /** Frames of the reverse process (each n×H×W×3, clipped to [−1, 1]), when asked for. */
+  frames: Float32Array[];
+  /** Wall-clock seconds. */
+  seconds: number;
+}
+
+/** Validates sampling options against a schedule, throwing a RangeError naming the bad value. */
+export function checkSampleOptions(o: SampleOptions, T: number): void {
+  if (!Number.isInteger(o.n) || o.n < 1) throw new RangeError(`n must be a positive integer, got ${o.n}`);
+  if (o.batch !== undefined && (!Number.isInteger(o.batch) || o.batch < 1)) {
+    throw new RangeError(`batch must be a positive integer, got ${o.batch}`);
+  }
+  const sampler = o.sampler ?? "ddim";
+  if (!SAMPLERS.includes(sampler)) {
+    throw new RangeError(`unknown sampler "${sampler}": choose one of ${SAMPLERS.join(", ")}`);
+  }
+  if (sampler === "ddim") ddimTimesteps(T, o.steps ?? 50);
+  if (o.eta !== undefined && !(o.eta >= 0)) throw new RangeError(`eta must be >= 0, got ${o.eta}`);
+}
+
+/**
+ * Generates images from noise with a trained model.
+ *
+ * @example
+ * ```ts
+ * import { initBackend } from "../backend.ts";
+ * import { DiffusionModel, modelConfig } from "../model/model.ts";
+ * import { makeSchedule } from "../schedule.ts";
+ * import { sampleImages } from "./sample.ts";
+ * await initBackend("cpu", { log: null });
+ * const model = new DiffusionModel(modelConfig("unet", { channels: 8, channelMult: [1, 1, 1], groups: 4, attention: false }));
+ * const out = await sampleImages(model, makeSchedule("linear", 20), { n: 1, steps: 2, seed: 1 });
+ * console.assert(out.images.length === 32 * 32 * 3);
+ * ```
+ */
+export async function sampleImages(
+  model: DiffusionModel,
+  schedule: DiffusionSchedule,
+  options: SampleOptions,
+): Promise<SampleResult> {
+  checkSampleOptions(options, schedule.T);
+  const start = performance.now();
+  const { n } = options;
+  const sampler = options.sampler ?? "ddim";
+  const batch = Math.min(options.batch ?? 64, n);
+  const eta = options.eta ?? 0;
+  const clip = options.clip ?? true;
+  const params = options.params ?? model.params;
+  const frameEvery = options.frameEvery ?? 0;
+  const size = model.imageSize, per = size * size * 3;
+  const ts = sampler === "ddpm"
+    ? Array.from({ length: schedule.T }, (_, i) => schedule.T - 1 - i)
+    : ddimTimesteps(schedule.T, options.steps ?? 50);
+  const rng = new Rng(options.seed ?? 0);
+  const images = new Float32Array(n * per);
+  const frameCount = frameEvery > 0 ? Math.ceil(ts.length / frameEvery) + 1 : 0;
+  const frames = Array.from({ length: frameCount }, () => new Float32Array(n * per));
+  const stepsTotal = ts.length * Math.ceil(n / batch);
+  let stepsDone = 0;
+  const needNoise = sampler === "ddpm" || eta > 0;
+  for (let first = 0; first < n; first += batch) {
+    const b = Math.min(batch, n - first);
+    const shape: [number, number, number, number] = [b, size, size, 3];
+    let x: tf.Tensor = tf.tensor4d(rng.normalArray(b * per), shape);
+    let frame = 0;
+    const keepFrame = async (xt: tf.Tensor) => {
+      const v = await tf.tidy(() => tf.clipByValue(xt, -1, 1)).data() as Float32Array;
+      frames[frame++].set(v, first * per);
+    };
+    if (frameCount) await keepFrame(x);
+    for (let i = 0; i < ts.length; i++) {
+      const t = ts[i];
+      const tArr = new Array(b).fill(t);
+      const z = needNoise && t > 0 ? tf.tensor4d(rng.normalArray(b * per), shape) : null;
+      const next = tf.tidy(() => {
+        const eps = model.predict(x as tf.Tensor4D, tArr, params);
+        return sampler === "ddpm"
+          ? ddpmStep(schedule, x, eps, t, z, clip)
+          : ddimStep(schedule, x, eps, t, i + 1 < ts.length ? ts[i + 1] : -1, eta, z, clip);
+      });
+      x.dispose();
+      z?.dispose();
+      x = next;
+      stepsDone++;
+      if (frameCount && ((i + 1) % frameEvery === 0 || i === ts.length - 1) && frame < frameCount) {
+        await keepFrame(x);
+      }
+      options.onProgress?.(stepsDone, stepsTotal);
+      // a readback per step keeps the async backends from queueing unbounded work
+      if (i % 10 === 9) await x.data();
+    }
+    const out = tf.tidy(() => tf.clipByValue(x, -1, 1));
+    images.set(await out.data() as Float32Array, first * per);
+    out.dispose();
+    x.dispose();
+  }
+  return { images, n, size, frames, seconds: (performance.now() - start) / 1000 };
+}

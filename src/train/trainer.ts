@@ -1,0 +1,255 @@
+/**
+ * The training loop: L_simple = ‖ε − ε_θ(√ᾱ_t·x0 + √(1−ᾱ_t)·ε, t)‖² with Adam, gradient clipping,
+ * warm-up and an EMA of the weights; resumable exactly from a checkpoint.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { ForwardContext } from "../model/context.ts";
+import { DiffusionModel, type ModelConfig } from "../model/model.ts";
+import { qSample } from "../q_sample.ts";
+import { Rng } from "../rng.ts";
+import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "../schedule.ts";
+import type { Checkpoint, CheckpointMeta, StoredTensor } from "../checkpoint.ts";
+import type { DatasetSampler, EmojiDataset, SamplerState } from "../dataset.ts";
+import { Adam } from "./adam.ts";
+import { Ema } from "./ema.ts";
+
+/** Everything a training run needs to know; tasks fill it from flags. */
+export interface TrainConfig {
+  /** Prepared dataset folder. */
+  data: string;
+  /** The model preset and sizes. */
+  model: ModelConfig;
+  /** β schedule. */
+  schedule: ScheduleKind;
+  /** Diffusion steps. */
+  T: number;
+  /** Images per step. */
+  batch: number;
+  /** Optimizer steps to reach (total, counting resumed ones). */
+  steps: number;
+  /** Peak Adam learning rate. */
+  lr: number;
+  /** Linear warm-up steps. */
+  warmup: number;
+  /** Global gradient-norm clip (0 = off). */
+  gradClip: number;
+  /** EMA decay. */
+  ema: number;
+  /** Seed of weights, batches, flips, t and ε. */
+  seed: number;
+}
+
+/** What one step reports. */
+export interface StepReport {
+  /** Optimizer steps done. */
+  step: number;
+  /** This batch's loss. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Learning rate used. */
+  lr: number;
+}
+
+/** A loss that is not a finite number; the update was not applied. */
+export class NonFiniteLossError extends Error {
+  override name = "NonFiniteLossError";
+}
+
+function readTensors(
+  prefix: string,
+  map: Map<string, tf.Variable>,
+  out: Map<string, StoredTensor>,
+  data: Float32Array[],
+) {
+  let i = 0;
+  for (const [name, v] of map) out.set(`${prefix}/${name}`, { shape: v.shape.slice(), data: data[i++] });
+}
+
+/** Model, optimizer, EMA and random streams of one run. */
+export class Trainer {
+  /** The model being trained. */
+  readonly model: DiffusionModel;
+  /** The schedule. */
+  readonly schedule: DiffusionSchedule;
+  /** The optimizer. */
+  readonly adam: Adam;
+  /** The weight average used for sampling. */
+  readonly ema: Ema;
+  /** Stream of t and ε. */
+  readonly noiseRng: Rng;
+  /** Stream of batches and flips. */
+  readonly dataRng: Rng;
+  /** The batch sampler. */
+  readonly sampler: DatasetSampler;
+
+  constructor(readonly config: TrainConfig, readonly dataset: EmojiDataset) {
+    validateTrainConfig(config);
+    this.schedule = makeSchedule(config.schedule, config.T);
+    this.model = new DiffusionModel(config.model, config.seed, dataset.size);
+    this.adam = new Adam(this.model.params, {
+      lr: config.lr,
+      warmup: config.warmup,
+      gradClip: config.gradClip,
+    });
+    this.ema = new Ema(this.model.params, config.ema);
+    this.noiseRng = new Rng(config.seed + 1);
+    this.dataRng = new Rng(config.seed + 2);
+    this.sampler = dataset.sampler(this.dataRng, config.batch);
+  }
+
+  /** Optimizer steps done. */
+  get step(): number {
+    return this.adam.step;
+  }
+
+  /**
+   * One optimizer step. The loss is read back before the update is applied, so a NaN/Inf loss
+   * throws {@linkcode NonFiniteLossError} and leaves the weights as they were.
+   */
+  async trainStep(): Promise<StepReport> {
+    const { batch } = this.config;
+    const size = this.dataset.size;
+    const x0 = this.sampler.nextBatchArray();
+    const t = Int32Array.from({ length: batch }, () => this.noiseRng.int(this.schedule.T));
+    const eps = this.noiseRng.normalArray(x0.length);
+    const vars = [...this.model.params.values()];
+    let ctx!: ForwardContext;
+    const { value, grads } = tf.variableGrads(() => {
+      ctx = new ForwardContext(this.model.params, this.model.state, true);
+      const shape: [number, number, number, number] = [batch, size, size, 3];
+      const noise = tf.tensor4d(eps, shape);
+      const xt = qSample(this.schedule, tf.tensor4d(x0, shape), t, noise);
+      const pred = this.model.forward(ctx, xt, t);
+      return tf.mean(tf.square(tf.sub(pred, noise))) as tf.Scalar;
+    }, vars);
+    const loss = (await value.data())[0];
+    value.dispose();
+    if (!Number.isFinite(loss)) {
+      tf.dispose(grads);
+      for (const u of ctx.updates) u.value.dispose();
+      throw new NonFiniteLossError(
+        `loss became ${loss} at step ${this.step + 1}; the update was not applied`,
+      );
+    }
+    // grads are keyed by variable name; map them back to parameter names
+    const byName: Record<string, tf.Tensor> = {};
+    for (const [name, v] of this.model.params) byName[name] = grads[v.name];
+    const norm = this.adam.apply(byName);
+    tf.dispose(grads);
+    ctx.applyUpdates();
+    this.ema.update(this.step);
+    const gradNorm = (await norm.data())[0];
+    norm.dispose();
+    return { step: this.step, loss, gradNorm, lr: this.adam.learningRate(this.step) };
+  }
+
+  /** Reads every tensor back into a checkpoint object (weights, EMA, Adam moments, state, streams). */
+  async toCheckpoint(dataHash: string | null, extra: Partial<CheckpointMeta> = {}): Promise<Checkpoint> {
+    const tensors = new Map<string, StoredTensor>();
+    const groups: [string, Map<string, tf.Variable>][] = [
+      ["params", this.model.params],
+      ["ema", this.ema.shadow],
+      ["adam_m", this.adam.m],
+      ["adam_v", this.adam.v],
+      ["state", this.model.state],
+    ];
+    for (const [prefix, map] of groups) {
+      const data = await Promise.all([...map.values()].map((v) => v.data() as Promise<Float32Array>));
+      readTensors(prefix, map, tensors, data);
+    }
+    const meta: CheckpointMeta = {
+      model: this.config.model,
+      imageSize: this.dataset.size,
+      schedule: { kind: this.config.schedule, T: this.config.T },
+      step: this.step,
+      seed: this.config.seed,
+      dataHash,
+      train: { ...this.config },
+      rng: {
+        noise: this.noiseRng.getState(),
+        data: this.dataRng.getState(),
+        dataEpoch: this.sampler.getState(),
+      },
+      ...extra,
+    };
+    return { meta, tensors };
+  }
+
+  /**
+   * Restores weights, EMA, Adam moments and step, BatchNorm state and the random streams from a
+   * checkpoint, after checking every tensor; nothing is assigned unless everything fits.
+   */
+  restore(ckpt: Checkpoint): void {
+    const groups: [string, Map<string, tf.Variable>][] = [
+      ["params", this.model.params],
+      ["ema", this.ema.shadow],
+      ["adam_m", this.adam.m],
+      ["adam_v", this.adam.v],
+      ["state", this.model.state],
+    ];
+    checkTensorsFit(ckpt, groups);
+    for (const [prefix, map] of groups) {
+      for (const [name, v] of map) {
+        const t = ckpt.tensors.get(`${prefix}/${name}`)!;
+        v.assign(tf.tensor(t.data, t.shape));
+      }
+    }
+    this.adam.step = ckpt.meta.step;
+    if (ckpt.meta.rng) {
+      this.noiseRng.setState(ckpt.meta.rng.noise);
+      this.dataRng.setState(ckpt.meta.rng.data);
+      if (ckpt.meta.rng.dataEpoch) this.sampler.setState(ckpt.meta.rng.dataEpoch as SamplerState);
+    }
+  }
+
+  /** Releases every tensor of the run. */
+  dispose(): void {
+    this.model.dispose();
+    this.adam.dispose();
+    this.ema.dispose();
+  }
+}
+
+/**
+ * Throws a {@linkcode CheckpointError}-style Error naming the first tensor whose name, shape or
+ * presence does not match the model.
+ */
+export function checkTensorsFit(ckpt: Checkpoint, groups: [string, Map<string, tf.Variable>][]): void {
+  for (const [prefix, map] of groups) {
+    for (const [name, v] of map) {
+      const t = ckpt.tensors.get(`${prefix}/${name}`);
+      if (!t) throw new RangeError(`checkpoint lacks tensor "${prefix}/${name}" that the model config needs`);
+      if (t.shape.join() !== v.shape.join()) {
+        throw new RangeError(
+          `checkpoint tensor "${prefix}/${name}" has shape [${t.shape}], the model needs [${v.shape}]`,
+        );
+      }
+    }
+  }
+  const expected = new Set(groups.flatMap(([p, m]) => [...m.keys()].map((n) => `${p}/${n}`)));
+  for (const name of ckpt.tensors.keys()) {
+    const prefix = name.split("/")[0];
+    if (groups.some(([p]) => p === prefix) && !expected.has(name)) {
+      throw new RangeError(`checkpoint tensor "${name}" is not part of this model config`);
+    }
+  }
+}
+
+/** Throws a RangeError naming the first invalid training setting. */
+export function validateTrainConfig(c: TrainConfig): void {
+  const int = (k: keyof TrainConfig, min: number) => {
+    const v = c[k] as number;
+    if (!Number.isInteger(v) || v < min) throw new RangeError(`${k} must be an integer >= ${min}, got ${v}`);
+  };
+  int("T", 2);
+  int("batch", 1);
+  int("steps", 1);
+  int("warmup", 0);
+  int("seed", 0);
+  if (!(c.lr > 0 && c.lr < 1)) throw new RangeError(`lr must be in (0, 1), got ${c.lr}`);
+  if (!(c.gradClip >= 0)) throw new RangeError(`gradClip must be >= 0, got ${c.gradClip}`);
+  if (!(c.ema >= 0 && c.ema < 1)) throw new RangeError(`ema decay must be in [0, 1), got ${c.ema}`);
+}

@@ -1,0 +1,59 @@
+/**
+ * `deno task prepare`: builds a dataset (atlas PNG + manifest) under `data/<name>/`.
+ *
+ * ```
+ * deno task prepare [--vendor apple,google] [--category LIST] [--subcategory LIST]
+ *                   [--from FOLDER] [--size 32] [--background black|white|#rrggbb] [--out DIR] [--name NAME]
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { intFlag, runCli, UsageError } from "../src/cli.ts";
+import { prepareDataset, VENDORS } from "../src/dataset.ts";
+
+const USAGE = `usage: deno task prepare [options]
+  --vendor LIST        emoji-datasource vendors, comma list of ${VENDORS.join(", ")} (default apple)
+  --category LIST      categories to include, e.g. "Smileys & Emotion" or smileys-emotion
+  --subcategory LIST   subcategories to include; a trailing * matches a prefix (default: face-* of Smileys & Emotion)
+  --from FOLDER        use the PNG/JPEG files in FOLDER instead of an emoji package
+  --size N             output size in pixels (default 32)
+  --background COLOUR  black (default), white or #rrggbb
+  --out DIR            output folder (default data/<name>)
+  --name NAME          dataset name (default e.g. apple-faces-32)`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      vendor: { type: "string" },
+      category: { type: "string" },
+      subcategory: { type: "string" },
+      from: { type: "string" },
+      size: { type: "string" },
+      background: { type: "string" },
+      out: { type: "string" },
+      name: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (values.out !== undefined && values.out.trim() === "") throw new UsageError("--out must not be empty");
+  await prepareDataset({
+    vendors: values.vendor,
+    category: values.category,
+    subcategory: values.subcategory,
+    from: values.from,
+    size: intFlag("size", values.size, 32, 1, 1024),
+    background: values.background,
+    out: values.out,
+    name: values.name,
+  });
+}
+
+if (import.meta.main) await runCli(main);

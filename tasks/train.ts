@@ -1,0 +1,131 @@
+/**
+ * `deno task train`: trains ε_θ on a prepared emoji set and writes a run folder.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { initBackend, parseBackendRequest } from "../src/backend.ts";
+import { choiceFlag, intFlag, numberFlag, runCli, UsageError } from "../src/cli.ts";
+import { DiffusionModel, MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
+import { SCHEDULE_KINDS } from "../src/schedule.ts";
+import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
+import { loadDataset } from "../src/dataset.ts";
+import { pathExists } from "../src/io.ts";
+import { join } from "node:path";
+
+const D = DEFAULT_TRAIN_CONFIG;
+const USAGE = `usage: deno task train [options]
+  --data DIR          prepared dataset (default ${D.data}; prepared on demand when missing)
+  --model NAME        ${MODEL_PRESETS.join(" | ")} (default unet)
+  --channels N        unet base channels (default 32)    --blocks N   res blocks per level (default 1)
+  --mult LIST         unet channel multipliers (default 1,2,2)   --attention on|off (default on)
+  --schedule NAME     ${
+  SCHEDULE_KINDS.join(" | ")
+} (default ${D.schedule})   --T N   diffusion steps (default ${D.T})
+  --batch N           images per step (default ${D.batch})
+  --steps N           total optimizer steps (default ${D.steps})   --epochs N   or this many passes over the data
+  --lr X              Adam learning rate (default ${D.lr})   --warmup N   warm-up steps (default ${D.warmup})
+  --grad-clip X       global gradient-norm clip, 0 = off (default ${D.gradClip})
+  --ema X             EMA decay (default ${D.ema})   --seed N   (default ${D.seed})
+  --backend NAME      auto | webgpu | wasm | cpu (default auto)
+  --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
+  --every N           checkpoint + sample grid every N steps (default 250)
+  --resume FILE       continue from a checkpoint (its settings win, except --steps)`;
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: Object.fromEntries(
+      [
+        "data",
+        "model",
+        "channels",
+        "blocks",
+        "mult",
+        "attention",
+        "schedule",
+        "T",
+        "batch",
+        "steps",
+        "epochs",
+        "lr",
+        "warmup",
+        "grad-clip",
+        "ema",
+        "seed",
+        "backend",
+        "out",
+        "every",
+        "resume",
+      ].map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat([["help", {
+        type: "boolean",
+      }]]),
+    ),
+    strict: true,
+  }) as { values: Record<string, string | undefined> & { help?: boolean } };
+  if (v.help) return console.log(USAGE);
+  const preset = choiceFlag("model", v.model, MODEL_PRESETS, "unet");
+  const mult = v.mult?.split(",").map((s) => intFlag("mult", s.trim(), 1, 1, 16));
+  const attention = choiceFlag("attention", v.attention, ["on", "off"] as const, "on") === "on";
+  const model = preset === "unet"
+    ? modelConfig("unet", {
+      channels: intFlag("channels", v.channels, 32, 2, 1024),
+      blocks: intFlag("blocks", v.blocks, 1, 1, 8),
+      ...(mult ? { channelMult: mult } : {}),
+      attention,
+    })
+    : modelConfig("seed");
+  if (v.steps !== undefined && v.epochs !== undefined) {
+    throw new UsageError("give --steps or --epochs, not both");
+  }
+  const config = {
+    ...D,
+    data: v.data ?? D.data,
+    model,
+    schedule: choiceFlag("schedule", v.schedule, SCHEDULE_KINDS, D.schedule),
+    T: intFlag("T", v.T, D.T, 2, 100000),
+    batch: intFlag("batch", v.batch, D.batch, 1, 4096),
+    steps: intFlag("steps", v.steps, D.steps, 1),
+    lr: numberFlag("lr", v.lr, D.lr, 1e-8, 1),
+    warmup: intFlag("warmup", v.warmup, D.warmup, 0),
+    gradClip: numberFlag("grad-clip", v["grad-clip"], D.gradClip, 0),
+    ema: numberFlag("ema", v.ema, D.ema, 0, 0.999999),
+    seed: intFlag("seed", v.seed, D.seed, 0),
+  };
+  const backendRequest = parseBackendRequest(v.backend ?? "auto");
+  if (v.resume !== undefined && !(await pathExists(v.resume))) {
+    throw new UsageError(
+      `--resume "${v.resume}" does not exist; point it at a .safetensors checkpoint of a run`,
+    );
+  }
+  if (v.data !== undefined && !(await pathExists(join(v.data, "manifest.json")))) {
+    throw new UsageError(
+      `--data "${v.data}" has no manifest.json; prepare it with: deno task prepare --out ${v.data}`,
+    );
+  }
+  if (v.epochs !== undefined) {
+    const epochs = intFlag("epochs", v.epochs, 1, 1);
+    const count = (await loadDataset(config.data).catch(() => null))?.count ?? 118;
+    config.steps = Math.ceil(epochs * count / config.batch);
+  }
+  await initBackend(backendRequest);
+  const probe = new DiffusionModel(config.model, config.seed);
+  console.error(
+    `model: ${config.model.preset}, ${probe.parameterCount.toLocaleString("en-US")} parameters, ` +
+      `${(probe.flopsPerImage() / 1e9).toFixed(3)} GFLOP per image (forward)`,
+  );
+  probe.dispose();
+  const out = v.out ?? `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
+  const result = await trainRun(config, {
+    out,
+    every: intFlag("every", v.every, 250, 1),
+    resume: v.resume,
+  });
+  console.log(
+    `trained to step ${result.steps} at ${
+      result.imagesPerSecond.toFixed(1)
+    } images/s; checkpoint: ${result.checkpoint}`,
+  );
+}
+
+if (import.meta.main) await runCli(main);
