@@ -9,7 +9,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ForwardContext, ParamBuilder } from "./context.ts";
 
-/** Declares a k×k conv with bias (He-normal, or zeros when `zero`). */
+/**
+ * Declares a k×k conv (He-normal, or zeros when `zero`), with a bias unless `bias` is false
+ * (a conv followed by BatchNorm: the norm cancels any per-channel constant, so a bias there only
+ * collects rounding noise that Adam would amplify).
+ */
 export function declareConv(
   b: ParamBuilder,
   name: string,
@@ -17,10 +21,11 @@ export function declareConv(
   cin: number,
   cout: number,
   zero = false,
+  bias = true,
 ): void {
   if (zero) b.constant(`${name}.w`, [k, k, cin, cout], 0);
   else b.normal(`${name}.w`, [k, k, cin, cout], Math.sqrt(2 / (k * k * cin)));
-  b.constant(`${name}.b`, [cout], 0);
+  if (bias) b.constant(`${name}.b`, [cout], 0);
 }
 
 /** Applies a conv declared by {@linkcode declareConv}; stride 2 pads 1 on each side as PyTorch does. */
@@ -33,7 +38,8 @@ export function conv(ctx: ForwardContext, name: string, x: tf.Tensor4D, stride =
   const y = tf.conv2d(x, w, stride, padding);
   const [, ho, wo] = y.shape;
   ctx.flops += 2 * x.shape[0] * ho * wo * k * k * cin * cout;
-  return tf.add(y, ctx.p(`${name}.b`)) as tf.Tensor4D;
+  const b = ctx.params.get(`${name}.b`);
+  return b ? tf.add(y, b) as tf.Tensor4D : y;
 }
 
 /** Declares a 2×2 stride-2 transposed conv (the seed's up-sampler). */

@@ -46,7 +46,7 @@ export function declareSeedUNet(b: ParamBuilder, c: SeedConfig): void {
   const [c1, c2, c3] = c.channels, td = c.timeDim, hidden = 4 * td;
   declareDense(b, "time.fc1", td, hidden);
   for (const [name, [cin, cout]] of Object.entries(blockChannels(c))) {
-    declareConv(b, `${name}.conv`, 3, cin, cout);
+    declareConv(b, `${name}.conv`, 3, cin, cout, false, false);
     declareBatchNorm(b, `${name}.bn`, cout);
     declareDense(b, `${name}.temb`, hidden, cout);
   }

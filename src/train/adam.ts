@@ -23,6 +23,23 @@ export interface AdamOptions {
   epsilon?: number;
 }
 
+/**
+ * Adds scalars pairwise. Not `tf.addN`: on webgpu an AddN with more inputs than the adapter's
+ * storage buffers per shader stage (8 on llvmpipe) fails validation and silently drops the whole
+ * queued batch of work, so every later update in the step came out as zeros.
+ */
+function sumAll(terms: tf.Tensor[]): tf.Tensor {
+  let level = terms;
+  while (level.length > 1) {
+    const next: tf.Tensor[] = [];
+    for (let i = 0; i < level.length; i += 2) {
+      next.push(i + 1 < level.length ? tf.add(level[i], level[i + 1]) : level[i]);
+    }
+    level = next;
+  }
+  return level[0] ?? tf.scalar(0);
+}
+
 /** Adam's state: first and second moments by parameter name, and the step count. */
 export class Adam {
   /** First moments m by parameter name. */
@@ -59,7 +76,7 @@ export class Adam {
     const c1 = 1 - b1 ** this.step, c2 = 1 - b2 ** this.step;
     return tf.tidy(() => {
       const names = [...this.params.keys()];
-      const norm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]))))) as tf.Scalar;
+      const norm = tf.sqrt(sumAll(names.map((n) => tf.sum(tf.square(grads[n]))))) as tf.Scalar;
       const clip = this.options.gradClip;
       // scale = clip / max(norm, clip): 1 below the threshold, shrinks the gradient above it.
       const scale = clip > 0 ? tf.div(clip, tf.maximum(norm, clip)) : null;

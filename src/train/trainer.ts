@@ -10,7 +10,7 @@ import { DiffusionModel, type ModelConfig } from "../model/model.ts";
 import { qSample } from "../q_sample.ts";
 import { Rng } from "../rng.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "../schedule.ts";
-import type { Checkpoint, CheckpointMeta, StoredTensor } from "../checkpoint.ts";
+import { type Checkpoint, CheckpointError, type CheckpointMeta, type StoredTensor } from "../checkpoint.ts";
 import type { DatasetSampler, EmojiDataset, SamplerState } from "../dataset.ts";
 import { Adam } from "./adam.ts";
 import { Ema } from "./ema.ts";
@@ -214,16 +214,18 @@ export class Trainer {
 }
 
 /**
- * Throws a {@linkcode CheckpointError}-style Error naming the first tensor whose name, shape or
+ * Throws a {@linkcode CheckpointError} naming the first tensor whose name, shape or
  * presence does not match the model.
  */
 export function checkTensorsFit(ckpt: Checkpoint, groups: [string, Map<string, tf.Variable>][]): void {
   for (const [prefix, map] of groups) {
     for (const [name, v] of map) {
       const t = ckpt.tensors.get(`${prefix}/${name}`);
-      if (!t) throw new RangeError(`checkpoint lacks tensor "${prefix}/${name}" that the model config needs`);
+      if (!t) {
+        throw new CheckpointError(`checkpoint lacks tensor "${prefix}/${name}" that the model config needs`);
+      }
       if (t.shape.join() !== v.shape.join()) {
-        throw new RangeError(
+        throw new CheckpointError(
           `checkpoint tensor "${prefix}/${name}" has shape [${t.shape}], the model needs [${v.shape}]`,
         );
       }
@@ -233,7 +235,7 @@ export function checkTensorsFit(ckpt: Checkpoint, groups: [string, Map<string, t
   for (const name of ckpt.tensors.keys()) {
     const prefix = name.split("/")[0];
     if (groups.some(([p]) => p === prefix) && !expected.has(name)) {
-      throw new RangeError(`checkpoint tensor "${name}" is not part of this model config`);
+      throw new CheckpointError(`checkpoint tensor "${name}" is not part of this model config`);
     }
   }
 }

@@ -8,6 +8,7 @@ import {
   asWasmBackend,
   blocksToSpace,
   disposeInfos,
+  freshCopy,
   type KernelArgs,
   padOrCrop,
   reshapeInfo,
@@ -69,18 +70,31 @@ function matMul2d(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo): tf.
 
 /** The geometry of one NHWC convolution, from tfjs's Conv2DInfo. */
 export interface ConvGeometry {
+  /** Batch size. */
   n: number;
+  /** Input height. */
   h: number;
+  /** Input width. */
   w: number;
+  /** Input channels. */
   ci: number;
+  /** Output channels. */
   co: number;
+  /** Output height. */
   oh: number;
+  /** Output width. */
   ow: number;
+  /** Filter height. */
   fh: number;
+  /** Filter width. */
   fw: number;
+  /** Stride along height. */
   sh: number;
+  /** Stride along width. */
   sw: number;
+  /** Zero padding above the input. */
   pt: number;
+  /** Zero padding left of the input. */
   pl: number;
 }
 
@@ -168,7 +182,11 @@ export function filterGradByShiftedGemm(
     disposeInfos(backend, xpT);
   }
   const dyg = padOrCrop(backend, dy, [0, 0, 0, 0], [0, hg - g.oh, wg - g.ow, 0]);
-  const dyg2d = reshapeInfo(backend, dyg, [rows, g.co]);
+  // The product's right operand must be a temporary (see freshCopy); padOrCrop shares dy when
+  // there is nothing to pad.
+  const dyg2d = dyg.dataId === dy.dataId
+    ? freshCopy(backend, dyg, [rows, g.co])
+    : reshapeInfo(backend, dyg, [rows, g.co]);
   disposeInfos(backend, dyg);
   const prod = matMul2d(backend, a, dyg2d); // [fh*fw*ci, co]
   disposeInfos(backend, a, dyg2d);
@@ -307,7 +325,7 @@ export function inputGradBySubpixel(
  * {@linkcode inputGradByRotatedConv} at stride 1 and {@linkcode inputGradBySubpixel} otherwise.
  * NCHW falls back to `original` (the backend's own kernel).
  */
-export function makeConv2DBackpropInputWasm(original: WasmKernelFunc | undefined) {
+export function makeConv2DBackpropInputWasm(original: WasmKernelFunc | undefined): WasmKernelFunc {
   return function conv2DBackpropInputWasm(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     const { dy, filter } = args.inputs;
     const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args

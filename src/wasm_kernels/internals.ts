@@ -103,6 +103,17 @@ export function reshapeInfo(backend: WasmBackend, x: tf.TensorInfo, shape: numbe
   return { dataId: x.dataId, shape, dtype: x.dtype };
 }
 
+/**
+ * A copy of `x` with its own data id (and `shape`). XNNPACK's matrix product caches its packed right
+ * operand by tensor id, ignoring shape, until that tensor is disposed; a temporary copy as the right
+ * operand keeps the cache from holding or reusing data of the caller's tensors.
+ */
+export function freshCopy(backend: WasmBackend, x: tf.TensorInfo, shape: number[] = x.shape): tf.TensorInfo {
+  const out = backend.makeOutput(shape, x.dtype);
+  backend.typedArrayFromHeap(out).set(backend.typedArrayFromHeap(x));
+  return out;
+}
+
 /** Transposes with the wasm Transpose kernel. */
 export function transposeInfo(backend: WasmBackend, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
   return runWasmKernel("Transpose", { x }, { perm }, backend);

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import {
   asWasmBackend,
   disposeInfos,
+  freshCopy,
   type KernelArgs,
   reshapeInfo,
   transposeInfo,
@@ -25,7 +26,7 @@ const MIN_MACS_PER_PAIR = 16384;
  * one product. Products go to `original` untransposed with batch 1, its XNNPACK path. Tiny pairs and
  * non-float32 inputs go to `original` unchanged.
  */
-export function makeBatchMatMulWasm(original: WasmKernelFunc | undefined) {
+export function makeBatchMatMulWasm(original: WasmKernelFunc | undefined): WasmKernelFunc {
   if (!original) throw new Error("wasm BatchMatMul replacement needs the backend's own kernel");
   return function batchMatMulWasm(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     const { a, b } = args.inputs;
@@ -60,7 +61,8 @@ export function makeBatchMatMulWasm(original: WasmKernelFunc | undefined) {
         const bT = transposeB ? b3 : own(owned, transposeInfo(backend, b3, [0, 2, 1])); // [1, n, k]
         let aT: tf.TensorInfo; // [k, rows]
         if (transposeA) {
-          aT = batchA === 1 ? a3 : own(owned, transposeInfo(backend, a3, [1, 0, 2])); // [k, batchA, m]
+          // A temporary either way: it becomes the product's cached right operand (see freshCopy).
+          aT = own(owned, batchA === 1 ? freshCopy(backend, a3) : transposeInfo(backend, a3, [1, 0, 2]));
         } else {
           const a2 = own(owned, reshapeInfo(backend, a3, [rows, k]));
           aT = own(owned, transposeInfo(backend, a2, [1, 0]));

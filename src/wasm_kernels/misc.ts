@@ -34,7 +34,7 @@ export function oneHotWasm(args: KernelArgs): tf.TensorInfo {
  * Makes the DepthToSpace kernel: NHWC float32/int32 as one heap pass (the shipped kernel takes ~40 ms
  * for 2M elements); NCHW goes to `original`.
  */
-export function makeDepthToSpaceWasm(original: WasmKernelFunc | undefined) {
+export function makeDepthToSpaceWasm(original: WasmKernelFunc | undefined): WasmKernelFunc {
   return function depthToSpaceWasm(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     const { x } = args.inputs;
     const { blockSize, dataFormat } = args.attrs as unknown as {

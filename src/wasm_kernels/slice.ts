@@ -22,7 +22,7 @@ function sliceHeap(
 }
 
 /** Makes the Slice kernel; string tensors go to `original`. */
-export function makeSliceWasm(original: WasmKernelFunc | undefined) {
+export function makeSliceWasm(original: WasmKernelFunc | undefined): WasmKernelFunc {
   return function sliceWasm(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     const { x } = args.inputs;
     if (x.dtype === "string") {
@@ -38,7 +38,7 @@ export function makeSliceWasm(original: WasmKernelFunc | undefined) {
 }
 
 /** Makes the SplitV kernel; string tensors go to `original`. */
-export function makeSplitVWasm(original: WasmKernelFunc | undefined) {
+export function makeSplitVWasm(original: WasmKernelFunc | undefined): WasmKernelFunc {
   return function splitVWasm(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     const { x } = args.inputs;
     if (x.dtype === "string") {

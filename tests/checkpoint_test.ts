@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { initBackend } from "../src/backend.ts";
+import {
+  type Checkpoint,
+  CheckpointError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "../src/checkpoint.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import { float16BitsToFloat32, float32ToFloat16Bits } from "../src/float16.ts";
+import { fixtureDataset, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
+
+await initBackend("wasm", { log: null });
+
+async function trainedCheckpoint(steps = 3): Promise<{ trainer: Trainer; ckpt: Checkpoint }> {
+  const trainer = new Trainer(tinyTrainConfig(TINY_SEED), fixtureDataset(4, 8));
+  for (let i = 0; i < steps; i++) await trainer.trainStep();
+  return { trainer, ckpt: await trainer.toCheckpoint("abc") };
+}
+
+Deno.test("checkpoint round trip is bit-exact: weights, EMA, Adam moments, BN state, step", async () => {
+  const { trainer, ckpt } = await trainedCheckpoint();
+  const dir = await Deno.makeTempDir();
+  await saveCheckpoint(`${dir}/a.safetensors`, ckpt);
+  const back = await loadCheckpoint(`${dir}/a.safetensors`);
+  assert.equal(back.meta.step, 3);
+  assert.deepEqual(back.meta.model, TINY_SEED);
+  for (const prefix of ["params", "ema", "adam_m", "adam_v", "state"]) {
+    assert.ok([...back.tensors.keys()].some((k) => k.startsWith(prefix + "/")), `has ${prefix}`);
+  }
+  for (const [name, t] of ckpt.tensors) {
+    const u = back.tensors.get(name)!;
+    assert.deepEqual(u.shape, t.shape);
+    assert.ok(u.data.every((v, i) => Object.is(v, t.data[i])), `${name} bit-exact`);
+  }
+  // and restoring into a fresh trainer gives the same tensors back
+  const fresh = new Trainer(tinyTrainConfig(TINY_SEED), fixtureDataset(4, 8));
+  fresh.restore(back);
+  const again = await fresh.toCheckpoint("abc");
+  for (const [name, t] of ckpt.tensors) assert.deepEqual(again.tensors.get(name)!.data, t.data, name);
+  assert.equal(fresh.step, 3);
+  trainer.dispose();
+  fresh.dispose();
+});
+
+Deno.test("the file is safetensors: u64 header length, JSON header, 8-byte aligned data", async () => {
+  const { trainer, ckpt } = await trainedCheckpoint(1);
+  const bytes = encodeCheckpoint(ckpt);
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  assert.equal(n % 8, 0);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  assert.equal(header.__metadata__.format, "emoji-diffusion");
+  assert.deepEqual(header["params/enc1.conv.w"].shape, [3, 3, 3, 8]);
+  assert.equal(header["params/enc1.conv.w"].dtype, "F32");
+  trainer.dispose();
+});
+
+Deno.test("truncated, bit-flipped, wrong-version and wrong-shape checkpoints are each rejected", async () => {
+  const { trainer, ckpt } = await trainedCheckpoint(1);
+  const bytes = encodeCheckpoint(ckpt);
+  assert.throws(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 10)), {
+    name: "CheckpointError",
+    message: /truncated/,
+  });
+  const flipped = bytes.slice();
+  flipped[flipped.length - 5] ^= 0x10;
+  assert.throws(() => decodeCheckpoint(flipped), { name: "CheckpointError", message: /checksum mismatch/ });
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const headerText = new TextDecoder().decode(bytes.subarray(8, 8 + n));
+  const v2 = new TextEncoder().encode(headerText.replace('"format_version":"1"', '"format_version":"9"'));
+  const wrongVersion = bytes.slice();
+  wrongVersion.set(v2, 8);
+  assert.throws(() => decodeCheckpoint(wrongVersion), {
+    name: "CheckpointError",
+    message: /format version 9/,
+  });
+  assert.throws(() => decodeCheckpoint(new TextEncoder().encode("not a checkpoint at all")), CheckpointError);
+  // wrong shape: a checkpoint of another config does not load into this model
+  const other = new Trainer(tinyTrainConfig(TINY_UNET), fixtureDataset(4, 8));
+  assert.throws(() => other.restore(ckpt), {
+    name: "CheckpointError",
+    message: /lacks tensor "params\/time\.fc2\.w"/,
+  });
+  const reshaped = structuredClone(ckpt);
+  reshaped.tensors.get("params/enc1.conv.w")!.shape = [3, 3, 8, 3];
+  assert.throws(() => trainer.restore(reshaped), {
+    name: "CheckpointError",
+    message: /enc1\.conv\.w" has shape \[3,3,8,3\]/,
+  });
+  const before = await trainer.model.params.get("enc1.conv.w")!.data();
+  assert.deepEqual(await trainer.model.params.get("enc1.conv.w")!.data(), before, "nothing half-loaded");
+  await assert.rejects(() => loadCheckpoint("/nonexistent/x.safetensors"), {
+    message: /does not exist.*deno task train/,
+  });
+  trainer.dispose();
+  other.dispose();
+});
+
+Deno.test("resume after N steps continues the same loss curve as an uninterrupted run", async () => {
+  const config = tinyTrainConfig(TINY_UNET, { batch: 3 });
+  const straight = new Trainer(config, fixtureDataset(5, 8));
+  const a: number[] = [];
+  for (let i = 0; i < 6; i++) a.push((await straight.trainStep()).loss);
+  straight.dispose();
+  const first = new Trainer(config, fixtureDataset(5, 8));
+  const b: number[] = [];
+  for (let i = 0; i < 3; i++) b.push((await first.trainStep()).loss);
+  const bytes = encodeCheckpoint(await first.toCheckpoint(null));
+  first.dispose();
+  const resumed = new Trainer(config, fixtureDataset(5, 8));
+  resumed.restore(decodeCheckpoint(bytes));
+  for (let i = 0; i < 3; i++) b.push((await resumed.trainStep()).loss);
+  resumed.dispose();
+  for (let i = 0; i < 6; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `step ${i + 1}: ${a[i]} vs ${b[i]}`);
+});
+
+Deno.test("float16 storage halves the size and rounds to nearest", async () => {
+  for (const v of [0, 1, -2.5, 65504, 6.1e-5, 1e-7, 0.1]) {
+    const back = float16BitsToFloat32(float32ToFloat16Bits(v));
+    assert.ok(Math.abs(back - v) <= Math.abs(v) * 2 ** -11 + 6e-8, `${v} → ${back}`);
+  }
+  assert.equal(float16BitsToFloat32(float32ToFloat16Bits(1e6)), Infinity);
+  const { trainer, ckpt } = await trainedCheckpoint(1);
+  const f32 = encodeCheckpoint(ckpt), f16 = encodeCheckpoint(ckpt, { dtype: "F16" });
+  assert.ok(f16.length < 0.55 * f32.length);
+  const back = decodeCheckpoint(f16).tensors.get("params/enc1.conv.w")!.data;
+  const orig = ckpt.tensors.get("params/enc1.conv.w")!.data;
+  assert.ok(back.every((v, i) => Math.abs(v - orig[i]) <= Math.abs(orig[i]) * 2 ** -11 + 1e-7));
+  trainer.dispose();
+});

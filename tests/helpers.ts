@@ -1,0 +1,56 @@
+/** Shared fixtures for the tests: tiny models and datasets that train in seconds. */
+import { EmojiDataset } from "../src/dataset.ts";
+import { type ModelConfig, modelConfig } from "../src/model/model.ts";
+import { Rng } from "../src/rng.ts";
+import type { TrainConfig } from "../src/train/trainer.ts";
+
+/** A small `unet` that still has every part: two levels, attention at 8×8, GroupNorm, skips. */
+export const TINY_UNET: ModelConfig = modelConfig("unet", {
+  channels: 8,
+  channelMult: [1, 2],
+  groups: 4,
+  blocks: 1,
+});
+/** A small `seed` preset. */
+export const TINY_SEED: ModelConfig = { preset: "seed", channels: [8, 16, 16], timeDim: 8 };
+
+/** `count` smooth random images of side `size` in [−1, 1] (blobs, so a model can fit them). */
+export function fixtureDataset(count = 4, size = 8, seed = 5): EmojiDataset {
+  const rng = new Rng(seed);
+  const images = new Float32Array(count * size * size * 3);
+  for (let i = 0; i < count; i++) {
+    const cx = rng.uniform() * size,
+      cy = rng.uniform() * size,
+      col = [rng.uniform(), rng.uniform(), rng.uniform()];
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const inside = (x - cx) ** 2 + (y - cy) ** 2 < (size / 3) ** 2;
+        for (let c = 0; c < 3; c++) {
+          images[((i * size + y) * size + x) * 3 + c] = inside ? col[c] * 2 - 1 : -1;
+        }
+      }
+    }
+  }
+  return new EmojiDataset(images, count, size);
+}
+
+/** A training configuration for the fixtures. */
+export function tinyTrainConfig(
+  model: ModelConfig = TINY_UNET,
+  overrides: Partial<TrainConfig> = {},
+): TrainConfig {
+  return {
+    data: "unused",
+    model,
+    schedule: "linear",
+    T: 100,
+    batch: 4,
+    steps: 10,
+    lr: 3e-3,
+    warmup: 0,
+    gradClip: 1,
+    ema: 0.9,
+    seed: 3,
+    ...overrides,
+  };
+}

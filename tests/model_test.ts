@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../src/backend.ts";
+import { DiffusionModel, modelConfig } from "../src/model/model.ts";
+import { timestepEmbedding, upsampleNearest2x } from "../src/model/layers.ts";
+import { TINY_SEED, TINY_UNET } from "./helpers.ts";
+
+await initBackend("wasm", { log: null });
+
+Deno.test("both presets map [B,32,32,3] to [B,32,32,3] at several batch sizes", async () => {
+  for (const config of [modelConfig("unet"), modelConfig("seed")]) {
+    const model = new DiffusionModel(config, 1);
+    for (const b of [1, 3, 8]) {
+      const x = tf.randomNormal([b, 32, 32, 3]) as tf.Tensor4D;
+      const y = model.predict(x, Array.from({ length: b }, (_, i) => i * 7));
+      assert.deepEqual(y.shape, [b, 32, 32, 3], `${config.preset} batch ${b}`);
+      const v = await y.data();
+      assert.ok(v.every(Number.isFinite));
+      tf.dispose([x, y]);
+    }
+    model.dispose();
+  }
+});
+
+Deno.test("the output depends on t (the time embedding is used)", async () => {
+  for (const config of [TINY_UNET, TINY_SEED]) {
+    const model = new DiffusionModel(config, 2, 8);
+    // the unet's output conv starts at zero; give it weights so the output is not identically 0
+    for (const [name, v] of model.params) {
+      if (name.startsWith("out") || name.endsWith("conv2.w")) v.assign(tf.randomNormal(v.shape, 0, 0.1));
+    }
+    const x = tf.randomNormal([2, 8, 8, 3]) as tf.Tensor4D;
+    const a = await model.predict(x, [10, 10]).data();
+    const b = await model.predict(x, [90, 90]).data();
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    assert.ok(diff > 1e-3, `${config.preset}: max change with t is ${diff}`);
+    x.dispose();
+    model.dispose();
+  }
+});
+
+Deno.test("parameters are named, enumerable and counted; GFLOP per image as documented", () => {
+  const unet = new DiffusionModel(modelConfig("unet"));
+  const seed = new DiffusionModel(modelConfig("seed"));
+  assert.ok(unet.params.has("in.w") && unet.params.has("mid.attn.qkv.w") && unet.params.has("out.w"));
+  assert.ok(seed.params.has("enc1.conv.w") && seed.state.has("enc1.bn.running_mean"));
+  let n = 0;
+  for (const v of unet.params.values()) n += v.size;
+  assert.equal(unet.parameterCount, n);
+  // the seed preset's convs alone: 2·(32²·27·64 + 16²·576·128 + 8²·1152·256 + 16²·2304·128 + 32²·1152·64
+  //   + 8²·256·128·4 + 16²·128·64·4 (2×2 transposed convs, per input pixel) + 32²·67·3) multiply-adds
+  const convs = 2 *
+    (1024 * 27 * 64 + 256 * 576 * 128 + 64 * 1152 * 256 + 256 * 2304 * 128 + 1024 * 1152 * 64 +
+      64 * 256 * 128 * 4 +
+      256 * 128 * 64 * 4 + 1024 * 67 * 3);
+  const flops = seed.flopsPerImage();
+  assert.ok(flops >= convs && flops < convs * 1.01, `seed flops ${flops} vs convs ${convs}`);
+  assert.ok(unet.flopsPerImage() <= 2 * flops, "the default unet costs at most 2× the seed preset");
+  unet.dispose();
+  seed.dispose();
+});
+
+Deno.test("nearest ×2 up-sampling and its gradient match the definition", async () => {
+  const x = tf.tensor4d(Float32Array.from({ length: 2 * 2 * 3 * 2 }, (_, i) => i), [2, 2, 3, 2]);
+  const y = await upsampleNearest2x(x).data();
+  for (let b = 0; b < 2; b++) {
+    for (let i = 0; i < 4; i++) {
+      for (let j = 0; j < 6; j++) {
+        for (let c = 0; c < 2; c++) {
+          const want = ((b * 2 + (i >> 1)) * 3 + (j >> 1)) * 2 + c;
+          assert.equal(y[((b * 4 + i) * 6 + j) * 2 + c], want);
+        }
+      }
+    }
+  }
+  const g = await tf.grad((a: tf.Tensor) => tf.sum(tf.mul(upsampleNearest2x(a as tf.Tensor4D), 1.5)))(x)
+    .data();
+  assert.ok(g.every((v) => v === 6), "each input feeds 4 outputs");
+  x.dispose();
+});
+
+Deno.test("timestep embedding: sin/cos halves and bad widths", () => {
+  const e = timestepEmbedding([0, 3], 4);
+  assert.deepEqual([...e.slice(0, 4)], [0, 0, 1, 1]);
+  assert.ok(Math.abs(e[4] - Math.sin(3)) < 1e-6 && Math.abs(e[6] - Math.cos(3)) < 1e-6);
+  assert.throws(() => timestepEmbedding([0], 3), RangeError);
+});
+
+Deno.test("invalid model configs are RangeErrors naming the field", () => {
+  assert.throws(() => modelConfig("unet", { channels: 30, groups: 8 }), {
+    name: "RangeError",
+    message: /divisible by groups/,
+  });
+  assert.throws(() => modelConfig("unet", { blocks: 0 }), { name: "RangeError", message: /blocks/ });
+  // @ts-expect-error: unknown preset on purpose
+  assert.throws(() => modelConfig("resnet"), { name: "RangeError", message: /resnet/ });
+});

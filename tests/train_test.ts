@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, probeGpuAdapter } from "../src/backend.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import { Ema, emaDecayAt } from "../src/train/ema.ts";
+import { Adam } from "../src/train/adam.ts";
+import { fixtureDataset, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
+
+await initBackend("wasm", { log: null });
+
+Deno.test("the loss falls clearly when overfitting a handful of images (wasm)", async () => {
+  for (const model of [TINY_UNET, TINY_SEED]) {
+    const trainer = new Trainer(tinyTrainConfig(model, { steps: 60, lr: 5e-3, T: 50 }), fixtureDataset(4, 8));
+    const losses: number[] = [];
+    for (let i = 0; i < 60; i++) losses.push((await trainer.trainStep()).loss);
+    const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;
+    const first = mean(losses.slice(0, 10)), last = mean(losses.slice(-10));
+    assert.ok(last < 0.6 * first, `${model.preset}: loss ${first.toFixed(3)} → ${last.toFixed(3)}`);
+    trainer.dispose();
+  }
+});
+
+Deno.test("no tensor leaks: numTensors stays flat across training steps", async () => {
+  const trainer = new Trainer(tinyTrainConfig(TINY_SEED), fixtureDataset(4, 8));
+  await trainer.trainStep();
+  const before = tf.memory().numTensors;
+  for (let i = 0; i < 5; i++) await trainer.trainStep();
+  assert.equal(tf.memory().numTensors, before);
+  trainer.dispose();
+});
+
+Deno.test("EMA update against a hand-computed example", async () => {
+  const p = tf.variable(tf.tensor1d([1, 2]));
+  const ema = new Ema(new Map([["p", p]]), 0.5);
+  p.assign(tf.tensor1d([3, 6]));
+  ema.update(100); // decay min(0.5, 101/110) = 0.5 → 0.5·[1,2] + 0.5·[3,6]
+  assert.deepEqual([...await ema.shadow.get("p")!.data()], [2, 4]);
+  p.assign(tf.tensor1d([0, 0]));
+  ema.update(1); // decay min(0.5, 2/11) = 2/11
+  const d = 2 / 11;
+  const got = await ema.shadow.get("p")!.data();
+  assert.ok(Math.abs(got[0] - 2 * d) < 1e-6 && Math.abs(got[1] - 4 * d) < 1e-6);
+  assert.equal(emaDecayAt(0.999, 10_000), 0.999);
+  ema.dispose();
+  p.dispose();
+});
+
+Deno.test("Adam's first step moves each weight by lr·sign(g), clipping scales the gradient", async () => {
+  const p = tf.variable(tf.tensor1d([1, -1, 0.5]));
+  const adam = new Adam(new Map([["p", p]]), { lr: 0.1, warmup: 0, gradClip: 1 });
+  const norm = adam.apply({ p: tf.tensor1d([3, -4, 0]) }); // norm 5 → clipped to [0.6, -0.8, 0]
+  assert.equal((await norm.data())[0], 5);
+  const got = await p.data();
+  // first Adam step: m̂ = g, v̂ = g², update = lr·g/(|g| + ε) = ±lr (0 stays 0)
+  assert.ok(Math.abs(got[0] - 0.9) < 1e-6 && Math.abs(got[1] + 0.9) < 1e-6 && got[2] === 0.5, `${got}`);
+  assert.ok(Math.abs((await adam.m.get("p")!.data())[0] - 0.1 * 0.6) < 1e-7, "m holds the clipped gradient");
+  adam.dispose();
+  tf.dispose([p, norm]);
+});
+
+Deno.test("warm-up ramps the learning rate linearly", () => {
+  const adam = new Adam(new Map(), { lr: 1, warmup: 4, gradClip: 0 });
+  assert.deepEqual([1, 2, 4, 8].map((s) => adam.learningRate(s)), [0.25, 0.5, 1, 1]);
+});
+
+const gpu = await probeGpuAdapter();
+Deno.test({
+  name: `one train step on webgpu gives the cpu loss within 1e-4 (${
+    gpu.adapter ? gpu.description : "no adapter: skipped"
+  })`,
+  ignore: !gpu.adapter,
+  fn: async () => {
+    const losses: Record<string, number[]> = {};
+    for (const backend of ["cpu", "webgpu"] as const) {
+      await initBackend(backend, { log: null });
+      const trainer = new Trainer(tinyTrainConfig(TINY_SEED, { batch: 2 }), fixtureDataset(2, 8));
+      losses[backend] = [(await trainer.trainStep()).loss, (await trainer.trainStep()).loss];
+      trainer.dispose();
+    }
+    await initBackend("wasm", { log: null });
+    for (let i = 0; i < 2; i++) {
+      assert.ok(
+        Math.abs(losses.cpu[i] - losses.webgpu[i]) < 1e-4,
+        `step ${i + 1}: ${losses.cpu[i]} vs ${losses.webgpu[i]}`,
+      );
+    }
+  },
+});
+
+Deno.test("one train step of each preset on wasm gives the cpu loss and update", async () => {
+  for (const model of [TINY_UNET, TINY_SEED]) {
+    const result: Record<string, { losses: number[]; w: Float32Array }> = {};
+    for (const backend of ["cpu", "wasm"] as const) {
+      await initBackend(backend, { log: null });
+      const trainer = new Trainer(tinyTrainConfig(model, { batch: 2 }), fixtureDataset(2, 8));
+      const losses = [(await trainer.trainStep()).loss, (await trainer.trainStep()).loss];
+      const name = model.preset === "unet" ? "down0.res0.conv1.w" : "enc2.conv.w";
+      result[backend] = { losses, w: await trainer.model.params.get(name)!.data() as Float32Array };
+      trainer.dispose();
+    }
+    for (let i = 0; i < 2; i++) {
+      const [a, b] = [result.cpu.losses[i], result.wasm.losses[i]];
+      assert.ok(
+        Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(a)),
+        `${model.preset} loss ${i + 1}: ${a} vs ${b}`,
+      );
+    }
+    let maxErr = 0, maxAbs = 0;
+    for (let i = 0; i < result.cpu.w.length; i++) {
+      maxErr = Math.max(maxErr, Math.abs(result.cpu.w[i] - result.wasm.w[i]));
+      maxAbs = Math.max(maxAbs, Math.abs(result.cpu.w[i]));
+    }
+    assert.ok(maxErr <= 1e-4 * maxAbs, `${model.preset} weights after 2 steps differ by ${maxErr}`);
+  }
+  await initBackend("wasm", { log: null });
+});
