@@ -463,3 +463,28 @@ export async function decodeImage(bytes: Uint8Array): Promise<DecodedImage> {
   const rgba = new Uint8Array(img.bitmap.buffer, img.bitmap.byteOffset, img.bitmap.byteLength);
   return { width: img.width, height: img.height, rgba: rgba.slice() };
 }
+
+/**
+ * Encodes RGBA frames as a looping GIF: every frame shown `delayMs`, the last one held `holdMs`.
+ * Needs `--allow-ffi --allow-env --allow-read` (imagescript).
+ *
+ * @example
+ * ```ts
+ * import { encodeGif } from "./image.ts";
+ * const red = { width: 1, height: 1, rgba: Uint8Array.of(255, 0, 0, 255) };
+ * const gif = await encodeGif([red, red], 50, 500);
+ * console.assert(new TextDecoder().decode(gif.subarray(0, 6)) === "GIF89a");
+ * ```
+ */
+export async function encodeGif(frames: RgbaImage[], delayMs = 80, holdMs = 2000): Promise<Uint8Array> {
+  if (frames.length === 0) throw new RangeError("encodeGif: no frames");
+  const { Frame, GIF } = await loadImagescript();
+  const { width, height } = frames[0];
+  const out = frames.map((f, i) => {
+    if (f.width !== width || f.height !== height) throw new RangeError(`encodeGif: frame ${i} is not ${width}x${height}`);
+    const frame = new Frame(width, height, i === frames.length - 1 ? holdMs : delayMs);
+    frame.bitmap.set(f.rgba);
+    return frame;
+  });
+  return await new GIF(out, -1).encode(95);
+}

@@ -10,7 +10,8 @@ import { DiffusionModel, type ModelConfig } from "../model/model.ts";
 import { qSample } from "../q_sample.ts";
 import { Rng } from "../rng.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "../schedule.ts";
-import { type Checkpoint, CheckpointError, type CheckpointMeta, type StoredTensor } from "../checkpoint.ts";
+import type { Checkpoint, CheckpointMeta, StoredTensor } from "../checkpoint.ts";
+import { assignTensors } from "../model/from_checkpoint.ts";
 import type { DatasetSampler, EmojiDataset, SamplerState } from "../dataset.ts";
 import { Adam } from "./adam.ts";
 import { Ema } from "./ema.ts";
@@ -190,13 +191,7 @@ export class Trainer {
       ["adam_v", this.adam.v],
       ["state", this.model.state],
     ];
-    checkTensorsFit(ckpt, groups);
-    for (const [prefix, map] of groups) {
-      for (const [name, v] of map) {
-        const t = ckpt.tensors.get(`${prefix}/${name}`)!;
-        v.assign(tf.tensor(t.data, t.shape));
-      }
-    }
+    assignTensors(ckpt, groups);
     this.adam.step = ckpt.meta.step;
     if (ckpt.meta.rng) {
       this.noiseRng.setState(ckpt.meta.rng.noise);
@@ -210,33 +205,6 @@ export class Trainer {
     this.model.dispose();
     this.adam.dispose();
     this.ema.dispose();
-  }
-}
-
-/**
- * Throws a {@linkcode CheckpointError} naming the first tensor whose name, shape or
- * presence does not match the model.
- */
-export function checkTensorsFit(ckpt: Checkpoint, groups: [string, Map<string, tf.Variable>][]): void {
-  for (const [prefix, map] of groups) {
-    for (const [name, v] of map) {
-      const t = ckpt.tensors.get(`${prefix}/${name}`);
-      if (!t) {
-        throw new CheckpointError(`checkpoint lacks tensor "${prefix}/${name}" that the model config needs`);
-      }
-      if (t.shape.join() !== v.shape.join()) {
-        throw new CheckpointError(
-          `checkpoint tensor "${prefix}/${name}" has shape [${t.shape}], the model needs [${v.shape}]`,
-        );
-      }
-    }
-  }
-  const expected = new Set(groups.flatMap(([p, m]) => [...m.keys()].map((n) => `${p}/${n}`)));
-  for (const name of ckpt.tensors.keys()) {
-    const prefix = name.split("/")[0];
-    if (groups.some(([p]) => p === prefix) && !expected.has(name)) {
-      throw new CheckpointError(`checkpoint tensor "${name}" is not part of this model config`);
-    }
   }
 }
 

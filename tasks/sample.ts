@@ -1,0 +1,113 @@
+/**
+ * `deno task sample`: generates new emojis from noise with a trained checkpoint.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { initBackend, parseBackendRequest } from "../src/backend.ts";
+import { choiceFlag, intFlag, numberFlag, runCli, UsageError } from "../src/cli.ts";
+import { loadCheckpoint } from "../src/checkpoint.ts";
+import { pathExists } from "../src/io.ts";
+import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
+import { checkSampleOptions, SAMPLERS, sampleImages } from "../src/sample/sample.ts";
+import { writeSampleFiles } from "../src/sample/output.ts";
+
+/** The model `deno task sample` uses when no --checkpoint is given. */
+export const DEFAULT_CHECKPOINT = "data/models/apple-faces-unet.safetensors";
+
+const USAGE = `usage: deno task sample [options]
+  --checkpoint FILE   trained checkpoint (default ${DEFAULT_CHECKPOINT})
+  --n N               images to generate (default 64)
+  --batch N           images per forward pass (default 64)
+  --sampler NAME      ddim (default) | ddpm
+  --steps S           DDIM steps, S <= T (default 50)
+  --eta X             DDIM eta, 0 = deterministic (default 0)
+  --clip on|off       clip the predicted x0 to [-1, 1] in every step (default on)
+  --seed N            same seed, same images (default 0)
+  --backend NAME      auto | webgpu | wasm | cpu (default auto)
+  --out DIR           output folder (default data/samples)
+  --scale N           upscaling of the written pictures (default 3)
+  --each              also write every image as its own PNG
+  --gif               also write reverse.gif, the reverse process (a frame every --frame-every steps)
+  --frame-every K     (default: about 25 frames in all)
+  --raw               use the raw weights instead of the EMA weights`;
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: {
+      checkpoint: { type: "string" },
+      n: { type: "string" },
+      batch: { type: "string" },
+      sampler: { type: "string" },
+      steps: { type: "string" },
+      eta: { type: "string" },
+      clip: { type: "string" },
+      seed: { type: "string" },
+      backend: { type: "string" },
+      out: { type: "string" },
+      scale: { type: "string" },
+      each: { type: "boolean" },
+      gif: { type: "boolean" },
+      "frame-every": { type: "string" },
+      raw: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (v.help) return console.log(USAGE);
+  const n = intFlag("n", v.n, 64, 1, 100000);
+  const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, "ddim");
+  const steps = intFlag("steps", v.steps, 50, 1);
+  const eta = numberFlag("eta", v.eta, 0, 0);
+  const clip = choiceFlag("clip", v.clip, ["on", "off"] as const, "on") === "on";
+  const seed = intFlag("seed", v.seed, 0, 0);
+  const batch = intFlag("batch", v.batch, Math.min(n, 64), 1, 4096);
+  const scale = intFlag("scale", v.scale, 3, 1, 32);
+  const out = v.out ?? "data/samples";
+  const backend = parseBackendRequest(v.backend ?? "auto");
+  const checkpoint = v.checkpoint ?? DEFAULT_CHECKPOINT;
+  if (!(await pathExists(checkpoint))) {
+    throw new UsageError(
+      v.checkpoint === undefined
+        ? `no default model at ${DEFAULT_CHECKPOINT}; train one with "deno task train" and pass --checkpoint data/runs/<run>/latest.safetensors`
+        : `--checkpoint "${checkpoint}" does not exist; train one with "deno task train"`,
+    );
+  }
+  const ckpt = await loadCheckpoint(checkpoint);
+  const T = ckpt.meta.schedule.T;
+  if (sampler === "ddim" && steps > T) throw new UsageError(`--steps ${steps} exceeds the checkpoint's T = ${T}`);
+  const totalSteps = sampler === "ddpm" ? T : steps;
+  const frameEvery = v.gif ? intFlag("frame-every", v["frame-every"], Math.max(1, Math.round(totalSteps / 25)), 1) : 0;
+  const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery };
+  checkSampleOptions(options, T);
+  await initBackend(backend);
+  const loaded = modelFromCheckpoint(ckpt, !v.raw);
+  console.error(
+    `model: ${loaded.model.config.preset}, step ${loaded.step}, ${loaded.usedEma ? "EMA" : "raw"} weights, ` +
+      `${loaded.schedule.kind} schedule T=${T}; ${sampler}${sampler === "ddim" ? `-${steps} eta=${eta}` : `-${T}`}`,
+  );
+  const isTty = Deno.stderr.isTerminal();
+  let lastPct = -1;
+  const result = await sampleImages(loaded.model, loaded.schedule, {
+    ...options,
+    onProgress: (done, total) => {
+      const pct = Math.floor(100 * done / total);
+      if (pct !== lastPct && (isTty || pct % 25 === 0)) {
+        lastPct = pct;
+        const line = `sampling ${pct}%`;
+        if (isTty) Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}\x1b[K`));
+        else console.error(line);
+      }
+    },
+  });
+  if (isTty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+  const written = await writeSampleFiles(result, { out, scale, each: v.each, gif: v.gif });
+  loaded.model.dispose();
+  console.log(
+    `${n} images in ${result.seconds.toFixed(1)} s (${(result.seconds / n).toFixed(3)} s per image); ` +
+      `wrote ${written.length > 3 ? `${written[0]} and ${written.length - 1} more files` : written.join(", ")}`,
+  );
+}
+
+if (import.meta.main) await runCli(main);
