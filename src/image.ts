@@ -481,7 +481,9 @@ export async function encodeGif(frames: RgbaImage[], delayMs = 80, holdMs = 2000
   const { Frame, GIF } = await loadImagescript();
   const { width, height } = frames[0];
   const out = frames.map((f, i) => {
-    if (f.width !== width || f.height !== height) throw new RangeError(`encodeGif: frame ${i} is not ${width}x${height}`);
+    if (f.width !== width || f.height !== height) {
+      throw new RangeError(`encodeGif: frame ${i} is not ${width}x${height}`);
+    }
     const frame = new Frame(width, height, i === frames.length - 1 ? holdMs : delayMs);
     frame.bitmap.set(f.rgba);
     return frame;

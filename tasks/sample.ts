@@ -9,7 +9,7 @@ import { choiceFlag, intFlag, numberFlag, runCli, UsageError } from "../src/cli.
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
-import { checkSampleOptions, SAMPLERS, sampleImages } from "../src/sample/sample.ts";
+import { checkSampleOptions, sampleImages, SAMPLERS } from "../src/sample/sample.ts";
 import { writeSampleFiles } from "../src/sample/output.ts";
 
 /** The model `deno task sample` uses when no --checkpoint is given. */
@@ -76,16 +76,22 @@ async function main(): Promise<void> {
   }
   const ckpt = await loadCheckpoint(checkpoint);
   const T = ckpt.meta.schedule.T;
-  if (sampler === "ddim" && steps > T) throw new UsageError(`--steps ${steps} exceeds the checkpoint's T = ${T}`);
+  if (sampler === "ddim" && steps > T) {
+    throw new UsageError(`--steps ${steps} exceeds the checkpoint's T = ${T}`);
+  }
   const totalSteps = sampler === "ddpm" ? T : steps;
-  const frameEvery = v.gif ? intFlag("frame-every", v["frame-every"], Math.max(1, Math.round(totalSteps / 25)), 1) : 0;
+  const frameEvery = v.gif
+    ? intFlag("frame-every", v["frame-every"], Math.max(1, Math.round(totalSteps / 25)), 1)
+    : 0;
   const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery };
   checkSampleOptions(options, T);
   await initBackend(backend);
   const loaded = modelFromCheckpoint(ckpt, !v.raw);
   console.error(
     `model: ${loaded.model.config.preset}, step ${loaded.step}, ${loaded.usedEma ? "EMA" : "raw"} weights, ` +
-      `${loaded.schedule.kind} schedule T=${T}; ${sampler}${sampler === "ddim" ? `-${steps} eta=${eta}` : `-${T}`}`,
+      `${loaded.schedule.kind} schedule T=${T}; ${sampler}${
+        sampler === "ddim" ? `-${steps} eta=${eta}` : `-${T}`
+      }`,
   );
   const isTty = Deno.stderr.isTerminal();
   let lastPct = -1;
@@ -106,7 +112,9 @@ async function main(): Promise<void> {
   loaded.model.dispose();
   console.log(
     `${n} images in ${result.seconds.toFixed(1)} s (${(result.seconds / n).toFixed(3)} s per image); ` +
-      `wrote ${written.length > 3 ? `${written[0]} and ${written.length - 1} more files` : written.join(", ")}`,
+      `wrote ${
+        written.length > 3 ? `${written[0]} and ${written.length - 1} more files` : written.join(", ")
+      }`,
   );
 }
 

@@ -96,3 +96,54 @@ Deno.test("invalid model configs are RangeErrors naming the field", () => {
   // @ts-expect-error: unknown preset on purpose
   assert.throws(() => modelConfig("resnet"), { name: "RangeError", message: /resnet/ });
 });
+
+Deno.test("fused GroupNorm+SiLU: values and gradients equal plain autodiff (cpu and wasm)", async () => {
+  const { ForwardContext } = await import("../src/model/context.ts");
+  const { groupNorm, groupNormReference } = await import("../src/model/layers.ts");
+  for (const backend of ["cpu", "wasm"] as const) {
+    await initBackend(backend, { log: null });
+    for (
+      const [shape, groups, activate] of [[[2, 4, 4, 8], 4, true], [[3, 2, 5, 6], 2, false], [
+        [1, 8, 8, 16],
+        8,
+        true,
+      ]] as const
+    ) {
+      const c = shape[3];
+      const params = new Map([
+        ["n.g", tf.variable(tf.randomNormal([c], 1, 0.3))],
+        ["n.b", tf.variable(tf.randomNormal([c], 0, 0.3))],
+      ]);
+      const ctx = new ForwardContext(params, new Map(), true);
+      const x = tf.randomNormal([...shape], 0.5, 2) as tf.Tensor4D;
+      const w = tf.randomNormal([...shape]);
+      const run = (f: typeof groupNorm) => {
+        const loss = (xx: tf.Tensor) =>
+          tf.sum(tf.mul(f(ctx, "n", xx as tf.Tensor4D, groups, activate), w)) as tf.Scalar;
+        const { value, grads } = tf.variableGrads(() => loss(x), [...params.values()]);
+        const dx = tf.grad(loss)(x);
+        return { value, grads: [...params.values()].map((v) => grads[v.name]), dx };
+      };
+      const a = run(groupNorm), b = run(groupNormReference);
+      const pairs: [tf.Tensor, tf.Tensor, string][] = [[a.value, b.value, "value"], [a.dx, b.dx, "dx"], [
+        a.grads[0],
+        b.grads[0],
+        "dgamma",
+      ], [
+        a.grads[1],
+        b.grads[1],
+        "dbeta",
+      ]];
+      for (const [p, q, what] of pairs) {
+        const pv = await p.data(), qv = await q.data();
+        let err = 0, scale = 1e-6;
+        for (let i = 0; i < pv.length; i++) {
+          err = Math.max(err, Math.abs(pv[i] - qv[i]));
+          scale = Math.max(scale, Math.abs(qv[i]));
+        }
+        assert.ok(err <= 1e-4 * scale, `${backend} ${shape} ${what}: error ${err} vs scale ${scale}`);
+      }
+    }
+  }
+  await initBackend("wasm", { log: null });
+});

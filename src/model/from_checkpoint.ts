@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type Checkpoint, CheckpointError } from "../checkpoint.ts";
-import { makeSchedule, type DiffusionSchedule } from "../schedule.ts";
+import { type DiffusionSchedule, makeSchedule } from "../schedule.ts";
 import { DiffusionModel, validateModelConfig } from "./model.ts";
 import type { ParamMap } from "./context.ts";
 
@@ -35,7 +35,9 @@ export function modelFromCheckpoint(ckpt: Checkpoint, useEma = true): LoadedMode
   }
   const hasEma = [...ckpt.tensors.keys()].some((k) => k.startsWith("ema/"));
   const hasRaw = [...ckpt.tensors.keys()].some((k) => k.startsWith("params/"));
-  if (!hasEma && !hasRaw) throw new CheckpointError("checkpoint holds no weights (no params/ or ema/ tensors)");
+  if (!hasEma && !hasRaw) {
+    throw new CheckpointError("checkpoint holds no weights (no params/ or ema/ tensors)");
+  }
   const prefix = (useEma && hasEma) || !hasRaw ? "ema" : "params";
   const model = new DiffusionModel(meta.model, 0, meta.imageSize ?? 32);
   try {
@@ -44,7 +46,12 @@ export function modelFromCheckpoint(ckpt: Checkpoint, useEma = true): LoadedMode
     model.dispose();
     throw err;
   }
-  return { model, schedule: makeSchedule(meta.schedule.kind, meta.schedule.T), usedEma: prefix === "ema", step: meta.step };
+  return {
+    model,
+    schedule: makeSchedule(meta.schedule.kind, meta.schedule.T),
+    usedEma: prefix === "ema",
+    step: meta.step,
+  };
 }
 
 /**
@@ -56,9 +63,13 @@ export function assignTensors(ckpt: Checkpoint, groups: [string, ParamMap][]): v
   for (const [prefix, map] of groups) {
     for (const [name, v] of map) {
       const t = ckpt.tensors.get(`${prefix}/${name}`);
-      if (!t) throw new CheckpointError(`checkpoint lacks tensor "${prefix}/${name}" that the model config needs`);
+      if (!t) {
+        throw new CheckpointError(`checkpoint lacks tensor "${prefix}/${name}" that the model config needs`);
+      }
       if (t.shape.join() !== v.shape.join()) {
-        throw new CheckpointError(`checkpoint tensor "${prefix}/${name}" has shape [${t.shape}], the model needs [${v.shape}]`);
+        throw new CheckpointError(
+          `checkpoint tensor "${prefix}/${name}" has shape [${t.shape}], the model needs [${v.shape}]`,
+        );
       }
     }
   }

@@ -63,10 +63,10 @@ function resBlock(
   temb: tf.Tensor2D,
   groups: number,
 ): tf.Tensor4D {
-  let h = conv(ctx, `${name}.conv1`, silu(groupNorm(ctx, `${name}.norm1`, x, groups)) as tf.Tensor4D);
+  let h = conv(ctx, `${name}.conv1`, groupNorm(ctx, `${name}.norm1`, x, groups, true));
   const cout = h.shape[3];
   h = tf.add(h, tf.reshape(dense(ctx, `${name}.temb`, temb), [x.shape[0], 1, 1, cout]));
-  h = conv(ctx, `${name}.conv2`, silu(groupNorm(ctx, `${name}.norm2`, h, groups)) as tf.Tensor4D);
+  h = conv(ctx, `${name}.conv2`, groupNorm(ctx, `${name}.norm2`, h, groups, true));
   const skip = ctx.params.has(`${name}.skip.w`) ? conv(ctx, `${name}.skip`, x) : x;
   return tf.add(skip, h);
 }
@@ -156,5 +156,5 @@ export function applyUNet(
     }
     if (i > 0) h = conv(ctx, `up${i}.upsample`, upsampleNearest2x(h));
   }
-  return conv(ctx, "out", silu(groupNorm(ctx, "out.norm", h, c.groups)) as tf.Tensor4D);
+  return conv(ctx, "out", groupNorm(ctx, "out.norm", h, c.groups, true));
 }

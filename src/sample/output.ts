@@ -43,7 +43,9 @@ export async function writeSampleFiles(result: SampleResult, o: WriteSampleOptio
   if (o.each) {
     const per = result.size * result.size * 3;
     for (let i = 0; i < result.n; i++) {
-      const one = makeGrid(result.images.subarray(i * per, (i + 1) * per), 1, 1, result.size, { scale: o.scale });
+      const one = makeGrid(result.images.subarray(i * per, (i + 1) * per), 1, 1, result.size, {
+        scale: o.scale,
+      });
       const p = join(o.out, `sample-${String(i).padStart(4, "0")}.png`);
       await atomicWriteFile(p, await encodePng(one.rgba, one.width, one.height));
       written.push(p);
