@@ -1,0 +1,129 @@
+/**
+ * `deno task eval`: samples n images from a checkpoint and measures them against the training set
+ * (KID in two download-free feature spaces with the split-half floor, memorisation, colour,
+ * diversity). Writes report.md, report.json, pairs.png and samples.png.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { initBackend, parseBackendRequest } from "../src/backend.ts";
+import { choiceFlag, intFlag, numberFlag, runCli, UsageError } from "../src/cli.ts";
+import { loadCheckpoint } from "../src/checkpoint.ts";
+import { loadDataset } from "../src/dataset.ts";
+import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts";
+import { encodePng, makeGrid } from "../src/image.ts";
+import { atomicWriteFile, pathExists } from "../src/io.ts";
+import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
+import { checkSampleOptions, SAMPLERS, sampleImages } from "../src/sample/sample.ts";
+import { sampleGrid } from "../src/sample/output.ts";
+import { DEFAULT_CHECKPOINT } from "./sample.ts";
+
+const USAGE = `usage: deno task eval [options]
+  --checkpoint FILE   checkpoint to evaluate (default ${DEFAULT_CHECKPOINT})
+  --untrained         evaluate the checkpoint's architecture with fresh random weights (the reference)
+  --data DIR          training set to compare with (default: data/apple-faces-32)
+  --n N               samples (default 256)     --batch N   (default 64)
+  --sampler NAME      ddim (default) | ddpm     --steps S   DDIM steps (default 50)   --eta X (default 0)
+  --seed N            sampling seed (default 0)
+  --backend NAME      auto | webgpu | wasm | cpu (default auto)
+  --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>)`;
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: {
+      checkpoint: { type: "string" },
+      untrained: { type: "boolean" },
+      data: { type: "string" },
+      n: { type: "string" },
+      batch: { type: "string" },
+      sampler: { type: "string" },
+      steps: { type: "string" },
+      eta: { type: "string" },
+      seed: { type: "string" },
+      backend: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (v.help) return console.log(USAGE);
+  const n = intFlag("n", v.n, 256, 2, 100000);
+  const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, "ddim");
+  const steps = intFlag("steps", v.steps, 50, 1);
+  const eta = numberFlag("eta", v.eta, 0, 0);
+  const seed = intFlag("seed", v.seed, 0, 0);
+  const batch = intFlag("batch", v.batch, Math.min(n, 64), 1, 4096);
+  const backend = parseBackendRequest(v.backend ?? "auto");
+  const checkpoint = v.checkpoint ?? DEFAULT_CHECKPOINT;
+  if (!(await pathExists(checkpoint))) {
+    throw new UsageError(`--checkpoint "${checkpoint}" does not exist; train one with "deno task train"`);
+  }
+  const data = v.data ?? "data/apple-faces-32";
+  if (!(await pathExists(join(data, "manifest.json")))) {
+    throw new UsageError(`--data "${data}" has no manifest.json; prepare it with: deno task prepare`);
+  }
+  const ckpt = await loadCheckpoint(checkpoint);
+  const options = { n, batch, sampler, steps, eta, seed };
+  checkSampleOptions(options, ckpt.meta.schedule.T);
+  const dataset = await loadDataset(data);
+  if (ckpt.meta.dataHash && dataset.manifest && ckpt.meta.dataHash !== dataset.manifest.atlas.sha256) {
+    console.error(`warning: the checkpoint was trained on other data (${ckpt.meta.dataHash.slice(0, 12)}…)`);
+  }
+  await initBackend(backend);
+  const loaded = modelFromCheckpoint(ckpt);
+  if (v.untrained) {
+    // same architecture, weights as at initialisation (seed 0): the reference an untrained model gives
+    const { DiffusionModel } = await import("../src/model/model.ts");
+    const fresh = new DiffusionModel(loaded.model.config, ckpt.meta.seed, loaded.model.imageSize);
+    loaded.model.dispose();
+    loaded.model = fresh;
+  }
+  const name = checkpoint.split("/").pop()!.replace(/\.safetensors$/, "");
+  const out = v.out ?? `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddim" ? steps : ""}`;
+  let last = -1;
+  const result = await sampleImages(loaded.model, loaded.schedule, {
+    ...options,
+    onProgress: (done, total) => {
+      const pct = Math.floor(100 * done / total);
+      if (pct !== last && pct % 10 === 0) {
+        last = pct;
+        console.error(`sampling ${pct}% (${done}/${total} steps)`);
+      }
+    },
+  });
+  console.error(`sampled ${n} images in ${result.seconds.toFixed(1)} s; evaluating…`);
+  const report = evaluate(result.images, dataset.images, {
+    size: dataset.size,
+    seed,
+    onProgress: (stage, ms) => console.error(`  ${stage}: ${(ms / 1000).toFixed(1)} s`),
+  });
+  const pairs = closestPairs(result.images, dataset.images, report.memorisation, 8, dataset.size);
+  const pairsGrid = makeGrid(pairs.interleaved, pairs.k, 2, dataset.size, { gutter: 1, scale: 3, gutterColor: [40, 40, 40] });
+  await atomicWriteFile(join(out, "pairs.png"), await encodePng(pairsGrid.rgba, pairsGrid.width, pairsGrid.height));
+  const grid = sampleGrid(result.images, n, dataset.size, 2);
+  await atomicWriteFile(join(out, "samples.png"), await encodePng(grid.rgba, grid.width, grid.height));
+  const meta = {
+    checkpoint,
+    weights: v.untrained ? "untrained (fresh initialisation)" : loaded.usedEma ? "EMA" : "raw",
+    step: loaded.step,
+    sampler: sampler === "ddim" ? `ddim-${steps} eta=${eta}` : `ddpm-${loaded.schedule.T}`,
+    samplingSeconds: Number(result.seconds.toFixed(2)),
+    command: `deno task eval ${Deno.args.join(" ")}`.trim(),
+  };
+  await atomicWriteFile(join(out, "report.json"), JSON.stringify({ meta, report }, null, 2) + "\n");
+  await atomicWriteFile(
+    join(out, "report.md"),
+    formatReportMarkdown(report, { title: `Sample quality: ${name}`, pairsImage: "pairs.png", fields: meta }),
+  );
+  loaded.model.dispose();
+  const k = report.kid;
+  console.log(
+    `KID conv ${k.conv.mean.toExponential(2)} (floor ${k.conv.floor.mean.toExponential(2)}), ` +
+      `KID pixels8 ${k.pixels8.mean.toExponential(2)} (floor ${k.pixels8.floor.mean.toExponential(2)}), ` +
+      `memorised ${(100 * report.memorisation.rate).toFixed(1)}%; report: ${join(out, "report.md")}`,
+  );
+}
+
+if (import.meta.main) await runCli(main);
