@@ -1,17 +1,27 @@
 /**
  * emoji-diffusion: a denoising diffusion model (DDPM) that learns emoji faces and draws new ones
  * from noise, on TensorFlow.js in Deno (WebGPU when there is a GPU, a trainable wasm backend
- * otherwise).
+ * otherwise). The API takes and returns plain typed arrays.
  *
- * @example Noise an image with the forward process
+ * Permissions: `--allow-read --allow-env --allow-ffi` (imagescript, used for PNG, loads a native
+ * addon), `--allow-write` for the folders you write to, `--allow-sys` for the wasm backend.
+ *
+ * @example Generate emojis from a checkpoint
+ * ```ts ignore
+ * import { EmojiDiffusion, initBackend } from "@emoji-diffusion/core";
+ * await initBackend("auto");
+ * const model = await EmojiDiffusion.load("data/models/apple-faces-unet.safetensors");
+ * const { images } = await model.sample({ n: 16, sampler: "ddim", steps: 50, seed: 1 });
+ * ```
+ *
+ * @example The forward process
  * ```ts
- * import * as tf from "@tensorflow/tfjs-core";
  * import { initBackend, makeSchedule, qSample } from "./mod.ts";
  * await initBackend("cpu", { log: null });
  * const schedule = makeSchedule("linear", 500);
- * const x0 = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
- * const xt = qSample(schedule, x0, [499], tf.randomNormal([1, 32, 32, 3]) as tf.Tensor4D);
- * console.assert(xt.shape[1] === 32);
+ * const x0 = { data: new Float32Array(32 * 32 * 3), shape: [1, 32, 32, 3] as [number, number, number, number] };
+ * const xt = await qSample(schedule, x0, [250], { data: new Float32Array(32 * 32 * 3).fill(1), shape: x0.shape });
+ * console.assert(Math.abs(xt.data[0] - schedule.sqrtOneMinusAlphasCumprod[250]) < 1e-6);
  * ```
  *
  * @module
@@ -33,5 +43,52 @@ export {
   scheduleFromBetas,
   type ScheduleKind,
 } from "./src/schedule.ts";
-export { qSample } from "./src/q_sample.ts";
+export {
+  type DatasetImages,
+  EmojiDiffusion,
+  type ImageBatch,
+  loadDataset,
+  qSample,
+  sample,
+  train,
+  type TrainOptions,
+} from "./src/api.ts";
+export {
+  DEFAULT_SEED_CONFIG,
+  DEFAULT_UNET_CONFIG,
+  MODEL_PRESETS,
+  type ModelConfig,
+  modelConfig,
+  type SeedConfig,
+  type UNetConfig,
+} from "./src/model/model.ts";
+export { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult } from "./src/train/run.ts";
+export type { LossRow } from "./src/train/loss_plot.ts";
+export type { StepReport, TrainConfig } from "./src/train/trainer.ts";
+export { ddimStepArray as ddimStep, ddpmStepArray as ddpmStep } from "./src/sample/steps_plain.ts";
+export { ddimTimesteps } from "./src/sample/steps.ts";
+export { type SampleOptions, type SampleResult, type SamplerName, SAMPLERS } from "./src/sample/sample.ts";
+export {
+  type Checkpoint,
+  CheckpointError,
+  type CheckpointMeta,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type EncodeOptions,
+  loadCheckpoint,
+  saveCheckpoint,
+  type StoredTensor,
+} from "./src/checkpoint.ts";
+export {
+  type DatasetManifest,
+  type ManifestAtlas,
+  type ManifestImage,
+  type ManifestSource,
+  prepareDataset,
+  type PrepareOptions,
+  type PrepareResult,
+  type Vendor,
+  VENDORS,
+} from "./src/dataset.ts";
+export type { Rgb } from "./src/image.ts";
 export { Rng, type RngState } from "./src/rng.ts";

@@ -65,6 +65,7 @@ export interface Checkpoint {
 
 /** A checkpoint that cannot be read, with the reason. */
 export class CheckpointError extends Error {
+  /** Always `"CheckpointError"`. */
   override name = "CheckpointError";
 }
 

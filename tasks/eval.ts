@@ -15,7 +15,7 @@ import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts
 import { encodePng, makeGrid } from "../src/image.ts";
 import { atomicWriteFile, pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
-import { checkSampleOptions, SAMPLERS, sampleImages } from "../src/sample/sample.ts";
+import { checkSampleOptions, sampleImages, SAMPLERS } from "../src/sample/sample.ts";
 import { sampleGrid } from "../src/sample/output.ts";
 import { DEFAULT_CHECKPOINT } from "./sample.ts";
 
@@ -81,7 +81,8 @@ async function main(): Promise<void> {
     loaded.model = fresh;
   }
   const name = checkpoint.split("/").pop()!.replace(/\.safetensors$/, "");
-  const out = v.out ?? `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddim" ? steps : ""}`;
+  const out = v.out ??
+    `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddim" ? steps : ""}`;
   let last = -1;
   const result = await sampleImages(loaded.model, loaded.schedule, {
     ...options,
@@ -100,8 +101,15 @@ async function main(): Promise<void> {
     onProgress: (stage, ms) => console.error(`  ${stage}: ${(ms / 1000).toFixed(1)} s`),
   });
   const pairs = closestPairs(result.images, dataset.images, report.memorisation, 8, dataset.size);
-  const pairsGrid = makeGrid(pairs.interleaved, pairs.k, 2, dataset.size, { gutter: 1, scale: 3, gutterColor: [40, 40, 40] });
-  await atomicWriteFile(join(out, "pairs.png"), await encodePng(pairsGrid.rgba, pairsGrid.width, pairsGrid.height));
+  const pairsGrid = makeGrid(pairs.interleaved, pairs.k, 2, dataset.size, {
+    gutter: 1,
+    scale: 3,
+    gutterColor: [40, 40, 40],
+  });
+  await atomicWriteFile(
+    join(out, "pairs.png"),
+    await encodePng(pairsGrid.rgba, pairsGrid.width, pairsGrid.height),
+  );
   const grid = sampleGrid(result.images, n, dataset.size, 2);
   await atomicWriteFile(join(out, "samples.png"), await encodePng(grid.rgba, grid.width, grid.height));
   const meta = {

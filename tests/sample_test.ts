@@ -208,3 +208,36 @@ Deno.test("bad sample flags each give a one-line error and exit 2", async () => 
     assert.match(lines[0], re);
   }
 });
+
+Deno.test("tensor DDPM/DDIM steps equal the plain-JS steps on random inputs (wasm)", async () => {
+  const { ddimStepArray, ddpmStepArray } = await import("../src/sample/steps_plain.ts");
+  const s = makeSchedule("cosine", 200);
+  const rng = new Rng(21);
+  const n = 2 * 4 * 4 * 3;
+  const arr = () => rng.normalArray(n).map((v) => v * 1.5);
+  const T = (a: Float32Array) => tf.tensor4d(a, [2, 4, 4, 3]);
+  for (const t of [0, 1, 57, 199]) {
+    for (const clip of [true, false]) {
+      const xt = arr(), eps = arr(), z = arr();
+      const cases: [Float32Array, tf.Tensor][] = [
+        [ddpmStepArray(s, xt, eps, t, z, clip), ddpmStep(s, T(xt), T(eps), t, T(z), clip)],
+        ...(t > 0
+          ? [[
+            ddimStepArray(s, xt, eps, t, t - 1, 0.7, z, clip),
+            ddimStep(s, T(xt), T(eps), t, t - 1, 0.7, T(z), clip),
+          ]] as [
+            Float32Array,
+            tf.Tensor,
+          ][]
+          : []),
+        [ddimStepArray(s, xt, eps, t, -1, 0, null, clip), ddimStep(s, T(xt), T(eps), t, -1, 0, null, clip)],
+      ];
+      for (const [want, got] of cases) {
+        const g = await got.data();
+        for (let i = 0; i < n; i++) {
+          close(g[i], want[i], 1e-4 * Math.max(1, Math.abs(want[i])), `t=${t} clip=${clip} i=${i}`);
+        }
+      }
+    }
+  }
+});

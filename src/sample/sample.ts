@@ -32,8 +32,6 @@ export interface SampleOptions {
   clip?: boolean;
   /** Seed of the initial noise and of every z; same seed → same images. */
   seed?: number;
-  /** Weights to use (default: the model's own; pass the EMA weights for the good samples). */
-  params?: ParamMap;
   /** Keep a frame of x_t every this many steps for an animation (0 = none). */
   frameEvery?: number;
   /** Called after every step of every batch with (images done so far, total steps done, total steps). */
@@ -69,7 +67,8 @@ export function checkSampleOptions(o: SampleOptions, T: number): void {
 }
 
 /**
- * Generates images from noise with a trained model.
+ * Generates images from noise with a trained model, using `params` (default: the model's own;
+ * pass the EMA weights for the good samples).
  *
  * @example
  * ```ts
@@ -87,6 +86,7 @@ export async function sampleImages(
   model: DiffusionModel,
   schedule: DiffusionSchedule,
   options: SampleOptions,
+  params: ParamMap = model.params,
 ): Promise<SampleResult> {
   checkSampleOptions(options, schedule.T);
   const start = performance.now();
@@ -95,7 +95,6 @@ export async function sampleImages(
   const batch = Math.min(options.batch ?? 64, n);
   const eta = options.eta ?? 0;
   const clip = options.clip ?? true;
-  const params = options.params ?? model.params;
   const frameEvery = options.frameEvery ?? 0;
   const size = model.imageSize, per = size * size * 3;
   const ts = sampler === "ddpm"

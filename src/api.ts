@@ -1,0 +1,225 @@
+/**
+ * The library's public face: plain typed arrays and the project's own interfaces in, the same
+ * out, so that users (and `deno doc`) never need tfjs types.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { type Checkpoint, loadCheckpoint } from "./checkpoint.ts";
+import { type LoadedModel, modelFromCheckpoint } from "./model/from_checkpoint.ts";
+import { DiffusionModel, type ModelConfig } from "./model/model.ts";
+import { qSample as qSampleTensor } from "./q_sample.ts";
+import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./schedule.ts";
+import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";
+import { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult, trainRun } from "./train/run.ts";
+import type { StepReport, TrainConfig } from "./train/trainer.ts";
+import { type DatasetManifest, loadDataset as loadEmojiDataset } from "./dataset.ts";
+
+/** A batch of images: NHWC float values (in [−1, 1] for images) and the shape [B, H, W, C]. */
+export interface ImageBatch {
+  /** B·H·W·C values, row-major NHWC. */
+  data: Float32Array;
+  /** [batch, height, width, channels]. */
+  shape: [number, number, number, number];
+}
+
+function checkBatch(b: ImageBatch, what: string): void {
+  const n = b.shape.reduce((a, c) => a * c, 1);
+  if (b.shape.length !== 4 || !b.shape.every((d) => Number.isInteger(d) && d > 0) || n !== b.data.length) {
+    throw new RangeError(`${what}: shape [${b.shape}] does not match ${b.data.length} values`);
+  }
+}
+
+/**
+ * The forward process on plain arrays: x_t = √ᾱ_t·x0 + √(1−ᾱ_t)·ε, one timestep per example,
+ * computed on the active tfjs backend; exact (x_t is not clamped).
+ *
+ * @example
+ * ```ts
+ * import { initBackend, makeSchedule, qSample } from "../mod.ts";
+ * await initBackend("cpu", { log: null });
+ * const s = makeSchedule("linear", 500);
+ * const x0 = { data: new Float32Array(3), shape: [1, 1, 1, 3] as [number, number, number, number] };
+ * const eps = { data: Float32Array.of(1, 1, 1), shape: x0.shape };
+ * const xt = await qSample(s, x0, [499], eps);
+ * console.assert(Math.abs(xt.data[0] - s.sqrtOneMinusAlphasCumprod[499]) < 1e-6);
+ * ```
+ */
+export async function qSample(
+  schedule: DiffusionSchedule,
+  x0: ImageBatch,
+  t: ArrayLike<number>,
+  noise: ImageBatch,
+): Promise<ImageBatch> {
+  checkBatch(x0, "x0");
+  checkBatch(noise, "noise");
+  const out = tf.tidy(() =>
+    qSampleTensor(schedule, tf.tensor4d(x0.data, x0.shape), t, tf.tensor4d(noise.data, noise.shape))
+  );
+  const data = await out.data() as Float32Array;
+  out.dispose();
+  return { data, shape: [...x0.shape] };
+}
+
+/**
+ * A noise-prediction model ready to sample: built from a preset config (random weights) or loaded
+ * from a checkpoint (EMA weights by default).
+ *
+ * @example Sample from an untrained tiny model
+ * ```ts
+ * import { EmojiDiffusion, initBackend } from "../mod.ts";
+ * await initBackend("cpu", { log: null });
+ * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
+ * const out = await m.sample({ n: 1, steps: 2, seed: 1 });
+ * console.assert(out.images.length === 32 * 32 * 3);
+ * m.dispose();
+ * ```
+ */
+export class EmojiDiffusion {
+  #loaded: LoadedModel;
+
+  private constructor(loaded: LoadedModel) {
+    this.#loaded = loaded;
+  }
+
+  /** A model with freshly initialised weights (drawn from `seed`) and a schedule. */
+  static create(
+    config: ModelConfig,
+    options: { seed?: number; schedule?: ScheduleKind; T?: number; imageSize?: number } = {},
+  ): EmojiDiffusion {
+    return new EmojiDiffusion({
+      model: new DiffusionModel(config, options.seed ?? 0, options.imageSize ?? 32),
+      schedule: makeSchedule(options.schedule ?? "linear", options.T ?? 500),
+      usedEma: false,
+      step: 0,
+    });
+  }
+
+  /** Loads a checkpoint file (or a decoded checkpoint); EMA weights unless `useEma` is false. */
+  static async load(source: string | Checkpoint, useEma = true): Promise<EmojiDiffusion> {
+    const ckpt = typeof source === "string" ? await loadCheckpoint(source) : source;
+    return new EmojiDiffusion(modelFromCheckpoint(ckpt, useEma));
+  }
+
+  /** The model's preset and sizes. */
+  get config(): ModelConfig {
+    return structuredClone(this.#loaded.model.config);
+  }
+
+  /** The β schedule it samples with. */
+  get schedule(): DiffusionSchedule {
+    return this.#loaded.schedule;
+  }
+
+  /** Image side. */
+  get imageSize(): number {
+    return this.#loaded.model.imageSize;
+  }
+
+  /** Training steps behind the weights (0 for a fresh model). */
+  get step(): number {
+    return this.#loaded.step;
+  }
+
+  /** Number of trainable scalars. */
+  get parameterCount(): number {
+    return this.#loaded.model.parameterCount;
+  }
+
+  /** Forward FLOPs per image. */
+  flopsPerImage(): number {
+    return this.#loaded.model.flopsPerImage();
+  }
+
+  /** ε_θ(x_t, t) for a batch, one timestep index per example. */
+  async predictNoise(xt: ImageBatch, t: ArrayLike<number>): Promise<ImageBatch> {
+    checkBatch(xt, "x_t");
+    const out = tf.tidy(() => this.#loaded.model.predict(tf.tensor4d(xt.data, xt.shape), t));
+    const data = await out.data() as Float32Array;
+    out.dispose();
+    return { data, shape: [...xt.shape] };
+  }
+
+  /** Generates images from noise (DDIM-50 by default); see {@linkcode SampleOptions}. */
+  sample(options: SampleOptions): Promise<SampleResult> {
+    return sampleImages(this.#loaded.model, this.#loaded.schedule, options);
+  }
+
+  /** Releases the weights. */
+  dispose(): void {
+    this.#loaded.model.dispose();
+  }
+}
+
+/** Options of {@linkcode train}. */
+export interface TrainOptions extends Partial<Omit<RunOptions, "onStep">> {
+  /** Called after every optimizer step with the step's numbers. */
+  onStep?: (report: StepReport & { smoothed: number; imagesPerSecond: number; etaSeconds: number }) => void;
+}
+
+/**
+ * Trains a model (the defaults of `deno task train`, overridden by `config`) and writes the run
+ * folder (`out`, default `data/runs/library`): checkpoints, sample grids, loss.csv and loss.svg.
+ *
+ * @example Train for a few steps with a callback
+ * ```ts ignore
+ * import { initBackend, train } from "../mod.ts";
+ * await initBackend("wasm");
+ * const losses: number[] = [];
+ * await train({ steps: 3, batch: 4 }, { out: "data/runs/example", onStep: (s) => losses.push(s.loss) });
+ * ```
+ */
+export function train(config: Partial<TrainConfig> = {}, options: TrainOptions = {}): Promise<RunResult> {
+  return trainRun({ ...DEFAULT_TRAIN_CONFIG, ...config }, {
+    out: options.out ?? "data/runs/library",
+    every: options.every ?? Math.max(1, config.steps ?? DEFAULT_TRAIN_CONFIG.steps),
+    gridImages: options.gridImages,
+    resume: options.resume,
+    onStep: options.onStep,
+    log: options.log === undefined ? null : options.log,
+  });
+}
+
+/**
+ * Generates images with a model: the function form of {@linkcode EmojiDiffusion.sample}.
+ *
+ * @example
+ * ```ts
+ * import { EmojiDiffusion, initBackend, sample } from "../mod.ts";
+ * await initBackend("cpu", { log: null });
+ * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
+ * const out = await sample(m, { n: 2, sampler: "ddim", steps: 2, seed: 3 });
+ * console.assert(out.n === 2 && out.images.every((v) => v >= -1 && v <= 1));
+ * m.dispose();
+ * ```
+ */
+export function sample(model: EmojiDiffusion, options: SampleOptions): Promise<SampleResult> {
+  return model.sample(options);
+}
+
+/** A loaded dataset as plain data. */
+export interface DatasetImages {
+  /** Number of images. */
+  count: number;
+  /** Image side. */
+  size: number;
+  /** NHWC floats in [−1, 1], count·size·size·3 values. */
+  images: Float32Array;
+  /** The verified manifest. */
+  manifest: DatasetManifest | null;
+}
+
+/**
+ * Loads and verifies a prepared dataset (manifest, atlas hash) as plain arrays.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadDataset } from "../mod.ts";
+ * const ds = await loadDataset("data/apple-faces-32");
+ * console.log(ds.count, ds.size);
+ * ```
+ */
+export async function loadDataset(dir: string): Promise<DatasetImages> {
+  const ds = await loadEmojiDataset(dir);
+  return { count: ds.count, size: ds.size, images: ds.images, manifest: ds.manifest };
+}

@@ -1,0 +1,95 @@
+/**
+ * Benchmarks: training images/s, forward latency and sampling time per image, as medians of
+ * several timed runs after warm-up, all in one process so that ratios are measured side by side.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { EmojiDataset } from "./dataset.ts";
+import { DiffusionModel, type ModelConfig } from "./model/model.ts";
+import { Rng } from "./rng.ts";
+import { makeSchedule } from "./schedule.ts";
+import { sampleImages } from "./sample/sample.ts";
+import { Trainer } from "./train/trainer.ts";
+
+/** Median of a non-empty list. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function timeIt(fn: () => Promise<void>, warmup: number, repeats: number): Promise<number> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return median(times);
+}
+
+function randomDataset(count: number, size: number): EmojiDataset {
+  const rng = new Rng(9);
+  return new EmojiDataset(Float32Array.from({ length: count * size * size * 3 }, () => rng.uniform() * 2 - 1), count, size);
+}
+
+/** Median seconds of one training step (forward, backward, Adam, EMA) at a batch size. */
+export async function benchTrainStep(model: ModelConfig, batch: number, repeats = 5): Promise<number> {
+  const trainer = new Trainer(
+    {
+      data: "synthetic",
+      model,
+      schedule: "linear",
+      T: 500,
+      batch,
+      steps: 1e9,
+      lr: 1e-4,
+      warmup: 0,
+      gradClip: 1,
+      ema: 0.999,
+      seed: 0,
+    },
+    randomDataset(64, 32),
+  );
+  try {
+    return await timeIt(async () => void await trainer.trainStep(), 2, repeats) / 1000;
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/** Median milliseconds of one inference forward pass (result read back) at a batch size. */
+export async function benchForward(model: ModelConfig, batch: number, repeats = 5): Promise<number> {
+  const m = new DiffusionModel(model, 0);
+  const x = tf.randomNormal([batch, 32, 32, 3]) as tf.Tensor4D;
+  const t = Array.from({ length: batch }, (_, i) => (i * 37) % 500);
+  try {
+    return await timeIt(async () => {
+      const y = m.predict(x, t);
+      await y.data();
+      y.dispose();
+    }, 2, repeats);
+  } finally {
+    x.dispose();
+    m.dispose();
+  }
+}
+
+/** Seconds per image of a full sampling run (n images, DDIM with `steps` or DDPM with T). */
+export async function benchSampling(
+  model: ModelConfig,
+  sampler: "ddim" | "ddpm",
+  n: number,
+  batch: number,
+  steps = 50,
+): Promise<number> {
+  const m = new DiffusionModel(model, 0);
+  try {
+    const r = await sampleImages(m, makeSchedule("linear", 500), { n, batch, sampler, steps, seed: 0 });
+    return r.seconds / n;
+  } finally {
+    m.dispose();
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * `deno task bench`: one table of training images/s, forward ms and sampling seconds per image,
+ * per backend and preset; `--peer` runs the notebook's PyTorch model in the same sitting and
+ * prints the ratios.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { BACKEND_REQUESTS, type BackendName, initBackend, probeGpuAdapter } from "../src/backend.ts";
+import { intFlag, runCli, UsageError } from "../src/cli.ts";
+import { benchForward, benchSampling, benchTrainStep } from "../src/bench.ts";
+import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
+import { atomicWriteFile } from "../src/io.ts";
+
+const USAGE = `usage: deno task bench [options]
+  --backends LIST   backends to measure (default: wasm, plus webgpu when a hardware adapter exists;
+                    cpu and the llvmpipe software adapter are ~100-1000x slower: ask for them by name)
+  --presets LIST    model presets (default unet,seed)
+  --repeats N       timed runs per figure, median reported (default 5)
+  --quick           skip the full sampling runs (DDIM-50 of 64 images, DDPM-500 extrapolated)
+  --peer            also run the notebook's PyTorch model (../shared/peers/seed_torch_bench.py)
+  --threads N       torch threads for --peer (default 2)
+  --json FILE       also write the figures as JSON`;
+
+interface Row {
+  backend: string;
+  preset: string;
+  trainImgPerS8: number;
+  trainImgPerS32: number;
+  forwardMs8: number;
+  forwardMs64: number;
+  ddim50SPerImg?: number;
+  ddim50Of64S?: number;
+  ddpm500SPerImg?: number;
+}
+
+async function runPeer(threads: number): Promise<Record<string, number> | null> {
+  const script = fileURLToPath(new URL("../../shared/peers/seed_torch_bench.py", import.meta.url));
+  for (const python of ["/usr/bin/python3", "python3"]) {
+    try {
+      const out = await new Deno.Command(python, {
+        args: [script, "--threads", String(threads), "--sample-steps", "50"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+      if (out.code === 0 && text.startsWith("{")) return JSON.parse(text);
+    } catch {
+      // try the next interpreter
+    }
+  }
+  return null;
+}
+
+async function main(): Promise<void> {
+  const { values: v } = parseArgs({
+    args: Deno.args,
+    options: {
+      backends: { type: "string" },
+      presets: { type: "string" },
+      repeats: { type: "string" },
+      quick: { type: "boolean" },
+      peer: { type: "boolean" },
+      threads: { type: "string" },
+      json: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (v.help) return console.log(USAGE);
+  const repeats = intFlag("repeats", v.repeats, 5, 1, 100);
+  const gpu = await probeGpuAdapter();
+  const backends = (v.backends?.split(",").map((s) => s.trim()) ??
+    (gpu.adapter && !gpu.fallback ? ["webgpu", "wasm"] : ["wasm"])) as BackendName[];
+  for (const b of backends) {
+    if (!BACKEND_REQUESTS.includes(b) || b === ("auto" as string)) {
+      throw new UsageError(`--backends "${b}" is unknown: choose from webgpu, wasm, cpu`);
+    }
+  }
+  const presets = (v.presets?.split(",").map((s) => s.trim()) ?? ["unet", "seed"]) as ("unet" | "seed")[];
+  for (const p of presets) {
+    if (!MODEL_PRESETS.includes(p)) {
+      throw new UsageError(`--presets "${p}" is unknown: choose from ${MODEL_PRESETS.join(", ")}`);
+    }
+  }
+  const rows: Row[] = [];
+  for (const backend of backends) {
+    const info = await initBackend(backend);
+    for (const preset of presets) {
+      const model = modelConfig(preset);
+      console.error(`measuring ${preset} on ${info.name}…`);
+      const row: Row = {
+        backend: info.name + (info.fallbackAdapter ? " (software)" : ""),
+        preset,
+        trainImgPerS8: 8 / await benchTrainStep(model, 8, repeats),
+        trainImgPerS32: 32 / await benchTrainStep(model, 32, repeats),
+        forwardMs8: await benchForward(model, 8, repeats),
+        forwardMs64: await benchForward(model, 64, repeats),
+      };
+      // one denoising step is one forward pass: DDPM-500 per image = 500 × forward(64) / 64
+      row.ddpm500SPerImg = 500 * row.forwardMs64 / 1000 / 64;
+      if (!v.quick) {
+        row.ddim50Of64S = 64 * await benchSampling(model, "ddim", 64, 64, 50);
+        row.ddim50SPerImg = row.ddim50Of64S / 64;
+      } else {
+        row.ddim50SPerImg = 50 * row.forwardMs64 / 1000 / 64;
+      }
+      rows.push(row);
+    }
+  }
+  const f = (x: number | undefined, d = 1) => x === undefined ? "–" : x.toFixed(d);
+  const lines = [
+    "| backend | preset | train img/s b8 | train img/s b32 | forward ms b8 | forward ms b64 | DDIM-50 s/img | 64 × DDIM-50 s | DDPM-500 s/img |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ...rows.map((r) =>
+      `| ${r.backend} | ${r.preset} | ${f(r.trainImgPerS8)} | ${f(r.trainImgPerS32)} | ${
+        f(r.forwardMs8, 0)
+      } | ` +
+      `${f(r.forwardMs64, 0)} | ${f(r.ddim50SPerImg, 3)} | ${f(r.ddim50Of64S)} | ${f(r.ddpm500SPerImg, 2)} |`
+    ),
+  ];
+  let peer: Record<string, number> | null = null;
+  if (v.peer) {
+    console.error("running the PyTorch peer…");
+    peer = await runPeer(intFlag("threads", v.threads, 2, 1, 256));
+    if (!peer) {
+      lines.push(
+        "",
+        "peer: python3 with torch not found (apt-get install python3-torch libopenblas0-pthread)",
+      );
+    } else {
+      lines.push(
+        "",
+        `peer (notebook's PyTorch model, torch ${peer.torch}, ${peer.threads} threads): ` +
+          `train ${peer.train_img_per_s} img/s at batch 8; DDPM ${peer.sample_steps} steps ` +
+          `${peer.sample_s_per_img} s/img at batch ${peer.sample_batch}`,
+      );
+      for (const r of rows.filter((r) => r.preset === "seed")) {
+        const perStep = r.forwardMs8 / 1000 / 8;
+        const peerPerStep = peer.sample_s_per_img / peer.sample_steps;
+        lines.push(
+          `ratio ${r.backend}/peer, seed preset: training ${
+            (r.trainImgPerS8 / peer.train_img_per_s).toFixed(2)
+          }× ` +
+            `(higher is better), sampling step at batch 8 ${(peerPerStep / perStep).toFixed(2)}× as fast`,
+        );
+      }
+    }
+  }
+  console.log(lines.join("\n"));
+  if (v.json) await atomicWriteFile(v.json, JSON.stringify({ rows, peer }, null, 2) + "\n");
+}
+
+if (import.meta.main) await runCli(main);
