@@ -46,6 +46,7 @@ export {
 export {
   type DatasetImages,
   EmojiDiffusion,
+  gridPng,
   type ImageBatch,
   loadDataset,
   qSample,

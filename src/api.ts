@@ -14,6 +14,8 @@ import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sa
 import { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult, trainRun } from "./train/run.ts";
 import type { StepReport, TrainConfig } from "./train/trainer.ts";
 import { type DatasetManifest, loadDataset as loadEmojiDataset } from "./dataset.ts";
+import { sampleGrid } from "./sample/output.ts";
+import { encodePng } from "./image.ts";
 
 /** A batch of images: NHWC float values (in [−1, 1] for images) and the shape [B, H, W, C]. */
 export interface ImageBatch {
@@ -222,4 +224,20 @@ export interface DatasetImages {
 export async function loadDataset(dir: string): Promise<DatasetImages> {
   const ds = await loadEmojiDataset(dir);
   return { count: ds.count, size: ds.size, images: ds.images, manifest: ds.manifest };
+}
+
+/**
+ * Lays out n images (NHWC floats in [−1, 1]) as a √n × √n grid with 1-pixel gutters, upscaled
+ * `scale`×, and encodes it as PNG bytes. Needs `--allow-ffi --allow-env --allow-read`.
+ *
+ * @example
+ * ```ts
+ * import { gridPng } from "../mod.ts";
+ * const png = await gridPng(new Float32Array(4 * 2 * 2 * 3), 4, 2, 1);
+ * console.assert(png[1] === 0x50); // "PNG"
+ * ```
+ */
+export async function gridPng(images: Float32Array, n: number, size: number, scale = 2): Promise<Uint8Array> {
+  const grid = sampleGrid(images, n, size, scale);
+  return await encodePng(grid.rgba, grid.width, grid.height);
 }

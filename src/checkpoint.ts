@@ -80,10 +80,10 @@ export interface EncodeOptions {
  *
  * @example
  * ```ts
- * import { decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
- * const meta = { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
- *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null } as const;
- * const bytes = encodeCheckpoint({ meta: structuredClone(meta), tensors: new Map([["params/a", { shape: [2], data: Float32Array.of(1, 2) }]]) });
+ * import { type CheckpointMeta, decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
+ * const meta: CheckpointMeta = { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
+ *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null };
+ * const bytes = encodeCheckpoint({ meta, tensors: new Map([["params/a", { shape: [2], data: Float32Array.of(1, 2) }]]) });
  * console.assert(decodeCheckpoint(bytes).tensors.get("params/a")!.data[1] === 2);
  * ```
  */

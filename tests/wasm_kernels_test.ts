@@ -10,6 +10,8 @@ import {
   WASM_TRAINING_KERNELS,
 } from "../src/wasm_kernels.ts";
 import { asWasmBackend } from "../src/wasm_kernels/internals.ts";
+import { enableWasmThreads } from "../src/wasm_threads.ts";
+import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 
 const TOL = 1e-4;
 
@@ -100,6 +102,12 @@ async function checkCases(cases: Case[]): Promise<void> {
   }
 }
 
+// WASM_THREADS=2 runs the whole file against the multi-threaded wasm build.
+const THREADS = Number(Deno.env.get("WASM_THREADS") ?? "0");
+if (THREADS) {
+  const started = await enableWasmThreads({ threads: THREADS, log: null });
+  if (started.threads !== THREADS) throw new Error(`WASM_THREADS=${THREADS}: ${started.reason}`);
+}
 await initBackend("cpu", { log: null });
 await initBackend("wasm", { log: null });
 
@@ -509,4 +517,10 @@ Deno.test("wasm training kernels: registration is idempotent and reversible", ()
 
 Deno.test("wasm training kernels fail loudly on a backend without the expected internals", () => {
   assert.throws(() => asWasmBackend({ makeOutput() {} }), /lacks .*typedArrayFromHeap/);
+});
+
+Deno.test("enableWasmThreads reports the wasm backend's real thread count", async () => {
+  const result = await enableWasmThreads({ log: null });
+  assert.equal(result.threads, getThreadsCount());
+  if (!THREADS) assert.match(result.reason, /already started/);
 });
