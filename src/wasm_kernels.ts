@@ -1,9 +1,13 @@
 /**
  * Kernels that make tfjs-backend-wasm 4.22.0 able to train convnets, correctly and fast.
  *
- * - `Conv2DBackpropFilter` (missing in wasm): one XNNPACK convolution (or one matrix product for 1x1).
- * - `Conv2DBackpropInput` (a naive loop in wasm; also conv2dTranspose's forward pass): an XNNPACK
- *   convolution with the rotated filter, or for kernel == stride a matrix product + depthToSpace.
+ * - `Conv2DBackpropFilter` (missing in wasm): at stride 1 one XNNPACK matrix product over shifted
+ *   copies of the padded input; otherwise one XNNPACK convolution of the transposed input with dy as
+ *   the filter at dilation = stride.
+ * - `Conv2DBackpropInput` (a naive loop in wasm, ~10x slower than XNNPACK; also conv2dTranspose's
+ *   forward pass): at stride 1 an XNNPACK convolution with the rotated filter; otherwise a sub-pixel
+ *   decomposition: one XNNPACK convolution producing each stride x stride output block as channels,
+ *   then a block rearrangement (for kernel == stride, the 2x2 up-sampler, a 1x1 convolution).
  * - `MaxPoolGrad` (wasm drops windows whose values are all negative): a correct heap loop.
  * - `Slice`, `SplitV` (wasm copies the whole input off the heap per call): heap-to-heap copies.
  * - `OneHot` (wasm returns zeros for float32): a heap loop.

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 import { DatasetError } from "./manifest.ts";
 
@@ -14,7 +14,7 @@ export type Vendor = "apple" | "google" | "twitter" | "facebook";
 /** The valid vendors, in the order they are listed in messages. */
 export const VENDORS: readonly Vendor[] = ["apple", "google", "twitter", "facebook"];
 
-/** The pinned version of every emoji-datasource-* package (see deno.json imports). */
+/** The pinned version of every emoji-datasource-* package (fetched on demand by prepare). */
 export const EMOJI_DATASOURCE_VERSION = "16.0.0";
 
 /** The category of the default filter. */
@@ -81,11 +81,13 @@ export function parseVendors(value: string): Vendor[] {
 }
 
 /**
- * Finds the installed `emoji-datasource-<vendor>` package via Node resolution from this module
- * (deno's node_modules), and reads its version. Throws a DatasetError saying how to install it.
+ * Fetches (on first use) and locates the `emoji-datasource-<vendor>` npm package, and reads its
+ * version. The packages are 70–110 MB each and only `prepare` needs them, so they are not in the
+ * import map (which every `deno run` would install): a dynamic `npm:` import brings the one asked
+ * for into node_modules. Throws a DatasetError when it cannot be had.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { locateVendorPackage } from "./vendors.ts";
  * const pkg = await locateVendorPackage("apple");
  * console.assert(pkg.name === "emoji-datasource-apple" && pkg.imageDir.endsWith("img/apple/64"));
@@ -93,25 +95,27 @@ export function parseVendors(value: string): Vendor[] {
  */
 export async function locateVendorPackage(vendor: Vendor): Promise<VendorPackage> {
   const name = `emoji-datasource-${vendor}`;
+  const spec = `npm:${name}@${EMOJI_DATASOURCE_VERSION}/package.json`;
   let pkgJson: string;
+  let version: string;
   try {
-    pkgJson = createRequire(import.meta.url).resolve(`${name}/package.json`);
-  } catch {
+    const pkg = await import(spec, { with: { type: "json" } });
+    version = String(pkg.default.version);
+    pkgJson = fileURLToPath(import.meta.resolve(spec));
+  } catch (err) {
     throw new DatasetError(
-      `package ${name} is not installed: add "${name}": "npm:${name}@${EMOJI_DATASOURCE_VERSION}" to deno.json ` +
-        `imports and run deno install`,
+      `package ${name}@${EMOJI_DATASOURCE_VERSION} could not be fetched from npm (${(err as Error).message.split("\n")[0]})`,
     );
   }
   const root = dirname(pkgJson);
-  const { version } = JSON.parse(await Deno.readTextFile(pkgJson));
-  return { vendor, name, version: String(version), root, imageDir: join(root, "img", vendor, "64") };
+  return { vendor, name, version, root, imageDir: join(root, "img", vendor, "64") };
 }
 
 /**
  * Reads a package's `emoji.json`, sorted by emoji-data's `sort_order`.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { locateVendorPackage, readEmojiRecords } from "./vendors.ts";
  * const records = await readEmojiRecords(await locateVendorPackage("apple"));
  * console.assert(records.some((r) => r.short_name === "grinning"));
