@@ -9,7 +9,12 @@ const out = Deno.args[0] ?? "data/runs/example";
 await initBackend("auto");
 const losses: number[] = [];
 const result = await train(
-  { model: modelConfig("unet", { channels: 8, channelMult: [1, 2], groups: 4 }), steps: 5, batch: 4, warmup: 0 },
+  {
+    model: modelConfig("unet", { channels: 8, channelMult: [1, 2], groups: 4 }),
+    steps: 5,
+    batch: 4,
+    warmup: 0,
+  },
   {
     out,
     gridImages: 4,

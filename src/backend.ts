@@ -33,6 +33,15 @@ export interface BackendInfo {
 export interface InitBackendOptions {
   /** Where the one-line report goes; `null` silences it. Default: `console.error`. */
   log?: ((line: string) => void) | null;
+  /**
+   * XNNPACK threads for wasm (default 1). More than one starts tfjs's threaded build through
+   * `src/wasm_threads.ts`: ~1.5× faster on idle cores, but 1.5–3× slower when another process keeps
+   * a core busy, so it is opt-in, decided once per process, and falls back to one thread (saying why)
+   * when the cores are busy or a worker never starts.
+   */
+  wasmThreads?: number;
+  /** Folder the threaded build may write its two scripts to (default: the OS temp folder). */
+  tempDir?: string;
 }
 
 /** The valid backend requests, for flag validation and error messages. */
@@ -74,21 +83,31 @@ function wasmBinaryDir(): string {
   return join(dirname(pkg), "dist") + "/";
 }
 
-let wasmReady: Promise<void> | null = null;
+let wasmReady: Promise<string> | null = null;
 
-async function startWasm(): Promise<void> {
+/** Starts wasm once per process; returns how many threads it got and why. */
+async function startWasm(threads: number, tempDir?: string): Promise<string> {
   if (!wasmReady) {
     wasmReady = (async () => {
       const wasm = await import("@tensorflow/tfjs-backend-wasm");
       wasm.setWasmPaths(wasmBinaryDir());
+      let note = "1 thread";
+      if (threads > 1) {
+        const { enableWasmThreads } = await import("./wasm_threads.ts");
+        if (tempDir) await Deno.mkdir(tempDir, { recursive: true });
+        const r = await enableWasmThreads({ threads, log: null, tempDir });
+        note = r.threads > 1 ? `${r.threads} threads` : `1 thread: ${r.reason}`;
+      }
       const { registerWasmTrainingKernels } = await import("./wasm_kernels.ts");
       registerWasmTrainingKernels();
+      return note;
     })();
   }
-  await wasmReady;
+  const note = await wasmReady;
   if (!(await tf.setBackend("wasm"))) {
     throw new Error("backend wasm failed to start: the tfjs-backend-wasm binary could not be loaded");
   }
+  return note;
 }
 
 async function startWebgpu(probe: AdapterProbe): Promise<void> {
@@ -131,8 +150,8 @@ export async function initBackend(
     if (!(await tf.setBackend("cpu"))) throw new Error("backend cpu failed to start");
     info = { name: "cpu", reason: "requested" };
   } else if (request === "wasm") {
-    await startWasm();
-    info = { name: "wasm", reason: "requested" };
+    const note = await startWasm(options.wasmThreads ?? 1, options.tempDir);
+    info = { name: "wasm", reason: `requested, ${note}` };
   } else {
     const probe = await probeGpuAdapter();
     if (request === "webgpu") {
@@ -155,10 +174,12 @@ export async function initBackend(
         fallbackAdapter: false,
       };
     } else {
-      await startWasm();
+      const note = await startWasm(options.wasmThreads ?? 1, options.tempDir);
       info = {
         name: "wasm",
-        reason: probe.adapter ? `only a software GPU adapter: ${probe.description}` : probe.description,
+        reason: `${
+          probe.adapter ? `only a software GPU adapter: ${probe.description}` : probe.description
+        }; ${note}`,
       };
     }
   }

@@ -32,7 +32,11 @@ async function timeIt(fn: () => Promise<void>, warmup: number, repeats: number):
 
 function randomDataset(count: number, size: number): EmojiDataset {
   const rng = new Rng(9);
-  return new EmojiDataset(Float32Array.from({ length: count * size * size * 3 }, () => rng.uniform() * 2 - 1), count, size);
+  return new EmojiDataset(
+    Float32Array.from({ length: count * size * size * 3 }, () => rng.uniform() * 2 - 1),
+    count,
+    size,
+  );
 }
 
 /** Median seconds of one training step (forward, backward, Adam, EMA) at a batch size. */
@@ -66,11 +70,15 @@ export async function benchForward(model: ModelConfig, batch: number, repeats = 
   const x = tf.randomNormal([batch, 32, 32, 3]) as tf.Tensor4D;
   const t = Array.from({ length: batch }, (_, i) => (i * 37) % 500);
   try {
-    return await timeIt(async () => {
-      const y = m.predict(x, t);
-      await y.data();
-      y.dispose();
-    }, 2, repeats);
+    return await timeIt(
+      async () => {
+        const y = m.predict(x, t);
+        await y.data();
+        y.dispose();
+      },
+      2,
+      repeats,
+    );
   } finally {
     x.dispose();
     m.dispose();

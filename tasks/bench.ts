@@ -21,6 +21,7 @@ const USAGE = `usage: deno task bench [options]
   --quick           skip the full sampling runs (DDIM-50 of 64 images, DDPM-500 extrapolated)
   --peer            also run the notebook's PyTorch model (../shared/peers/seed_torch_bench.py)
   --threads N       torch threads for --peer (default 2)
+  --wasm-threads N  wasm threads (default 1; one value per process)
   --json FILE       also write the figures as JSON`;
 
 interface Row {
@@ -63,6 +64,7 @@ async function main(): Promise<void> {
       quick: { type: "boolean" },
       peer: { type: "boolean" },
       threads: { type: "string" },
+      "wasm-threads": { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -86,7 +88,10 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   for (const backend of backends) {
-    const info = await initBackend(backend);
+    const info = await initBackend(backend, {
+      wasmThreads: intFlag("wasm-threads", v["wasm-threads"], 1, 1, 64),
+      tempDir: "data/.cache",
+    });
     for (const preset of presets) {
       const model = modelConfig(preset);
       console.error(`measuring ${preset} on ${info.name}…`);

@@ -10,6 +10,13 @@ import {
   WASM_TRAINING_KERNELS,
 } from "../src/wasm_kernels.ts";
 import { asWasmBackend } from "../src/wasm_kernels/internals.ts";
+import {
+  type ConvGeometry,
+  filterGradByConv,
+  filterGradByShiftedGemm,
+  inputGradByRotatedConv,
+  inputGradBySubpixel,
+} from "../src/wasm_kernels/conv.ts";
 import { enableWasmThreads } from "../src/wasm_threads.ts";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 
@@ -105,7 +112,7 @@ async function checkCases(cases: Case[]): Promise<void> {
 // WASM_THREADS=2 runs the whole file against the multi-threaded wasm build.
 const THREADS = Number(Deno.env.get("WASM_THREADS") ?? "0");
 if (THREADS) {
-  const started = await enableWasmThreads({ threads: THREADS, log: null });
+  const started = await enableWasmThreads({ threads: THREADS, ignoreLoad: true, log: null });
   if (started.threads !== THREADS) throw new Error(`WASM_THREADS=${THREADS}: ${started.reason}`);
 }
 await initBackend("cpu", { log: null });
@@ -147,6 +154,11 @@ Deno.test("wasm conv2d values and gradients match cpu", async () => {
       inputs: [{ shape: [2, 8, 8, 2] }, { shape: [3, 3, 2, 3] }],
       f: conv(2, [[0, 0], [0, 1], [2, 0], [0, 0]]),
     },
+    {
+      name: "3x3 s1 same 16x16",
+      inputs: [{ shape: [2, 16, 16, 3] }, { shape: [3, 3, 3, 4] }],
+      f: conv(1, "same"),
+    },
     { name: "1x1", inputs: [{ shape: [2, 6, 6, 5] }, { shape: [1, 1, 5, 4] }], f: conv(1, "same") },
     { name: "1x1 s2", inputs: [{ shape: [2, 6, 6, 5] }, { shape: [1, 1, 5, 4] }], f: conv(2, "valid") },
     {
@@ -166,6 +178,79 @@ Deno.test("wasm conv2d values and gradients match cpu", async () => {
       f: conv(1, "same"),
     },
   ]);
+});
+
+Deno.test("each wasm conv gradient strategy matches the cpu kernels on its own", async () => {
+  const before = tf.getBackend();
+  const rk = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, unknown>) =>
+    tf.engine().runKernel(name, inputs as never, attrs as never) as tf.Tensor;
+  try {
+    // [x shape, filter shape, stride, pad]: stride-1 cases run every strategy, others skip the stride-1 ones.
+    const cases: [number[], number[], number, "same" | "valid"][] = [
+      [[2, 9, 7, 3], [3, 3, 3, 4], 1, "same"],
+      [[1, 12, 12, 2], [5, 5, 2, 3], 1, "valid"],
+      [[2, 9, 8, 3], [3, 3, 3, 4], 2, "same"],
+      [[1, 10, 10, 2], [4, 4, 2, 3], 3, "valid"],
+    ];
+    for (const [k, [xs, fs, s, pad]] of cases.entries()) {
+      const label = `x [${xs}] filter [${fs}] stride ${s} ${pad}`;
+      const info = tf.backend_util.computeConv2DInfo(xs as never, fs as never, s, 1, pad);
+      const g: ConvGeometry = {
+        n: info.batchSize,
+        h: info.inHeight,
+        w: info.inWidth,
+        ci: info.inChannels,
+        co: info.outChannels,
+        oh: info.outHeight,
+        ow: info.outWidth,
+        fh: info.filterHeight,
+        fw: info.filterWidth,
+        sh: info.strideHeight,
+        sw: info.strideWidth,
+        pt: info.padInfo.top,
+        pl: info.padInfo.left,
+      };
+      const xd = randomData(tf.util.sizeFromShape(xs), 300 + k);
+      const fd = randomData(tf.util.sizeFromShape(fs), 400 + k);
+      const dyd = randomData(tf.util.sizeFromShape(info.outShape), 500 + k);
+      const attrs = { strides: s, pad, dataFormat: "NHWC" };
+      await tf.setBackend("cpu");
+      const refs = tf.tidy(() => [
+        rk("Conv2DBackpropFilter", { x: tf.tensor(xd, xs), dy: tf.tensor(dyd, info.outShape) }, {
+          ...attrs,
+          filterShape: fs,
+        }),
+        rk("Conv2DBackpropInput", { dy: tf.tensor(dyd, info.outShape), filter: tf.tensor(fd, fs) }, {
+          ...attrs,
+          inputShape: xs,
+        }),
+      ]);
+      const refW = new Float32Array(await refs[0].data());
+      const refX = new Float32Array(await refs[1].data());
+      tf.dispose(refs);
+      await tf.setBackend("wasm");
+      const backend = asWasmBackend(tf.engine().backend);
+      const x = tf.tensor(xd, xs), f = tf.tensor(fd, fs), dy = tf.tensor(dyd, info.outShape);
+      const strategies: [string, () => tf.TensorInfo, Float32Array][] = [
+        ["filterGradByConv", () => filterGradByConv(backend, x, dy, g), refW],
+        ["inputGradBySubpixel", () => inputGradBySubpixel(backend, dy, f, g), refX],
+      ];
+      if (s === 1) {
+        strategies.push(["filterGradByShiftedGemm", () => filterGradByShiftedGemm(backend, x, dy, g), refW]);
+        strategies.push(["inputGradByRotatedConv", () => inputGradByRotatedConv(backend, dy, f, g), refX]);
+      }
+      for (const [name, run, ref] of strategies) {
+        const out = run();
+        const got = new Float32Array(backend.typedArrayFromHeap(out));
+        backend.disposeData(out.dataId);
+        const err = relativeError(ref, got, `${name} ${label}`);
+        assert.ok(err <= TOL, `${name} ${label}: relative error ${err.toExponential(2)} > ${TOL}`);
+      }
+      tf.dispose([x, f, dy]);
+    }
+  } finally {
+    if (before) await tf.setBackend(before);
+  }
 });
 
 const convT = (outShape: number[], stride: number, pad: "same" | "valid") => (x: tf.Tensor, w: tf.Tensor) =>

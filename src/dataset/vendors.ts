@@ -104,7 +104,9 @@ export async function locateVendorPackage(vendor: Vendor): Promise<VendorPackage
     pkgJson = fileURLToPath(import.meta.resolve(spec));
   } catch (err) {
     throw new DatasetError(
-      `package ${name}@${EMOJI_DATASOURCE_VERSION} could not be fetched from npm (${(err as Error).message.split("\n")[0]})`,
+      `package ${name}@${EMOJI_DATASOURCE_VERSION} could not be fetched from npm (${
+        (err as Error).message.split("\n")[0]
+      })`,
     );
   }
   const root = dirname(pkgJson);

@@ -9,6 +9,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ForwardContext, ParamBuilder } from "./context.ts";
 
+/** The function type tf.customGrad takes (its multi-input form is not expressible in its typings). */
+type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
+
 /**
  * Declares a k×k conv (He-normal, or zeros when `zero`), with a bias unless `bias` is false
  * (a conv followed by BatchNorm: the norm cancels any per-channel constant, so a bias there only
@@ -48,7 +51,6 @@ export function conv(ctx: ForwardContext, name: string, x: tf.Tensor4D, stride =
  */
 export function addBias<T extends tf.Tensor>(y: T, b: tf.Tensor): T {
   const c = b.shape[0];
-  // deno-lint-ignore no-explicit-any
   const op = tf.customGrad(
     ((yIn: tf.Tensor, bIn: tf.Tensor) => ({
       value: tf.add(yIn, bIn),
@@ -56,7 +58,7 @@ export function addBias<T extends tf.Tensor>(y: T, b: tf.Tensor): T {
         const rows = dy.size / c;
         return [dy, tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(dy, [rows, c])), [c])];
       },
-    })) as any,
+    })) as unknown as CustomGradFunc,
   );
   return op(y, b) as T;
 }
@@ -129,7 +131,6 @@ export function groupNorm(
   /** Sum over batch and positions: [B,N,C] → [C]. */
   const channelSum = (t: tf.Tensor) =>
     tf.reshape(tf.matMul(tf.ones([1, bsz * n]), tf.reshape(t, [bsz * n, c])), [c]);
-  // deno-lint-ignore no-explicit-any
   const op = tf.customGrad(
     ((xIn: tf.Tensor, gIn: tf.Tensor, bIn: tf.Tensor, save: tf.GradSaveFunc) => {
       const xg = tf.reshape(xIn, [bsz, n, groups, cg]);
@@ -157,7 +158,7 @@ export function groupNorm(
           return [tf.reshape(dx, [bsz, h, w, c]), dGamma, dBeta];
         },
       };
-    }) as any,
+    }) as unknown as CustomGradFunc,
   );
   return op(x, ctx.p(`${name}.g`), ctx.p(`${name}.b`)) as tf.Tensor4D;
 }
