@@ -54,3 +54,12 @@ export function tinyTrainConfig(
     ...overrides,
   };
 }
+
+/**
+ * The command that runs Deno for subprocess tests: `deno` from PATH (what `--allow-run=deno` in the
+ * test task grants; `npx deno` and a global npm install both put it there), else this binary.
+ */
+export async function denoCommand(): Promise<string> {
+  const granted = await Deno.permissions.query({ name: "run", command: "deno" });
+  return granted.state === "granted" ? "deno" : Deno.execPath();
+}

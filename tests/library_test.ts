@@ -4,7 +4,7 @@ import { initBackend } from "../src/backend.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { saveCheckpoint } from "../src/checkpoint.ts";
 import { decodeImage } from "../src/image.ts";
-import { fixtureDataset, tinyTrainConfig } from "./helpers.ts";
+import { denoCommand, fixtureDataset, tinyTrainConfig } from "./helpers.ts";
 
 Deno.test("API surface: mod.ts exports exactly the documented names", () => {
   const expected = [
@@ -43,7 +43,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
 });
 
 async function runExample(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const out = await new Deno.Command(await denoCommand(), {
     args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-ffi", "--allow-sys", ...args],
     stdout: "piped",
     stderr: "piped",

@@ -9,7 +9,7 @@ import type { ForwardContext } from "../src/model/context.ts";
 import { gridShape, sampleGrid, writeSampleFiles } from "../src/sample/output.ts";
 import { decodeImage } from "../src/image.ts";
 import { Rng } from "../src/rng.ts";
-import { TINY_UNET } from "./helpers.ts";
+import { denoCommand, TINY_UNET } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
 const close = (a: number, b: number, tol: number, what: string) =>
@@ -165,7 +165,7 @@ Deno.test("grid and GIF dimensions and frame counts", async () => {
 });
 
 async function runTask(args: string[]): Promise<{ code: number; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
+  const out = await new Deno.Command(await denoCommand(), {
     args: [
       "run",
       "--allow-read",
