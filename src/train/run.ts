@@ -4,6 +4,7 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
 import { loadCheckpoint, saveCheckpoint } from "../checkpoint.ts";
 import { ensureDataset } from "../dataset.ts";
@@ -165,6 +166,8 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
         const t0 = performance.now();
         await save();
         savingMs += performance.now() - t0;
+        // live tensors after a checkpoint: flat from one interval to the next when nothing leaks
+        log?.(`checkpoint at step ${trainer.step}; ${tf.memory().numTensors} live tensors`);
         if (isTty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
       }
     }

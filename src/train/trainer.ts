@@ -147,16 +147,21 @@ export class Trainer {
     return { step: this.step, loss, gradNorm, lr: this.adam.learningRate(this.step) };
   }
 
-  /** Reads every tensor back into a checkpoint object (weights, EMA, Adam moments, state, streams). */
-  async toCheckpoint(dataHash: string | null, extra: Partial<CheckpointMeta> = {}): Promise<Checkpoint> {
-    const tensors = new Map<string, StoredTensor>();
-    const groups: [string, Map<string, tf.Variable>][] = [
+  /** Every tensor of the run by checkpoint prefix: weights, EMA, Adam moments, BatchNorm state. */
+  #groups(): [string, Map<string, tf.Variable>][] {
+    return [
       ["params", this.model.params],
       ["ema", this.ema.shadow],
       ["adam_m", this.adam.m],
       ["adam_v", this.adam.v],
       ["state", this.model.state],
     ];
+  }
+
+  /** Reads every tensor back into a checkpoint object (weights, EMA, Adam moments, state, streams). */
+  async toCheckpoint(dataHash: string | null, extra: Partial<CheckpointMeta> = {}): Promise<Checkpoint> {
+    const tensors = new Map<string, StoredTensor>();
+    const groups = this.#groups();
     for (const [prefix, map] of groups) {
       const data = await Promise.all([...map.values()].map((v) => v.data() as Promise<Float32Array>));
       readTensors(prefix, map, tensors, data);
@@ -184,13 +189,7 @@ export class Trainer {
    * checkpoint, after checking every tensor; nothing is assigned unless everything fits.
    */
   restore(ckpt: Checkpoint): void {
-    const groups: [string, Map<string, tf.Variable>][] = [
-      ["params", this.model.params],
-      ["ema", this.ema.shadow],
-      ["adam_m", this.adam.m],
-      ["adam_v", this.adam.v],
-      ["state", this.model.state],
-    ];
+    const groups = this.#groups();
     assignTensors(ckpt, groups);
     this.adam.step = ckpt.meta.step;
     if (ckpt.meta.rng) {
