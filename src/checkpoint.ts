@@ -226,3 +226,25 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   }
   return decodeCheckpoint(bytes, `checkpoint "${path}"`);
 }
+
+/**
+ * A sampling-only copy of a training checkpoint: the EMA weights (or the raw ones when there is no
+ * EMA) and the model state, no optimizer moments; metadata kept, with `extra` merged in.
+ *
+ * @example
+ * ```ts
+ * import { type Checkpoint, samplingCheckpoint } from "./checkpoint.ts";
+ * const full: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
+ *   schedule: { kind: "linear", T: 10 }, step: 5, seed: 0, dataHash: null }, tensors: new Map([
+ *   ["params/a", { shape: [1], data: Float32Array.of(1) }], ["ema/a", { shape: [1], data: Float32Array.of(2) }],
+ *   ["adam_m/a", { shape: [1], data: Float32Array.of(3) }]]) };
+ * console.assert([...samplingCheckpoint(full).tensors.keys()].join() === "ema/a");
+ * ```
+ */
+export function samplingCheckpoint(ckpt: Checkpoint, extra: Partial<CheckpointMeta> = {}): Checkpoint {
+  const hasEma = [...ckpt.tensors.keys()].some((k) => k.startsWith("ema/"));
+  const keep = hasEma ? "ema/" : "params/";
+  const tensors = new Map([...ckpt.tensors].filter(([k]) => k.startsWith(keep) || k.startsWith("state/")));
+  const { rng: _rng, ...meta } = ckpt.meta;
+  return { meta: { ...meta, ...extra }, tensors };
+}

@@ -130,3 +130,23 @@ Deno.test("float16 storage halves the size and rounds to nearest", async () => {
   assert.ok(back.every((v, i) => Math.abs(v - orig[i]) <= Math.abs(orig[i]) * 2 ** -11 + 1e-7));
   trainer.dispose();
 });
+
+Deno.test("a sampling checkpoint keeps only EMA weights and state, and loads for sampling", async () => {
+  const { samplingCheckpoint } = await import("../src/checkpoint.ts");
+  const { modelFromCheckpoint } = await import("../src/model/from_checkpoint.ts");
+  const { trainer, ckpt } = await trainedCheckpoint(2);
+  const small = samplingCheckpoint(ckpt, { eval: { kid: 1 } });
+  assert.ok([...small.tensors.keys()].every((k) => k.startsWith("ema/") || k.startsWith("state/")));
+  assert.equal(small.meta.rng, undefined);
+  assert.deepEqual(small.meta.eval, { kid: 1 });
+  const loaded = modelFromCheckpoint(decodeCheckpoint(encodeCheckpoint(small, { dtype: "F16" })));
+  assert.ok(loaded.usedEma);
+  const want = ckpt.tensors.get("ema/enc1.conv.w")!.data;
+  const got = await loaded.model.params.get("enc1.conv.w")!.data();
+  assert.ok(
+    got.every((v, i) => Math.abs(v - want[i]) <= Math.abs(want[i]) * 2 ** -11 + 1e-7),
+    "EMA weights, in F16",
+  );
+  loaded.model.dispose();
+  trainer.dispose();
+});
