@@ -9,7 +9,7 @@ import "@tensorflow/tfjs-backend-cpu";
 // @tensorflow/tfjs bundle registers them all into the shared global registry.
 import "@tensorflow/tfjs";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 
 /** A backend the user may ask for; `auto` means "the fastest one that really runs here". */
 export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
@@ -34,12 +34,13 @@ export interface InitBackendOptions {
   /** Where the one-line report goes; `null` silences it. Default: `console.error`. */
   log?: ((line: string) => void) | null;
   /**
-   * XNNPACK threads for wasm (default 1). More than one starts tfjs's threaded build through
-   * `src/wasm_threads.ts`: ~1.5× faster on idle cores, but 1.5–3× slower when another process keeps
-   * a core busy, so it is opt-in, decided once per process, and falls back to one thread (saying why)
-   * when the cores are busy or a worker never starts.
+   * XNNPACK threads for wasm (default 1). `"auto"` uses every logical CPU (up to 8) when they are
+   * idle at start-up and one thread otherwise; a number above 1 asks for that many regardless of
+   * load. Threads come from tfjs's threaded build, started by `src/wasm_threads.ts` with a watchdog
+   * that falls back to one thread (saying why) when a worker never starts: ~1.5× faster on idle
+   * cores, but 1.5–3× slower when another process keeps a core busy. Decided once per process.
    */
-  wasmThreads?: number;
+  wasmThreads?: number | "auto";
   /** Folder the threaded build may write its two scripts to (default: the OS temp folder). */
   tempDir?: string;
 }
@@ -86,16 +87,20 @@ function wasmBinaryDir(): string {
 let wasmReady: Promise<string> | null = null;
 
 /** Starts wasm once per process; returns how many threads it got and why. */
-async function startWasm(threads: number, tempDir?: string): Promise<string> {
+async function startWasm(threads: number | "auto", tempDir?: string): Promise<string> {
   if (!wasmReady) {
     wasmReady = (async () => {
       const wasm = await import("@tensorflow/tfjs-backend-wasm");
       wasm.setWasmPaths(wasmBinaryDir());
       let note = "1 thread";
-      if (threads > 1) {
+      if (threads === "auto" || threads > 1) {
         const { enableWasmThreads } = await import("./wasm_threads.ts");
+        // absolute: the glue is loaded with require(), which resolves relative paths as modules
+        if (tempDir) tempDir = resolve(tempDir);
         if (tempDir) await Deno.mkdir(tempDir, { recursive: true });
-        const r = await enableWasmThreads({ threads, log: null, tempDir });
+        const r = threads === "auto"
+          ? await enableWasmThreads({ log: null, tempDir })
+          : await enableWasmThreads({ threads, ignoreLoad: true, log: null, tempDir });
         note = r.threads > 1 ? `${r.threads} threads` : `1 thread: ${r.reason}`;
       }
       const { registerWasmTrainingKernels } = await import("./wasm_kernels.ts");

@@ -70,3 +70,10 @@ export function choiceFlag<T extends string>(
   if ((choices as readonly string[]).includes(value)) return value as T;
   throw new UsageError(`--${name} "${value}" is unknown: choose one of ${choices.join(", ")}`);
 }
+
+/** Parses `--threads`: `auto` or an integer in [1, 8]; throws a UsageError otherwise. */
+export function threadsFlag(value: string | undefined, fallback: number | "auto" = "auto"): number | "auto" {
+  if (value === undefined) return fallback;
+  if (value === "auto") return "auto";
+  return intFlag("threads", value, 1, 1, 8);
+}

@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { BACKEND_REQUESTS, type BackendName, initBackend, probeGpuAdapter } from "../src/backend.ts";
-import { intFlag, runCli, UsageError } from "../src/cli.ts";
+import { intFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
 import { benchForward, benchSampling, benchTrainStep } from "../src/bench.ts";
 import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
 import { atomicWriteFile } from "../src/io.ts";
@@ -21,7 +21,7 @@ const USAGE = `usage: deno task bench [options]
   --quick           skip the full sampling runs (DDIM-50 of 64 images, DDPM-500 extrapolated)
   --peer            also run the notebook's PyTorch model (../shared/peers/seed_torch_bench.py)
   --threads N       torch threads for --peer (default 2)
-  --wasm-threads N  wasm threads (default 1; one value per process)
+  --wasm-threads N  wasm threads: 1 (default), N or auto; one value per process
   --json FILE       also write the figures as JSON`;
 
 interface Row {
@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   for (const backend of backends) {
     const info = await initBackend(backend, {
-      wasmThreads: intFlag("wasm-threads", v["wasm-threads"], 1, 1, 64),
+      wasmThreads: threadsFlag(v["wasm-threads"], 1),
       tempDir: "data/.cache",
     });
     for (const preset of presets) {

@@ -8,7 +8,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
-import { choiceFlag, intFlag, numberFlag, runCli, UsageError } from "../src/cli.ts";
+import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts";
@@ -27,7 +27,7 @@ const USAGE = `usage: deno task eval [options]
   --sampler NAME      ddim (default) | ddpm     --steps S   DDIM steps (default 50)   --eta X (default 0)
   --seed N            sampling seed (default 0)
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
-  --threads N         wasm threads (default 1; 2 is ~1.5x faster only when nothing else runs)
+  --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N
   --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>)`;
 
 async function main(): Promise<void> {
@@ -74,7 +74,7 @@ async function main(): Promise<void> {
     console.error(`warning: the checkpoint was trained on other data (${ckpt.meta.dataHash.slice(0, 12)}…)`);
   }
   await initBackend(backend, {
-    wasmThreads: intFlag("threads", v.threads, 1, 1, 64),
+    wasmThreads: threadsFlag(v.threads),
     tempDir: "data/.cache",
   });
   const loaded = modelFromCheckpoint(ckpt);

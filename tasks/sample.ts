@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
-import { choiceFlag, intFlag, numberFlag, runCli, UsageError } from "../src/cli.ts";
+import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
@@ -25,7 +25,7 @@ const USAGE = `usage: deno task sample [options]
   --clip on|off       clip the predicted x0 to [-1, 1] in every step (default on)
   --seed N            same seed, same images (default 0)
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
-  --threads N         wasm threads (default 1; 2 is ~1.5x faster only when nothing else runs)
+  --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N
   --out DIR           output folder (default data/samples)
   --scale N           upscaling of the written pictures (default 3)
   --each              also write every image as its own PNG
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery };
   checkSampleOptions(options, T);
   await initBackend(backend, {
-    wasmThreads: intFlag("threads", v.threads, 1, 1, 64),
+    wasmThreads: threadsFlag(v.threads),
     tempDir: "data/.cache",
   });
   const loaded = modelFromCheckpoint(ckpt, !v.raw);

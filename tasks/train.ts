@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
-import { choiceFlag, intFlag, numberFlag, runCli, UsageError } from "../src/cli.ts";
+import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
 import { DiffusionModel, MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/schedule.ts";
 import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
@@ -31,7 +31,7 @@ const USAGE = `usage: deno task train [options]
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
   --resume FILE       continue from a checkpoint (its settings win, except --steps)
-  --threads N         wasm threads (default 1; 2 is ~1.5x faster only when nothing else runs)`;
+  --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N`;
 
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     config.steps = Math.ceil(epochs * count / config.batch);
   }
   await initBackend(backendRequest, {
-    wasmThreads: intFlag("threads", v.threads, 1, 1, 64),
+    wasmThreads: threadsFlag(v.threads),
     tempDir: "data/.cache",
   });
   const probe = new DiffusionModel(config.model, config.seed);
