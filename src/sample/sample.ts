@@ -113,8 +113,9 @@ export async function sampleImages(
     let x: tf.Tensor = tf.tensor4d(rng.normalArray(b * per), shape);
     let frame = 0;
     const keepFrame = async (xt: tf.Tensor) => {
-      const v = await tf.tidy(() => tf.clipByValue(xt, -1, 1)).data() as Float32Array;
-      frames[frame++].set(v, first * per);
+      const clipped = tf.clipByValue(xt, -1, 1);
+      frames[frame++].set(await clipped.data() as Float32Array, first * per);
+      clipped.dispose();
     };
     if (frameCount) await keepFrame(x);
     for (let i = 0; i < ts.length; i++) {
