@@ -23,3 +23,10 @@ Deno.test("unknown backend names are RangeErrors listing the choices", async () 
   assert.throws(() => parseBackendRequest("gpu"), { name: "RangeError", message: /"gpu"/ });
   assert.equal(parseBackendRequest("cpu"), "cpu");
 });
+
+Deno.test("report: the backends this run exercises", async () => {
+  const probe = await probeGpuAdapter();
+  const exercised = ["cpu", "wasm", probe.adapter ? `webgpu (${probe.description})` : null].filter(Boolean);
+  console.log(`  backends exercised: ${exercised.join(", ")}${probe.adapter ? "" : "; webgpu tests ignored: no adapter"}`);
+  for (const name of ["cpu", "wasm"] as const) assert.equal((await initBackend(name, { log: null })).name, name);
+});
