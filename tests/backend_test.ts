@@ -27,6 +27,12 @@ Deno.test("unknown backend names are RangeErrors listing the choices", async () 
 Deno.test("report: the backends this run exercises", async () => {
   const probe = await probeGpuAdapter();
   const exercised = ["cpu", "wasm", probe.adapter ? `webgpu (${probe.description})` : null].filter(Boolean);
-  console.log(`  backends exercised: ${exercised.join(", ")}${probe.adapter ? "" : "; webgpu tests ignored: no adapter"}`);
-  for (const name of ["cpu", "wasm"] as const) assert.equal((await initBackend(name, { log: null })).name, name);
+  console.log(
+    `  backends exercised: ${exercised.join(", ")}${
+      probe.adapter ? "" : "; webgpu tests ignored: no adapter"
+    }`,
+  );
+  for (const name of ["cpu", "wasm"] as const) {
+    assert.equal((await initBackend(name, { log: null })).name, name);
+  }
 });
