@@ -14,6 +14,7 @@ import {
   type ConvGeometry,
   filterGradByConv,
   filterGradByShiftedGemm,
+  geometryOf,
   inputGradByRotatedConv,
   inputGradBySubpixel,
 } from "../src/wasm_kernels/conv.ts";
@@ -195,21 +196,7 @@ Deno.test("each wasm conv gradient strategy matches the cpu kernels on its own",
     for (const [k, [xs, fs, s, pad]] of cases.entries()) {
       const label = `x [${xs}] filter [${fs}] stride ${s} ${pad}`;
       const info = tf.backend_util.computeConv2DInfo(xs as never, fs as never, s, 1, pad);
-      const g: ConvGeometry = {
-        n: info.batchSize,
-        h: info.inHeight,
-        w: info.inWidth,
-        ci: info.inChannels,
-        co: info.outChannels,
-        oh: info.outHeight,
-        ow: info.outWidth,
-        fh: info.filterHeight,
-        fw: info.filterWidth,
-        sh: info.strideHeight,
-        sw: info.strideWidth,
-        pt: info.padInfo.top,
-        pl: info.padInfo.left,
-      };
+      const g: ConvGeometry = geometryOf(info);
       const xd = randomData(tf.util.sizeFromShape(xs), 300 + k);
       const fd = randomData(tf.util.sizeFromShape(fs), 400 + k);
       const dyd = randomData(tf.util.sizeFromShape(info.outShape), 500 + k);

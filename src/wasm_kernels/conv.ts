@@ -98,7 +98,8 @@ export interface ConvGeometry {
   pl: number;
 }
 
-function geometryOf(info: tf.backend_util.Conv2DInfo): ConvGeometry {
+/** The fields of a tfjs Conv2DInfo that the kernels use. */
+export function geometryOf(info: tf.backend_util.Conv2DInfo): ConvGeometry {
   return {
     n: info.batchSize,
     h: info.inHeight,
