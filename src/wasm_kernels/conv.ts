@@ -98,6 +98,35 @@ export interface ConvGeometry {
   pl: number;
 }
 
+/** The conv geometry of a backprop kernel's attributes, after checking dy's shape against it. */
+function checkedGeometry(
+  kernel: string,
+  inputShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: {
+    strides: Parameters<typeof tf.backend_util.computeConv2DInfo>[2];
+    pad: Parameters<typeof tf.backend_util.computeConv2DInfo>[4];
+    dimRoundingMode?: Parameters<typeof tf.backend_util.computeConv2DInfo>[5];
+    format: Parameters<typeof tf.backend_util.computeConv2DInfo>[7];
+  },
+  dyShape: number[],
+): ConvGeometry {
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filterShape,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    attrs.format,
+  );
+  if (!sameShape(dyShape, info.outShape)) {
+    throw new Error(`wasm ${kernel}: dy has shape [${dyShape}], expected [${info.outShape}]`);
+  }
+  return geometryOf(info);
+}
+
 /** The fields of a tfjs Conv2DInfo that the kernels use. */
 export function geometryOf(info: tf.backend_util.Conv2DInfo): ConvGeometry {
   return {
@@ -213,20 +242,13 @@ export function conv2DBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
   if (x.dtype !== "float32" || dy.dtype !== "float32") {
     throw new Error(`wasm Conv2DBackpropFilter supports only float32, got ${x.dtype} and ${dy.dtype}`);
   }
-  const info = tf.backend_util.computeConv2DInfo(
+  const g = checkedGeometry(
+    "Conv2DBackpropFilter",
     x.shape as [number, number, number, number],
     filterShape,
-    strides,
-    1,
-    pad,
-    dimRoundingMode,
-    false,
-    format,
+    { strides, pad, dimRoundingMode, format },
+    dy.shape,
   );
-  if (!sameShape(dy.shape, info.outShape)) {
-    throw new Error(`wasm Conv2DBackpropFilter: dy has shape [${dy.shape}], expected [${info.outShape}]`);
-  }
-  const g = geometryOf(info);
   // The shifted product also multiplies the padding ring of its grid; on small images (8x8 and less
   // with a 3x3 filter) that waste outweighs its advantage and the convolution wins.
   const gridWaste = ((g.oh + g.fh - 1) * (g.ow + g.fw - 1)) / (g.oh * g.ow);
@@ -340,20 +362,13 @@ export function makeConv2DBackpropInputWasm(original: WasmKernelFunc | undefined
     if (dy.dtype !== "float32" || filter.dtype !== "float32") {
       throw new Error(`wasm Conv2DBackpropInput supports only float32, got ${dy.dtype} and ${filter.dtype}`);
     }
-    const info = tf.backend_util.computeConv2DInfo(
+    const g = checkedGeometry(
+      "Conv2DBackpropInput",
       inputShape,
       filter.shape as [number, number, number, number],
-      strides,
-      1,
-      pad,
-      dimRoundingMode,
-      false,
-      format,
+      { strides, pad, dimRoundingMode, format },
+      dy.shape,
     );
-    if (!sameShape(dy.shape, info.outShape)) {
-      throw new Error(`wasm Conv2DBackpropInput: dy has shape [${dy.shape}], expected [${info.outShape}]`);
-    }
-    const g = geometryOf(info);
     return g.sh === 1 && g.sw === 1
       ? inputGradByRotatedConv(backend, dy, filter, g)
       : inputGradBySubpixel(backend, dy, filter, g);
