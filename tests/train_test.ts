@@ -29,6 +29,12 @@ Deno.test("no tensor leaks: numTensors stays flat across training steps", async 
   trainer.dispose();
 });
 
+Deno.test("creating and disposing a trainer (model, Adam, EMA) leaves no tensor behind", () => {
+  const before = tf.memory().numTensors;
+  new Trainer(tinyTrainConfig(TINY_UNET), fixtureDataset(2, 8)).dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
 Deno.test("EMA update against a hand-computed example", async () => {
   const p = tf.variable(tf.tensor1d([1, 2]));
   const ema = new Ema(new Map([["p", p]]), 0.5);

@@ -72,7 +72,10 @@ export class ParamBuilder {
     if (this.params.has(name) || this.state.has(name)) throw new Error(`duplicate parameter name "${name}"`);
     map.set(
       name,
-      tf.variable(tf.tensor(values, shape), trainable, name + "_" + Math.random().toString(36).slice(2)),
+      // in a tidy: tf.variable keeps its own copy, and the initial tensor must not outlive it
+      tf.tidy(() =>
+        tf.variable(tf.tensor(values, shape), trainable, name + "_" + Math.random().toString(36).slice(2))
+      ),
     );
   }
 

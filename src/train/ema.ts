@@ -27,7 +27,7 @@ export class Ema {
 
   constructor(readonly params: ParamMap, readonly decay: number) {
     if (!(decay >= 0 && decay < 1)) throw new RangeError(`EMA decay must be in [0, 1), got ${decay}`);
-    for (const [name, p] of params) this.shadow.set(name, tf.variable(p.clone(), false));
+    for (const [name, p] of params) this.shadow.set(name, tf.tidy(() => tf.variable(p.clone(), false)));
   }
 
   /** Folds the current parameters into the average, for update number `step` (1-based). */
