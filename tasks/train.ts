@@ -25,12 +25,13 @@ const USAGE = `usage: deno task train [options]
   --batch N           images per step (default ${D.batch})
   --steps N           total optimizer steps (default ${D.steps})   --epochs N   or this many passes over the data
   --lr X              Adam learning rate (default ${D.lr})   --warmup N   warm-up steps (default ${D.warmup})
+  --cooldown N        decay the lr linearly to ~0 over the last N steps (default 0: none)
   --grad-clip X       global gradient-norm clip, 0 = off (default ${D.gradClip})
   --ema X             EMA decay (default ${D.ema})   --seed N   (default ${D.seed})
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
-  --resume FILE       continue from a checkpoint (its settings win, except --steps)
+  --resume FILE       continue from a checkpoint (its settings win, except --steps and --cooldown)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N`;
 
 async function main(): Promise<void> {
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
         "epochs",
         "lr",
         "warmup",
+        "cooldown",
         "grad-clip",
         "ema",
         "seed",
@@ -90,6 +92,8 @@ async function main(): Promise<void> {
     steps: intFlag("steps", v.steps, D.steps, 1),
     lr: numberFlag("lr", v.lr, D.lr, 1e-8, 1),
     warmup: intFlag("warmup", v.warmup, D.warmup, 0),
+    // undefined unless given, so a resumed run keeps its checkpoint's cooldown
+    cooldown: v.cooldown === undefined ? undefined : intFlag("cooldown", v.cooldown, 0, 0),
     gradClip: numberFlag("grad-clip", v["grad-clip"], D.gradClip, 0),
     ema: numberFlag("ema", v.ema, D.ema, 0, 0.999999),
     seed: intFlag("seed", v.seed, D.seed, 0),

@@ -4,6 +4,7 @@ import { initBackend, probeGpuAdapter } from "../src/backend.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { Ema, emaDecayAt } from "../src/train/ema.ts";
 import { Adam } from "../src/train/adam.ts";
+import { trainRun } from "../src/train/run.ts";
 import { fixtureDataset, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
@@ -67,6 +68,43 @@ Deno.test("Adam's first step moves each weight by lr·sign(g), clipping scales t
 Deno.test("warm-up ramps the learning rate linearly", () => {
   const adam = new Adam(new Map(), { lr: 1, warmup: 4, gradClip: 0 });
   assert.deepEqual([1, 2, 4, 8].map((s) => adam.learningRate(s)), [0.25, 0.5, 1, 1]);
+});
+
+Deno.test("a cooldown decays the learning rate linearly over the last updates, never to 0", () => {
+  const adam = new Adam(new Map(), { lr: 1, warmup: 2, gradClip: 0, cooldown: 4, totalSteps: 10 });
+  // constant until update 6, then 4 updates at 4/4, 3/4, 2/4, 1/4 of the peak
+  assert.deepEqual(
+    [1, 2, 6, 7, 8, 9, 10, 11].map((s) => adam.learningRate(s)),
+    [0.5, 1, 1, 1, 0.75, 0.5, 0.25, 0],
+  );
+  // a cooldown longer than the warm-up's end: the smaller factor wins
+  const short = new Adam(new Map(), { lr: 1, warmup: 4, gradClip: 0, cooldown: 4, totalSteps: 4 });
+  assert.deepEqual([1, 2, 3, 4].map((s) => short.learningRate(s)), [0.25, 0.5, 0.5, 0.25]);
+});
+
+Deno.test("a resumed run takes a new --steps and --cooldown and keeps them when not given again", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = tinyTrainConfig(TINY_UNET, { data: "data/apple-faces-32", batch: 2, steps: 2, lr: 1e-3 });
+  const lrs = async (c: typeof config, resume?: string) => {
+    const got: number[] = [];
+    const r = await trainRun(c, {
+      out: dir,
+      every: 100,
+      gridImages: 0,
+      log: null,
+      resume,
+      onStep: (s) => got.push(s.lr),
+    });
+    return { got, checkpoint: r.checkpoint };
+  };
+  const first = await lrs(config);
+  assert.deepEqual(first.got, [1e-3, 1e-3]);
+  // the checkpoint's settings win (lr stays 1e-3), but the new length and cooldown apply
+  const second = await lrs({ ...config, lr: 0.5, steps: 4, cooldown: 2 }, first.checkpoint);
+  assert.deepEqual(second.got, [1e-3, 5e-4]);
+  const third = await lrs({ ...config, steps: 6, cooldown: undefined }, second.checkpoint);
+  assert.deepEqual(third.got, [1e-3, 5e-4], "the saved cooldown of 2 moves to the new end");
+  await Deno.remove(dir, { recursive: true });
 });
 
 const gpu = await probeGpuAdapter();

@@ -13,6 +13,14 @@ export interface AdamOptions {
   lr: number;
   /** Steps of linear warm-up from 0 to `lr` (0 = none). */
   warmup: number;
+  /**
+   * Steps of linear decay towards 0 at the end of training (0 = none, the default). Needs
+   * `totalSteps`. A constant rate followed by a short decay can be resumed from any constant-rate
+   * checkpoint, which a cosine schedule fixed at the start cannot.
+   */
+  cooldown?: number;
+  /** The update number training ends at; the cooldown is its last `cooldown` updates. */
+  totalSteps?: number;
   /** Clip the global gradient norm to this value (0 = off). */
   gradClip: number;
   /** β1 (default 0.9). */
@@ -56,10 +64,15 @@ export class Adam {
     }
   }
 
-  /** The learning rate used at update number `step` (1-based), after warm-up. */
+  /**
+   * The learning rate of update number `step` (1-based): linear warm-up to `lr`, constant, then
+   * (with a cooldown) linear decay that reaches `lr / cooldown` on the last update.
+   */
   learningRate(step: number): number {
-    const { lr, warmup } = this.options;
-    return warmup > 0 ? lr * Math.min(1, step / warmup) : lr;
+    const { lr, warmup, cooldown = 0, totalSteps = Infinity } = this.options;
+    const up = warmup > 0 ? Math.min(1, step / warmup) : 1;
+    const down = cooldown > 0 ? Math.min(1, Math.max(0, (totalSteps - step + 1) / cooldown)) : 1;
+    return lr * Math.min(up, down);
   }
 
   /**

@@ -21,7 +21,7 @@ export interface RunOptions {
   out: string;
   /** Write a checkpoint and a sample grid every this many steps (and at the end). */
   every: number;
-  /** Checkpoint to continue from (its config wins over `config` except `steps`). */
+  /** Checkpoint to continue from (its config wins over `config` except `steps` and a given `cooldown`). */
   resume?: string;
   /** Images in each progress grid (0 = none). */
   gridImages?: number;
@@ -86,7 +86,9 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
   if (options.resume) {
     resumeCkpt = await loadCheckpoint(options.resume);
     const saved = resumeCkpt.meta.train as Partial<TrainConfig> | undefined;
-    config = { ...config, ...saved, model: resumeCkpt.meta.model, steps: config.steps };
+    // The run's length and its end-of-run decay are what a resume usually changes.
+    const cooldown = config.cooldown ?? saved?.cooldown;
+    config = { ...config, ...saved, model: resumeCkpt.meta.model, steps: config.steps, cooldown };
   }
   const dataset = await ensureDataset(config.data);
   const dataHash = dataset.manifest?.atlas.sha256 ?? null;

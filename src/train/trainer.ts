@@ -34,6 +34,8 @@ export interface TrainConfig {
   lr: number;
   /** Linear warm-up steps. */
   warmup: number;
+  /** Linear learning-rate decay over the last this many steps (default 0: none). */
+  cooldown?: number;
   /** Global gradient-norm clip (0 = off). */
   gradClip: number;
   /** EMA decay. */
@@ -93,6 +95,8 @@ export class Trainer {
     this.adam = new Adam(this.model.params, {
       lr: config.lr,
       warmup: config.warmup,
+      cooldown: config.cooldown ?? 0,
+      totalSteps: config.steps,
       gradClip: config.gradClip,
     });
     this.ema = new Ema(this.model.params, config.ema);
@@ -218,6 +222,10 @@ export function validateTrainConfig(c: TrainConfig): void {
   int("steps", 1);
   int("warmup", 0);
   int("seed", 0);
+  if (c.cooldown !== undefined) int("cooldown", 0);
+  if ((c.cooldown ?? 0) > c.steps) {
+    throw new RangeError(`cooldown must be <= steps (${c.steps}), got ${c.cooldown}`);
+  }
   if (!(c.lr > 0 && c.lr < 1)) throw new RangeError(`lr must be in (0, 1), got ${c.lr}`);
   if (!(c.gradClip >= 0)) throw new RangeError(`gradClip must be >= 0, got ${c.gradClip}`);
   if (!(c.ema >= 0 && c.ema < 1)) throw new RangeError(`ema decay must be in [0, 1), got ${c.ema}`);
