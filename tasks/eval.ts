@@ -15,6 +15,8 @@ import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts
 import { encodePng, makeGrid } from "../src/image.ts";
 import { atomicWriteFile, pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
+import { DiffusionModel } from "../src/model/model.ts";
+import { predictsZeroNoise, ZeroNoiseModel } from "../src/model/zero_noise.ts";
 import { checkSampleOptions, sampleImages, SAMPLERS } from "../src/sample/sample.ts";
 import { sampleGrid } from "../src/sample/output.ts";
 import { DEFAULT_CHECKPOINT } from "./sample.ts";
@@ -80,10 +82,17 @@ async function main(): Promise<void> {
   const loaded = modelFromCheckpoint(ckpt);
   if (v.untrained) {
     // same architecture, weights as at initialisation (seed 0): the reference an untrained model gives
-    const { DiffusionModel } = await import("../src/model/model.ts");
     const fresh = new DiffusionModel(loaded.model.config, ckpt.meta.seed, loaded.model.imageSize);
     loaded.model.dispose();
     loaded.model = fresh;
+    if (await predictsZeroNoise(fresh)) {
+      // identical samples, no network evaluations: the DDPM-500 reference takes seconds, not an hour
+      console.error(
+        "the fresh model's output conv is zero-initialised (ε ≡ 0): sampling without the network",
+      );
+      loaded.model = new ZeroNoiseModel(fresh.config, ckpt.meta.seed, fresh.imageSize);
+      fresh.dispose();
+    }
   }
   const name = checkpoint.split("/").pop()!.replace(/\.safetensors$/, "");
   const out = v.out ??
@@ -119,8 +128,14 @@ async function main(): Promise<void> {
   await atomicWriteFile(join(out, "samples.png"), await encodePng(grid.rgba, grid.width, grid.height));
   const meta = {
     checkpoint,
-    weights: v.untrained ? "untrained (fresh initialisation)" : loaded.usedEma ? "EMA" : "raw",
-    step: loaded.step,
+    weights: v.untrained
+      ? `untrained (fresh initialisation${
+        loaded.model instanceof ZeroNoiseModel ? ": ε ≡ 0, no network run" : ""
+      })`
+      : loaded.usedEma
+      ? "EMA"
+      : "raw",
+    step: v.untrained ? 0 : loaded.step,
     sampler: sampler === "ddim" ? `ddim-${steps} eta=${eta}` : `ddpm-${loaded.schedule.T}`,
     samplingSeconds: Number(result.seconds.toFixed(2)),
     command: `deno task eval ${Deno.args.join(" ")}`.trim(),
@@ -128,7 +143,11 @@ async function main(): Promise<void> {
   await atomicWriteFile(join(out, "report.json"), JSON.stringify({ meta, report }, null, 2) + "\n");
   await atomicWriteFile(
     join(out, "report.md"),
-    formatReportMarkdown(report, { title: `Sample quality: ${name}`, pairsImage: "pairs.png", fields: meta }),
+    formatReportMarkdown(report, {
+      title: `Sample quality: ${name}${v.untrained ? " (untrained)" : ""}`,
+      pairsImage: "pairs.png",
+      fields: meta,
+    }),
   );
   loaded.model.dispose();
   const k = report.kid;

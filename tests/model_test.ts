@@ -3,6 +3,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend.ts";
 import { DiffusionModel, modelConfig } from "../src/model/model.ts";
 import { timestepEmbedding, upsampleNearest2x } from "../src/model/layers.ts";
+import { predictsZeroNoise, ZeroNoiseModel } from "../src/model/zero_noise.ts";
+import { makeSchedule } from "../src/schedule.ts";
+import { sampleImages } from "../src/sample/sample.ts";
 import { TINY_SEED, TINY_UNET } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
@@ -146,4 +149,26 @@ Deno.test("fused GroupNorm+SiLU: values and gradients equal plain autodiff (cpu 
     }
   }
   await initBackend("wasm", { log: null });
+});
+
+Deno.test("a fresh unet predicts ε ≡ 0, so ZeroNoiseModel samples exactly what it samples", async () => {
+  const fresh = new DiffusionModel(TINY_UNET, 4);
+  assert.ok(await predictsZeroNoise(fresh));
+  const schedule = makeSchedule("linear", 20);
+  const opts = { n: 3, sampler: "ddpm" as const, seed: 9 };
+  const a = await sampleImages(fresh, schedule, opts);
+  const zero = new ZeroNoiseModel(TINY_UNET, 4);
+  const b = await sampleImages(zero, schedule, opts);
+  assert.deepEqual(b.images, a.images);
+  // a single non-zero output weight makes it a real network again
+  const w = fresh.params.get("out.w")!;
+  w.assign(tf.tidy(() => tf.add(w, tf.oneHot([0], w.size).reshape(w.shape).cast("float32"))));
+  assert.equal(await predictsZeroNoise(fresh), false);
+  assert.equal(
+    await predictsZeroNoise(new DiffusionModel(TINY_SEED)),
+    false,
+    "the seed preset has no zero conv",
+  );
+  fresh.dispose();
+  zero.dispose();
 });
