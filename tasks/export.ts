@@ -37,11 +37,15 @@ async function main(): Promise<void> {
   for (const path of v.eval?.split(",").filter((s) => s) ?? []) {
     if (!(await pathExists(path))) throw new UsageError(`--eval "${path}" does not exist`);
     const { meta, report } = JSON.parse(await Deno.readTextFile(path));
-    evals[meta?.sampler ?? path] = {
+    // the untrained reference shares the sampler name: keep it apart from the model's own numbers
+    const untrained = String(meta?.weights ?? "").startsWith("untrained");
+    evals[`${untrained ? "untrained " : ""}${meta?.sampler ?? path}`] = {
       n: report.nSamples,
       kidConv: report.kid.conv.mean,
+      kidConvStd: report.kid.conv.std,
       kidConvFloor: report.kid.conv.floor.mean,
       kidPixels8: report.kid.pixels8.mean,
+      kidPixels8Std: report.kid.pixels8.std,
       kidPixels8Floor: report.kid.pixels8.floor.mean,
       memorisationRate: report.memorisation.rate,
       colour: report.colour,
