@@ -19,14 +19,14 @@ import { DiffusionModel } from "../src/model/model.ts";
 import { predictsZeroNoise, ZeroNoiseModel } from "../src/model/zero_noise.ts";
 import { checkSampleOptions, sampleImages, SAMPLERS } from "../src/sample/sample.ts";
 import { sampleGrid } from "../src/sample/output.ts";
-import { DEFAULT_CHECKPOINT } from "./sample.ts";
+import { DEFAULT_CHECKPOINT, DEFAULT_ETA } from "./sample.ts";
 
 const USAGE = `usage: deno task eval [options]
   --checkpoint FILE   checkpoint to evaluate (default ${DEFAULT_CHECKPOINT})
   --untrained         evaluate the checkpoint's architecture with fresh random weights (the reference)
   --data DIR          training set to compare with (default: data/apple-faces-32)
   --n N               samples (default 256)     --batch N   (default 64)
-  --sampler NAME      ddim (default) | ddpm     --steps S   DDIM steps (default 50)   --eta X (default 0)
+  --sampler NAME      ddim (default) | ddpm     --steps S   DDIM steps (default 50)   --eta X (default ${DEFAULT_ETA})
   --seed N            sampling seed (default 0)
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N
@@ -56,7 +56,7 @@ async function main(): Promise<void> {
   const n = intFlag("n", v.n, 256, 2, 100000);
   const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, "ddim");
   const steps = intFlag("steps", v.steps, 50, 1);
-  const eta = numberFlag("eta", v.eta, 0, 0);
+  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0);
   const seed = intFlag("seed", v.seed, 0, 0);
   const batch = intFlag("batch", v.batch, Math.min(n, 64), 1, 4096);
   const backend = parseBackendRequest(v.backend ?? "auto");

@@ -14,6 +14,12 @@ import { writeSampleFiles } from "../src/sample/output.ts";
 
 /** The model `deno task sample` uses when no --checkpoint is given. */
 export const DEFAULT_CHECKPOINT = "data/models/apple-faces-unet.safetensors";
+/**
+ * DDIM η of `sample` and `eval`: 1 (fresh noise in every step, as in DDPM). With the shipped model, DDIM-50
+ * at η = 1 has 0.43× the KID of η = 0 (conv features, n = 256) and cleaner faces; the library's default
+ * stays the deterministic η = 0.
+ */
+export const DEFAULT_ETA = 1;
 
 const USAGE = `usage: deno task sample [options]
   --checkpoint FILE   trained checkpoint (default ${DEFAULT_CHECKPOINT})
@@ -21,7 +27,7 @@ const USAGE = `usage: deno task sample [options]
   --batch N           images per forward pass (default 64)
   --sampler NAME      ddim (default) | ddpm
   --steps S           DDIM steps, S <= T (default 50)
-  --eta X             DDIM eta, 0 = deterministic (default 0)
+  --eta X             DDIM eta: 0 = deterministic, 1 = DDPM-like noise (default ${DEFAULT_ETA})
   --clip on|off       clip the predicted x0 to [-1, 1] in every step (default on)
   --seed N            same seed, same images (default 0)
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
@@ -61,7 +67,7 @@ async function main(): Promise<void> {
   const n = intFlag("n", v.n, 64, 1, 100000);
   const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, "ddim");
   const steps = intFlag("steps", v.steps, 50, 1);
-  const eta = numberFlag("eta", v.eta, 0, 0);
+  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0);
   const clip = choiceFlag("clip", v.clip, ["on", "off"] as const, "on") === "on";
   const seed = intFlag("seed", v.seed, 0, 0);
   const batch = intFlag("batch", v.batch, Math.min(n, 64), 1, 4096);
