@@ -126,15 +126,15 @@ async function main(): Promise<void> {
   );
   const grid = sampleGrid(result.images, n, dataset.size, 2);
   await atomicWriteFile(join(out, "samples.png"), await encodePng(grid.rgba, grid.width, grid.height));
+  const noNetwork = loaded.model instanceof ZeroNoiseModel ? ": ε ≡ 0, no network run" : "";
+  const weights = v.untrained
+    ? `untrained (fresh initialisation${noNetwork})`
+    : loaded.usedEma
+    ? "EMA"
+    : "raw";
   const meta = {
     checkpoint,
-    weights: v.untrained
-      ? `untrained (fresh initialisation${
-        loaded.model instanceof ZeroNoiseModel ? ": ε ≡ 0, no network run" : ""
-      })`
-      : loaded.usedEma
-      ? "EMA"
-      : "raw",
+    weights,
     step: v.untrained ? 0 : loaded.step,
     sampler: sampler === "ddim" ? `ddim-${steps} eta=${eta}` : `ddpm-${loaded.schedule.T}`,
     samplingSeconds: Number(result.seconds.toFixed(2)),

@@ -162,13 +162,9 @@ Deno.test("a fresh unet predicts ε ≡ 0, so ZeroNoiseModel samples exactly wha
   assert.deepEqual(b.images, a.images);
   // a single non-zero output weight makes it a real network again
   const w = fresh.params.get("out.w")!;
-  w.assign(tf.tidy(() => tf.add(w, tf.oneHot([0], w.size).reshape(w.shape).cast("float32"))));
+  tf.tidy(() => w.assign(tf.add(w, tf.oneHot([0], w.size).reshape(w.shape).cast("float32"))));
   assert.equal(await predictsZeroNoise(fresh), false);
-  assert.equal(
-    await predictsZeroNoise(new DiffusionModel(TINY_SEED)),
-    false,
-    "the seed preset has no zero conv",
-  );
-  fresh.dispose();
-  zero.dispose();
+  const seed = new DiffusionModel(TINY_SEED);
+  assert.equal(await predictsZeroNoise(seed), false, "the seed preset has no zero conv");
+  for (const m of [fresh, zero, seed]) m.dispose();
 });

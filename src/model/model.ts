@@ -109,15 +109,20 @@ export class DiffusionModel {
    * Not wrapped in tidy: callers own the intermediate tensors (training needs them for gradients).
    */
   forward(ctx: ForwardContext, x: tf.Tensor4D, t: ArrayLike<number>): tf.Tensor4D {
+    this.checkInput(x, t);
+    return this.config.preset === "unet"
+      ? applyUNet(ctx, this.config, x, t)
+      : applySeedUNet(ctx, this.config, x, t);
+  }
+
+  /** Throws a RangeError unless `x` is [B, size, size, 3] with one timestep per example. */
+  protected checkInput(x: tf.Tensor4D, t: ArrayLike<number>): void {
     if (x.rank !== 4 || x.shape[1] !== this.imageSize || x.shape[2] !== this.imageSize || x.shape[3] !== 3) {
       throw new RangeError(`model input must be [B,${this.imageSize},${this.imageSize},3], got [${x.shape}]`);
     }
     if (t.length !== x.shape[0]) {
       throw new RangeError(`need one timestep per example: ${t.length} for batch ${x.shape[0]}`);
     }
-    return this.config.preset === "unet"
-      ? applyUNet(ctx, this.config, x, t)
-      : applySeedUNet(ctx, this.config, x, t);
   }
 
   /** Predicts the noise in inference mode (running BatchNorm statistics); the result is the caller's. */

@@ -55,9 +55,7 @@ export async function predictsZeroNoise(model: DiffusionModel): Promise<boolean>
 export class ZeroNoiseModel extends DiffusionModel {
   /** Returns zeros shaped like `x` (after the same input checks as the network). */
   override predict(x: tf.Tensor4D, t: ArrayLike<number>, _params?: ParamMap): tf.Tensor4D {
-    if (t.length !== x.shape[0]) {
-      throw new RangeError(`need one timestep per example: ${t.length} for batch ${x.shape[0]}`);
-    }
+    this.checkInput(x, t);
     return tf.zerosLike(x);
   }
 }
