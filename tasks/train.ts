@@ -32,6 +32,7 @@ const USAGE = `usage: deno task train [options]
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
   --resume FILE       continue from a checkpoint (its settings win, except --steps and --cooldown)
+  --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N`;
 
 async function main(): Promise<void> {
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
         "out",
         "every",
         "resume",
+        "init",
         "threads",
       ].map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat([["help", {
         type: "boolean",
@@ -104,6 +106,12 @@ async function main(): Promise<void> {
       `--resume "${v.resume}" does not exist; point it at a .safetensors checkpoint of a run`,
     );
   }
+  if (v.init !== undefined && !(await pathExists(v.init))) {
+    throw new UsageError(`--init "${v.init}" does not exist; point it at a .safetensors checkpoint`);
+  }
+  if (v.init !== undefined && v.resume !== undefined) {
+    throw new UsageError("give --resume or --init, not both");
+  }
   if (v.data !== undefined && !(await pathExists(join(v.data, "manifest.json")))) {
     throw new UsageError(
       `--data "${v.data}" has no manifest.json; prepare it with: deno task prepare --out ${v.data}`,
@@ -129,6 +137,7 @@ async function main(): Promise<void> {
     out,
     every: intFlag("every", v.every, 250, 1),
     resume: v.resume,
+    init: v.init,
   });
   console.log(
     `trained to step ${result.steps} at ${

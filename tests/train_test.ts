@@ -5,6 +5,7 @@ import { Trainer } from "../src/train/trainer.ts";
 import { Ema, emaDecayAt } from "../src/train/ema.ts";
 import { Adam } from "../src/train/adam.ts";
 import { trainRun } from "../src/train/run.ts";
+import { CheckpointError, loadCheckpoint, samplingCheckpoint } from "../src/checkpoint.ts";
 import { fixtureDataset, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
@@ -104,6 +105,67 @@ Deno.test("a resumed run takes a new --steps and --cooldown and keeps them when 
   assert.deepEqual(second.got, [1e-3, 5e-4]);
   const third = await lrs({ ...config, steps: 6, cooldown: undefined }, second.checkpoint);
   assert.deepEqual(third.got, [1e-3, 5e-4], "the saved cooldown of 2 moves to the new end");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("--init starts a new run from another run's weights and EMA, with a fresh optimizer at step 0", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = tinyTrainConfig(TINY_UNET, { data: "data/apple-faces-32", batch: 2, steps: 3, lr: 1e-3 });
+  const src = await trainRun(config, { out: `${dir}/a`, every: 100, gridImages: 0, log: null });
+  const ckpt = await loadCheckpoint(src.checkpoint);
+  const values = async (map: Map<string, tf.Variable>) =>
+    new Map(await Promise.all([...map].map(async ([k, v]) => [k, Array.from(await v.data())] as const)));
+  const stored = (prefix: string) =>
+    new Map(
+      [...ckpt.tensors].filter(([k]) => k.startsWith(prefix)).map((
+        [k, t],
+      ) => [k.slice(prefix.length), Array.from(t.data)]),
+    );
+
+  const trainer = new Trainer(config, fixtureDataset(2, 32));
+  trainer.initFrom(ckpt);
+  assert.equal(trainer.step, 0);
+  assert.deepEqual(await values(trainer.model.params), stored("params/"));
+  assert.deepEqual(await values(trainer.ema.shadow), stored("ema/"));
+  assert.ok(
+    [...(await values(trainer.adam.m)).values()].every((m) => m.every((x) => x === 0)),
+    "Adam moments fresh",
+  );
+  assert.notDeepEqual(
+    stored("params/"),
+    stored("ema/"),
+    "the source's weights and EMA differ, so the check above means something",
+  );
+  // a sampling checkpoint (EMA only) starts both the weights and the EMA from the averaged weights
+  trainer.initFrom(samplingCheckpoint(ckpt));
+  assert.deepEqual(await values(trainer.model.params), stored("ema/"));
+  trainer.dispose();
+  const other = new Trainer(tinyTrainConfig(TINY_SEED), fixtureDataset(2, 32));
+  assert.throws(() => other.initFrom(ckpt), CheckpointError);
+  other.dispose();
+
+  // the run takes the checkpoint's model (not the config's) and records where it started
+  const run = await trainRun({ ...config, model: TINY_SEED, steps: 1 }, {
+    out: `${dir}/b`,
+    every: 100,
+    gridImages: 0,
+    log: null,
+    init: src.checkpoint,
+  });
+  const meta = (await loadCheckpoint(run.checkpoint)).meta;
+  assert.equal(meta.step, 1);
+  assert.deepEqual(meta.model, TINY_UNET);
+  assert.deepEqual(meta.train?.init, { checkpoint: src.checkpoint, step: 3, dataHash: ckpt.meta.dataHash });
+  await assert.rejects(
+    trainRun(config, {
+      out: `${dir}/c`,
+      every: 100,
+      log: null,
+      init: src.checkpoint,
+      resume: src.checkpoint,
+    }),
+    RangeError,
+  );
   await Deno.remove(dir, { recursive: true });
 });
 

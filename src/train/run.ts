@@ -23,6 +23,8 @@ export interface RunOptions {
   every: number;
   /** Checkpoint to continue from (its config wins over `config` except `steps` and a given `cooldown`). */
   resume?: string;
+  /** Checkpoint whose weights a new run starts from (fine-tuning; its model config wins). */
+  init?: string;
   /** Images in each progress grid (0 = none). */
   gridImages?: number;
   /** Called after every step. */
@@ -90,7 +92,19 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
     const cooldown = config.cooldown ?? saved?.cooldown;
     config = { ...config, ...saved, model: resumeCkpt.meta.model, steps: config.steps, cooldown };
   }
+  let initCkpt = null;
+  if (options.init) {
+    if (options.resume) throw new RangeError("give --resume or --init, not both");
+    initCkpt = await loadCheckpoint(options.init);
+    const { step, dataHash } = initCkpt.meta;
+    config = { ...config, model: initCkpt.meta.model, init: { checkpoint: options.init, step, dataHash } };
+  }
   const dataset = await ensureDataset(config.data);
+  if (initCkpt && initCkpt.meta.imageSize !== dataset.size) {
+    throw new RangeError(
+      `--init checkpoint is for ${initCkpt.meta.imageSize}px images, ${config.data} has ${dataset.size}px`,
+    );
+  }
   const dataHash = dataset.manifest?.atlas.sha256 ?? null;
   const trainer = new Trainer(config, dataset);
   try {
@@ -102,6 +116,9 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
       }
       trainer.restore(resumeCkpt);
       log?.(`resumed from ${options.resume} at step ${trainer.step}`);
+    } else if (initCkpt) {
+      trainer.initFrom(initCkpt);
+      log?.(`weights from ${options.init} (step ${initCkpt.meta.step}); optimizer and step start fresh`);
     }
     await Deno.mkdir(options.out, { recursive: true });
     await atomicWriteFile(join(options.out, "config.json"), JSON.stringify(config, null, 2) + "\n");

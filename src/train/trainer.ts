@@ -42,6 +42,8 @@ export interface TrainConfig {
   ema: number;
   /** Seed of weights, batches, flips, t and ε. */
   seed: number;
+  /** Where the weights started when the run fine-tunes another one (set by `trainRun`'s `init`). */
+  init?: { checkpoint: string; step: number; dataHash: string | null };
 }
 
 /** What one step reports. */
@@ -201,6 +203,26 @@ export class Trainer {
       this.dataRng.setState(ckpt.meta.rng.data);
       if (ckpt.meta.rng.dataEpoch) this.sampler.setState(ckpt.meta.rng.dataEpoch as SamplerState);
     }
+  }
+
+  /**
+   * Starts from another run's weights (fine-tuning): takes the checkpoint's weights, EMA and model
+   * state, and keeps this run's fresh optimizer, step 0 and data streams.
+   */
+  initFrom(ckpt: Checkpoint): void {
+    // A sampling checkpoint holds only the EMA weights: then both start from them.
+    const has = (prefix: string) => [...ckpt.tensors.keys()].some((k) => k.startsWith(prefix));
+    const tensors = new Map(ckpt.tensors);
+    for (const [to, from] of [["params/", "ema/"], ["ema/", "params/"]]) {
+      if (has(to)) continue;
+      for (const [k, t] of ckpt.tensors) if (k.startsWith(from)) tensors.set(to + k.slice(from.length), t);
+    }
+    const groups: [string, Map<string, tf.Variable>][] = [
+      ["params", this.model.params],
+      ["ema", this.ema.shadow],
+      ["state", this.model.state],
+    ];
+    assignTensors({ ...ckpt, tensors }, groups);
   }
 
   /** Releases every tensor of the run. */
