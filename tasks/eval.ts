@@ -24,7 +24,7 @@ import { DEFAULT_CHECKPOINT, DEFAULT_ETA } from "./sample.ts";
 const USAGE = `usage: deno task eval [options]
   --checkpoint FILE   checkpoint to evaluate (default ${DEFAULT_CHECKPOINT})
   --untrained         evaluate the checkpoint's architecture with fresh random weights (the reference)
-  --data DIR          training set to compare with (default: data/apple-faces-32)
+  --data DIR          training set to compare with (default: the checkpoint's, else data/apple-faces-32)
   --n N               samples (default 256)     --batch N   (default 64)
   --sampler NAME      ddim (default) | ddpm     --steps S   DDIM steps (default 50)   --eta X (default ${DEFAULT_ETA})
   --seed N            sampling seed (default 0)
@@ -64,11 +64,16 @@ async function main(): Promise<void> {
   if (!(await pathExists(checkpoint))) {
     throw new UsageError(`--checkpoint "${checkpoint}" does not exist; train one with "deno task train"`);
   }
-  const data = v.data ?? "data/apple-faces-32";
-  if (!(await pathExists(join(data, "manifest.json")))) {
-    throw new UsageError(`--data "${data}" has no manifest.json; prepare it with: deno task prepare`);
-  }
   const ckpt = await loadCheckpoint(checkpoint);
+  // compare with the set the checkpoint was trained on unless told otherwise
+  const trainedOn = typeof ckpt.meta.train?.data === "string" ? ckpt.meta.train.data : undefined;
+  const data = v.data ?? trainedOn ?? "data/apple-faces-32";
+  if (!(await pathExists(join(data, "manifest.json")))) {
+    const given = v.data !== undefined ? "--data" : "the checkpoint's training set";
+    throw new UsageError(
+      `${given} "${data}" has no manifest.json; prepare it with: deno task prepare --out ${data}`,
+    );
+  }
   const options = { n, batch, sampler, steps, eta, seed };
   checkSampleOptions(options, ckpt.meta.schedule.T);
   const dataset = await loadDataset(data);

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { initBackend } from "../src/backend.ts";
+import { saveCheckpoint } from "../src/checkpoint.ts";
+import { ensureDataset } from "../src/dataset.ts";
+import { encodePng } from "../src/image.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import { denoCommand, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
+
+await initBackend("wasm", { log: null });
+
+async function runEval(args: string[]): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(await denoCommand(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write=data",
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-sys",
+      "tasks/eval.ts",
+    ]
+      .concat(args, ["--threads", "1"]),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr).trim() };
+}
+
+/** A tiny unet checkpoint whose config says it was trained on `data`. */
+async function tinyCheckpoint(path: string, data: string): Promise<void> {
+  const trainer = new Trainer(tinyTrainConfig(TINY_UNET, { T: 10, data }), await ensureDataset(data));
+  await saveCheckpoint(path, await trainer.toCheckpoint(null));
+  trainer.dispose();
+}
+
+Deno.test("eval compares with the checkpoint's own training set by default; a missing one is a one-line error", async () => {
+  const dir = await Deno.makeTempDir();
+  const src = `${dir}/png`, set = `${dir}/set`;
+  await Deno.mkdir(src);
+  for (let i = 0; i < 6; i++) {
+    const rgba = new Uint8Array(4 * 4 * 4).map((_, j) => j % 4 === 3 ? 255 : (37 * i + 11 * j) % 256);
+    await Deno.writeFile(`${src}/e${i}.png`, await encodePng(rgba, 4, 4));
+  }
+  await ensureDataset(set, { from: src, size: 8, log: null });
+  const ckpt = `${dir}/c.safetensors`;
+  await tinyCheckpoint(ckpt, set);
+  const out = `data/.cache/eval-test-${crypto.randomUUID()}`;
+  try {
+    const { code, stderr } = await runEval(["--checkpoint", ckpt, "--n", "6", "--steps", "2", "--out", out]);
+    assert.equal(code, 0, stderr);
+    const { report } = JSON.parse(await Deno.readTextFile(`${out}/report.json`));
+    assert.equal(report.nTrain, 6, "the 6-image set the checkpoint names, not the 118 Apple faces");
+    assert.equal(report.size, 8);
+
+    const lost = `${dir}/lost.safetensors`;
+    await tinyCheckpoint(lost, set);
+    await Deno.remove(`${set}/manifest.json`);
+    const missing = await runEval(["--checkpoint", lost]);
+    assert.equal(missing.code, 2);
+    const lines = missing.stderr.split("\n").filter((l) => !/approve|Warning|╭|│|╰/.test(l));
+    assert.equal(lines.length, 1, missing.stderr);
+    assert.match(lines[0], /the checkpoint's training set ".*set" has no manifest\.json; prepare it with/);
+  } finally {
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
