@@ -177,6 +177,7 @@ export function train(config: Partial<TrainConfig> = {}, options: TrainOptions =
     every: options.every ?? Math.max(1, config.steps ?? DEFAULT_TRAIN_CONFIG.steps),
     gridImages: options.gridImages,
     resume: options.resume,
+    init: options.init,
     onStep: options.onStep,
     log: options.log === undefined ? null : options.log,
   });

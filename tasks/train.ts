@@ -11,6 +11,7 @@ import { SCHEDULE_KINDS } from "../src/schedule.ts";
 import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
+import { loadCheckpoint } from "../src/checkpoint.ts";
 import { join } from "node:path";
 
 const D = DEFAULT_TRAIN_CONFIG;
@@ -126,9 +127,12 @@ async function main(): Promise<void> {
     wasmThreads: threadsFlag(v.threads),
     tempDir: "data/.cache",
   });
-  const probe = new DiffusionModel(config.model, config.seed);
+  // a resumed or fine-tuned run takes its checkpoint's model, whatever the flags say
+  const from = v.resume ?? v.init;
+  const modelInUse = from ? (await loadCheckpoint(from)).meta.model : config.model;
+  const probe = new DiffusionModel(modelInUse, config.seed);
   console.error(
-    `model: ${config.model.preset}, ${probe.parameterCount.toLocaleString("en-US")} parameters, ` +
+    `model: ${modelInUse.preset}, ${probe.parameterCount.toLocaleString("en-US")} parameters, ` +
       `${(probe.flopsPerImage() / 1e9).toFixed(3)} GFLOP per image (forward)`,
   );
   probe.dispose();
