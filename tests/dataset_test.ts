@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend.ts";
 import {
@@ -17,8 +16,7 @@ import {
 import { decodeImage, encodePng } from "../src/image.ts";
 import { Rng } from "../src/rng.ts";
 import { makeSchedule } from "../src/schedule.ts";
-
-const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+import { denoCommand, runTask as runTaskAs } from "./helpers.ts";
 
 /** An 8x8 RGBA image from a function of (x, y) → [r, g, b, a]. */
 function rgbaImage(w: number, h: number, f: (x: number, y: number) => number[]): Uint8Array {
@@ -311,35 +309,11 @@ Deno.test("forward strip: column t has std √(1−ᾱ_t) and mean √ᾱ_t·x0,
 
 // ---- The CLIs, spawned as a user would run them ----
 
-async function denoCommand(): Promise<string | null> {
-  for (const cmd of ["deno", Deno.execPath()]) {
-    if ((await Deno.permissions.query({ name: "run", command: cmd })).state === "granted") return cmd;
-  }
-  return null;
-}
 const DENO = await denoCommand();
 const cliTest = (name: string, fn: () => Promise<void>) =>
   Deno.test({ name: `${name}${DENO ? "" : " (needs --allow-run=deno)"}`, ignore: DENO === null, fn });
-
-async function runTask(script: string, args: string[], writable: string) {
-  const out = await new Deno.Command(DENO!, {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      `--allow-write=${writable}`,
-      "--allow-env",
-      "--allow-ffi",
-      join(ROOT, "tasks", script),
-      ...args,
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const runTask = (script: string, args: string[], writable: string) =>
+  runTaskAs(script, args, { writable, sys: false });
 
 cliTest("deno task prepare --from: corrupt files are skipped with a warning naming each", async () => {
   const from = await makeFixtureFolder();

@@ -4,27 +4,11 @@ import { saveCheckpoint } from "../src/checkpoint.ts";
 import { ensureDataset } from "../src/dataset.ts";
 import { encodePng } from "../src/image.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { denoCommand, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
+import { ownLines, runTask, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
 
-async function runEval(args: string[]): Promise<{ code: number; stderr: string }> {
-  const out = await new Deno.Command(await denoCommand(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=data",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-sys",
-      "tasks/eval.ts",
-    ]
-      .concat(args, ["--threads", "1"]),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr).trim() };
-}
+const runEval = (args: string[]) => runTask("eval.ts", [...args, "--threads", "1"]);
 
 /** A tiny unet checkpoint whose config says it was trained on `data`. */
 async function tinyCheckpoint(path: string, data: string): Promise<void> {
@@ -57,7 +41,7 @@ Deno.test("eval compares with the checkpoint's own training set by default; a mi
     await Deno.remove(`${set}/manifest.json`);
     const missing = await runEval(["--checkpoint", lost]);
     assert.equal(missing.code, 2);
-    const lines = missing.stderr.split("\n").filter((l) => !/approve|Warning|╭|│|╰/.test(l));
+    const lines = ownLines(missing.stderr);
     assert.equal(lines.length, 1, missing.stderr);
     assert.match(lines[0], /the checkpoint's training set ".*set" has no manifest\.json; prepare it with/);
   } finally {

@@ -1,8 +1,12 @@
-/** Shared fixtures for the tests: tiny models and datasets that train in seconds. */
+/** Shared fixtures for the tests: tiny models and datasets that train in seconds, task runs. */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { EmojiDataset } from "../src/dataset.ts";
 import { type ModelConfig, modelConfig } from "../src/model/model.ts";
 import { Rng } from "../src/rng.ts";
 import type { TrainConfig } from "../src/train/trainer.ts";
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
 /** A small `unet` that still has every part: two levels, attention at 8×8, GroupNorm, skips. */
 export const TINY_UNET: ModelConfig = modelConfig("unet", {
@@ -57,9 +61,56 @@ export function tinyTrainConfig(
 
 /**
  * The command that runs Deno for subprocess tests: `deno` from PATH (what `--allow-run=deno` in the
- * test task grants; `npx deno` and a global npm install both put it there), else this binary.
+ * test task grants; `npx deno` and a global npm install both put it there), else this binary when
+ * the run permission covers it, else null.
  */
-export async function denoCommand(): Promise<string> {
-  const granted = await Deno.permissions.query({ name: "run", command: "deno" });
-  return granted.state === "granted" ? "deno" : Deno.execPath();
+export async function denoCommand(): Promise<string | null> {
+  for (const cmd of ["deno", Deno.execPath()]) {
+    if ((await Deno.permissions.query({ name: "run", command: cmd })).state === "granted") return cmd;
+  }
+  return null;
+}
+
+/** What a task printed and how it exited. */
+export interface TaskRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `tasks/<script>` as `deno task` would, quietly, with a task's permissions: read anywhere,
+ * write only under `writable` (default `data`, as deno.json's tasks), `sys` only where the task
+ * starts the wasm backend (prepare and forward do not).
+ */
+export async function runTask(
+  script: string,
+  args: string[],
+  { writable = "data", sys = true }: { writable?: string; sys?: boolean } = {},
+): Promise<TaskRun> {
+  const deno = await denoCommand();
+  if (!deno) throw new Deno.errors.NotCapable("subprocess tests need --allow-run=deno");
+  const out = await new Deno.Command(deno, {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-read",
+      `--allow-write=${writable}`,
+      "--allow-env",
+      "--allow-ffi",
+      ...(sys ? ["--allow-sys"] : []),
+      join(ROOT, "tasks", script),
+      ...args,
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
+}
+
+/** The lines of a task's stderr that are its own (not Deno's permission prompts or warnings). */
+export function ownLines(stderr: string): string[] {
+  return stderr.split("\n").filter((l) => l && !/approve|Warning|╭|│|╰/.test(l));
 }

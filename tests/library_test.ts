@@ -43,7 +43,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
 });
 
 async function runExample(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(await denoCommand(), {
+  const out = await new Deno.Command((await denoCommand()) ?? "deno", {
     args: ["run", "--allow-read", "--allow-write", "--allow-env", "--allow-ffi", "--allow-sys", ...args],
     stdout: "piped",
     stderr: "piped",

@@ -9,7 +9,7 @@ import type { ForwardContext } from "../src/model/context.ts";
 import { gridShape, sampleGrid, writeSampleFiles } from "../src/sample/output.ts";
 import { decodeImage } from "../src/image.ts";
 import { Rng } from "../src/rng.ts";
-import { denoCommand, TINY_UNET } from "./helpers.ts";
+import { ownLines, runTask, TINY_UNET } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
 const close = (a: number, b: number, tol: number, what: string) =>
@@ -164,24 +164,6 @@ Deno.test("grid and GIF dimensions and frame counts", async () => {
   model.dispose();
 });
 
-async function runTask(args: string[]): Promise<{ code: number; stderr: string }> {
-  const out = await new Deno.Command(await denoCommand(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write=data",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-sys",
-      "tasks/sample.ts",
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stderr: new TextDecoder().decode(out.stderr).trim() };
-}
-
 Deno.test("bad sample flags each give a one-line error and exit 2", async () => {
   const dir = await Deno.makeTempDir();
   const model = new DiffusionModel(TINY_UNET, 0, 8);
@@ -201,9 +183,9 @@ Deno.test("bad sample flags each give a one-line error and exit 2", async () => 
     [["--checkpoint", ckpt, "--bogus"], /bogus/],
   ];
   for (const [args, re] of cases) {
-    const { code, stderr } = await runTask(args);
+    const { code, stderr } = await runTask("sample.ts", args);
     assert.equal(code, 2, `${args.join(" ")} → exit ${code}: ${stderr}`);
-    const lines = stderr.split("\n").filter((l) => !/approve|Warning|╭|│|╰/.test(l));
+    const lines = ownLines(stderr);
     assert.equal(lines.length, 1, `one line for ${args.join(" ")}: ${stderr}`);
     assert.match(lines[0], re);
   }
