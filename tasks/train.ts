@@ -6,12 +6,11 @@
 import { parseArgs } from "node:util";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
 import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
-import { DiffusionModel, MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
+import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/schedule.ts";
 import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
-import { loadCheckpoint } from "../src/checkpoint.ts";
 import { join } from "node:path";
 
 const D = DEFAULT_TRAIN_CONFIG;
@@ -127,15 +126,6 @@ async function main(): Promise<void> {
     wasmThreads: threadsFlag(v.threads),
     tempDir: "data/.cache",
   });
-  // a resumed or fine-tuned run takes its checkpoint's model, whatever the flags say
-  const from = v.resume ?? v.init;
-  const modelInUse = from ? (await loadCheckpoint(from)).meta.model : config.model;
-  const probe = new DiffusionModel(modelInUse, config.seed);
-  console.error(
-    `model: ${modelInUse.preset}, ${probe.parameterCount.toLocaleString("en-US")} parameters, ` +
-      `${(probe.flopsPerImage() / 1e9).toFixed(3)} GFLOP per image (forward)`,
-  );
-  probe.dispose();
   const out = v.out ?? `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
   const result = await trainRun(config, {
     out,

@@ -115,12 +115,13 @@ Deno.test("--init starts a new run from another run's weights and EMA, with a fr
   const ckpt = await loadCheckpoint(src.checkpoint);
   const values = async (map: Map<string, tf.Variable>) =>
     new Map(await Promise.all([...map].map(async ([k, v]) => [k, Array.from(await v.data())] as const)));
-  const stored = (prefix: string) =>
-    new Map(
-      [...ckpt.tensors].filter(([k]) => k.startsWith(prefix)).map((
-        [k, t],
-      ) => [k.slice(prefix.length), Array.from(t.data)]),
-    );
+  const stored = (prefix: string) => {
+    const out = new Map<string, number[]>();
+    for (const [k, t] of ckpt.tensors) {
+      if (k.startsWith(prefix)) out.set(k.slice(prefix.length), Array.from(t.data));
+    }
+    return out;
+  };
 
   const trainer = new Trainer(config, fixtureDataset(2, 32));
   trainer.initFrom(ckpt);

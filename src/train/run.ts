@@ -107,6 +107,11 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
   }
   const dataHash = dataset.manifest?.atlas.sha256 ?? null;
   const trainer = new Trainer(config, dataset);
+  // the model this run really trains: a resumed or fine-tuned run's comes from its checkpoint
+  log?.(
+    `model: ${config.model.preset}, ${trainer.model.parameterCount.toLocaleString("en-US")} parameters, ` +
+      `${(trainer.model.flopsPerImage() / 1e9).toFixed(3)} GFLOP per image (forward)`,
+  );
   try {
     if (resumeCkpt) {
       if (resumeCkpt.meta.dataHash && dataHash && resumeCkpt.meta.dataHash !== dataHash) {

@@ -210,13 +210,14 @@ export class Trainer {
    * state, and keeps this run's fresh optimizer, step 0 and data streams.
    */
   initFrom(ckpt: Checkpoint): void {
-    // A sampling checkpoint holds only the EMA weights: then both start from them.
-    const has = (prefix: string) => [...ckpt.tensors.keys()].some((k) => k.startsWith(prefix));
     const tensors = new Map(ckpt.tensors);
-    for (const [to, from] of [["params/", "ema/"], ["ema/", "params/"]]) {
-      if (has(to)) continue;
+    const has = (prefix: string) => [...ckpt.tensors.keys()].some((k) => k.startsWith(prefix));
+    const copy = (from: string, to: string) => {
       for (const [k, t] of ckpt.tensors) if (k.startsWith(from)) tensors.set(to + k.slice(from.length), t);
-    }
+    };
+    // a sampling checkpoint holds only the EMA weights: then the weights start from them too
+    if (!has("params/")) copy("ema/", "params/");
+    if (!has("ema/")) copy("params/", "ema/");
     const groups: [string, Map<string, tf.Variable>][] = [
       ["params", this.model.params],
       ["ema", this.ema.shadow],
