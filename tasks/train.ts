@@ -31,7 +31,8 @@ const USAGE = `usage: deno task train [options]
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
-  --resume FILE       continue from a checkpoint (its settings win, except --steps and --cooldown)
+  --resume FILE       continue from a checkpoint (its settings win, except --steps and --cooldown);
+                      a new --out folder starts with the checkpoint's run's loss history
   --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N`;
 

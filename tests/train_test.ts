@@ -108,6 +108,23 @@ Deno.test("a resumed run takes a new --steps and --cooldown and keeps them when 
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("resuming into a new --out folder carries the source run's loss history up to the checkpoint", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = tinyTrainConfig(TINY_UNET, { data: "data/apple-faces-32", batch: 2, steps: 2, lr: 1e-3 });
+  const opts = { every: 100, gridImages: 0, log: null };
+  await trainRun(config, { ...opts, out: `${dir}/a` });
+  const mid = `${dir}/a/ckpt-000002.safetensors`;
+  await trainRun({ ...config, steps: 3 }, { ...opts, out: `${dir}/a`, resume: mid }); // the source run goes on to 3
+  await trainRun({ ...config, steps: 4 }, { ...opts, out: `${dir}/b`, resume: mid });
+  const rows = async (run: string) =>
+    (await Deno.readTextFile(`${dir}/${run}/loss.csv`)).trim().split("\n").slice(1).map((l) => l.split(","));
+  const [a, b] = [await rows("a"), await rows("b")];
+  assert.deepEqual(b.map((r) => Number(r[0])), [1, 2, 3, 4], "steps 1–2 from the source, then its own 3–4");
+  assert.deepEqual(b.slice(0, 2).map((r) => r.slice(0, 3)), a.slice(0, 2).map((r) => r.slice(0, 3)));
+  assert.equal(a.length, 3, "the source run's step 3 is not the new run's");
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("--init starts a new run from another run's weights and EMA, with a fresh optimizer at step 0", async () => {
   const dir = await Deno.makeTempDir();
   const config = tinyTrainConfig(TINY_UNET, { data: "data/apple-faces-32", batch: 2, steps: 3, lr: 1e-3 });

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { loadCheckpoint, saveCheckpoint } from "../checkpoint.ts";
 import { ensureDataset } from "../dataset.ts";
 import { encodePng, makeGrid } from "../image.ts";
@@ -21,7 +21,10 @@ export interface RunOptions {
   out: string;
   /** Write a checkpoint and a sample grid every this many steps (and at the end). */
   every: number;
-  /** Checkpoint to continue from (its config wins over `config` except `steps` and a given `cooldown`). */
+  /**
+   * Checkpoint to continue from (its config wins over `config` except `steps` and a given `cooldown`).
+   * When `out` has no loss.csv yet, the one beside the checkpoint seeds the history up to its step.
+   */
   resume?: string;
   /** Checkpoint whose weights a new run starts from (fine-tuning; its model config wins). */
   init?: string;
@@ -128,7 +131,12 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
     await Deno.mkdir(options.out, { recursive: true });
     await atomicWriteFile(join(options.out, "config.json"), JSON.stringify(config, null, 2) + "\n");
     const csvPath = join(options.out, "loss.csv");
-    const history = (await readLossCsv(csvPath)).filter((r) => r.step <= trainer.step);
+    // resuming into a new folder carries the loss history of the run the checkpoint came from
+    let history = await readLossCsv(csvPath);
+    if (history.length === 0 && options.resume) {
+      history = await readLossCsv(join(dirname(options.resume), "loss.csv"));
+    }
+    history = history.filter((r) => r.step <= trainer.step);
     const rows: (LossRow & { lr: number; imagesPerSecond: number })[] = [];
     let smoothed = history.at(-1)?.smoothed ?? NaN;
     const start = performance.now();
