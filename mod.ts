@@ -68,11 +68,13 @@ export type { LossRow } from "./src/train/loss_plot.ts";
 export type { StepReport, TrainConfig } from "./src/train/trainer.ts";
 export { ddimStepArray as ddimStep, ddpmStepArray as ddpmStep } from "./src/sample/steps_plain.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
+export { meanImage, priorStart } from "./src/sample/prior.ts";
 export { type SampleOptions, type SampleResult, type SamplerName, SAMPLERS } from "./src/sample/sample.ts";
 export {
   type Checkpoint,
   CheckpointError,
   type CheckpointMeta,
+  DATA_MEAN_TENSOR,
   decodeCheckpoint,
   encodeCheckpoint,
   type EncodeOptions,

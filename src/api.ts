@@ -142,9 +142,21 @@ export class EmojiDiffusion {
     return { data, shape: [...xt.shape] };
   }
 
-  /** Generates images from noise (DDIM-50 by default); see {@linkcode SampleOptions}. */
+  /**
+   * The training set's mean image stored in the checkpoint (`data/mean`), or undefined (a fresh
+   * model, an old checkpoint). {@linkcode EmojiDiffusion.sample} starts from it by default.
+   */
+  get dataMean(): Float32Array | undefined {
+    return this.#loaded.dataMean?.slice();
+  }
+
+  /**
+   * Generates images from noise (DDIM-50 by default); see {@linkcode SampleOptions}. The start is
+   * drawn around the checkpoint's data mean when it has one; pass `dataMean: undefined` for N(0, I).
+   */
   sample(options: SampleOptions): Promise<SampleResult> {
-    return sampleImages(this.#loaded.model, this.#loaded.schedule, options);
+    const withMean = this.#loaded.dataMean ? { dataMean: this.#loaded.dataMean, ...options } : options;
+    return sampleImages(this.#loaded.model, this.#loaded.schedule, withMean);
   }
 
   /** Releases the weights. */

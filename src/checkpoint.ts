@@ -22,6 +22,12 @@ import type { RngState } from "./rng.ts";
 export const CHECKPOINT_FORMAT = "emoji-diffusion";
 /** The version this code writes and reads. */
 export const CHECKPOINT_VERSION = 1;
+/**
+ * The tensor holding the training set's mean image (`size`×`size`×3, flips included), where the
+ * reverse process starts from (see `priorStart`). Written by training since it existed; older
+ * checkpoints lack it and sample from N(0, I) unless given one by `deno task export --data`.
+ */
+export const DATA_MEAN_TENSOR = "data/mean";
 
 /** Everything about a checkpoint besides its tensors. */
 export interface CheckpointMeta {
@@ -229,7 +235,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
 
 /**
  * A sampling-only copy of a training checkpoint: the EMA weights (or the raw ones when there is no
- * EMA) and the model state, no optimizer moments; metadata kept, with `extra` merged in.
+ * EMA), the model state and the data mean, no optimizer moments; metadata kept, with `extra` merged in.
  *
  * @example
  * ```ts
@@ -237,14 +243,16 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
  * const full: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 5, seed: 0, dataHash: null }, tensors: new Map([
  *   ["params/a", { shape: [1], data: Float32Array.of(1) }], ["ema/a", { shape: [1], data: Float32Array.of(2) }],
- *   ["adam_m/a", { shape: [1], data: Float32Array.of(3) }]]) };
- * console.assert([...samplingCheckpoint(full).tensors.keys()].join() === "ema/a");
+ *   ["adam_m/a", { shape: [1], data: Float32Array.of(3) }], ["data/mean", { shape: [1], data: Float32Array.of(0) }]]) };
+ * console.assert([...samplingCheckpoint(full).tensors.keys()].join() === "ema/a,data/mean");
  * ```
  */
 export function samplingCheckpoint(ckpt: Checkpoint, extra: Partial<CheckpointMeta> = {}): Checkpoint {
   const hasEma = [...ckpt.tensors.keys()].some((k) => k.startsWith("ema/"));
   const keep = hasEma ? "ema/" : "params/";
-  const tensors = new Map([...ckpt.tensors].filter(([k]) => k.startsWith(keep) || k.startsWith("state/")));
+  const tensors = new Map(
+    [...ckpt.tensors].filter(([k]) => k.startsWith(keep) || k.startsWith("state/") || k === DATA_MEAN_TENSOR),
+  );
   const { rng: _rng, ...meta } = ckpt.meta;
   return { meta: { ...meta, ...extra }, tensors };
 }

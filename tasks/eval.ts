@@ -19,7 +19,7 @@ import { DiffusionModel } from "../src/model/model.ts";
 import { predictsZeroNoise, ZeroNoiseModel } from "../src/model/zero_noise.ts";
 import { checkSampleOptions, sampleImages, SAMPLERS } from "../src/sample/sample.ts";
 import { sampleGrid } from "../src/sample/output.ts";
-import { DEFAULT_CHECKPOINT, DEFAULT_ETA } from "./sample.ts";
+import { chosenDataMean, DEFAULT_CHECKPOINT, DEFAULT_ETA, PRIOR_USAGE } from "./sample.ts";
 
 const USAGE = `usage: deno task eval [options]
   --checkpoint FILE   checkpoint to evaluate (default ${DEFAULT_CHECKPOINT})
@@ -28,6 +28,7 @@ const USAGE = `usage: deno task eval [options]
   --n N               samples (default 256)     --batch N   (default 64)
   --sampler NAME      ddim (default) | ddpm     --steps S   DDIM steps (default 50)   --eta X (default ${DEFAULT_ETA})
   --seed N            sampling seed (default 0)
+${PRIOR_USAGE}
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N
   --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>)`;
@@ -45,6 +46,7 @@ async function main(): Promise<void> {
       steps: { type: "string" },
       eta: { type: "string" },
       seed: { type: "string" },
+      prior: { type: "string" },
       backend: { type: "string" },
       threads: { type: "string" },
       out: { type: "string" },
@@ -74,7 +76,8 @@ async function main(): Promise<void> {
       `${given} "${data}" has no manifest.json; prepare it with: deno task prepare --out ${data}`,
     );
   }
-  const options = { n, batch, sampler, steps, eta, seed };
+  const dataMean = chosenDataMean(v.prior, ckpt);
+  const options = { n, batch, sampler, steps, eta, seed, dataMean };
   checkSampleOptions(options, ckpt.meta.schedule.T);
   const dataset = await loadDataset(data);
   if (ckpt.meta.dataHash && dataset.manifest && ckpt.meta.dataHash !== dataset.manifest.atlas.sha256) {
@@ -101,7 +104,9 @@ async function main(): Promise<void> {
   }
   const name = checkpoint.split("/").pop()!.replace(/\.safetensors$/, "");
   const out = v.out ??
-    `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddim" ? steps : ""}`;
+    `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddim" ? steps : ""}${
+      dataMean ? "" : "-standard"
+    }`;
   let last = -1;
   const result = await sampleImages(loaded.model, loaded.schedule, {
     ...options,
@@ -142,6 +147,7 @@ async function main(): Promise<void> {
     weights,
     step: v.untrained ? 0 : loaded.step,
     sampler: sampler === "ddim" ? `ddim-${steps} eta=${eta}` : `ddpm-${loaded.schedule.T}`,
+    prior: dataMean ? "data-mean" : "standard",
     samplingSeconds: Number(result.seconds.toFixed(2)),
     command: `deno task eval ${Deno.args.join(" ")}`.trim(),
   };

@@ -1,18 +1,24 @@
 /**
  * `deno task export`: turns a training checkpoint into a compact sampling checkpoint (EMA weights
- * and model state only, F32 or F16), optionally recording evaluation reports in its metadata.
+ * and model state only, F32 or F16, with the training set's mean image), optionally recording
+ * evaluation reports in its metadata.
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { choiceFlag, runCli, UsageError } from "../src/cli.ts";
-import { loadCheckpoint, samplingCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
+import { DATA_MEAN_TENSOR, loadCheckpoint, samplingCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
+import { loadDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
+import { meanImage } from "../src/sample/prior.ts";
 
-const USAGE = `usage: deno task export --checkpoint FILE --out FILE [--dtype F32|F16] [--eval report.json,...]
+const USAGE =
+  `usage: deno task export --checkpoint FILE --out FILE [--dtype F32|F16] [--data DIR] [--eval report.json,...]
   --checkpoint FILE   training checkpoint (e.g. data/runs/<run>/latest.safetensors)
   --out FILE          the sampling checkpoint to write
   --dtype F32|F16     storage type (default F32)
+  --data DIR          the prepared set the checkpoint was trained on: (re)computes its mean image (data/mean),
+                      where sampling starts; needed only for checkpoints written before training stored it
   --eval LIST         report.json files of deno task eval to record in the metadata`;
 
 async function main(): Promise<void> {
@@ -23,6 +29,7 @@ async function main(): Promise<void> {
       out: { type: "string" },
       dtype: { type: "string" },
       eval: { type: "string" },
+      data: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -55,6 +62,33 @@ async function main(): Promise<void> {
   }
   const ckpt = await loadCheckpoint(v.checkpoint);
   const out = samplingCheckpoint(ckpt, Object.keys(evals).length ? { eval: evals } : {});
+  if (v.data !== undefined) {
+    if (!(await pathExists(`${v.data}/manifest.json`))) {
+      throw new UsageError(
+        `--data "${v.data}" has no manifest.json; prepare it with: deno task prepare --out ${v.data}`,
+      );
+    }
+    const dataset = await loadDataset(v.data);
+    const hash = dataset.manifest?.atlas.sha256 ?? null;
+    if (ckpt.meta.dataHash && hash !== ckpt.meta.dataHash) {
+      throw new UsageError(
+        `--data "${v.data}" is not the set the checkpoint was trained on (atlas ${hash?.slice(0, 12)}…, ` +
+          `checkpoint ${ckpt.meta.dataHash.slice(0, 12)}…); pass the training set`,
+      );
+    }
+    if (dataset.size !== ckpt.meta.imageSize) {
+      throw new UsageError(
+        `--data "${v.data}" has ${dataset.size}px images, the checkpoint ${ckpt.meta.imageSize}px`,
+      );
+    }
+    // training flips every example with p = 0.5: the mean of what it saw is mirror-symmetric
+    const mean = meanImage(dataset.images, dataset.count, dataset.size, dataset.size, true);
+    out.tensors.set(DATA_MEAN_TENSOR, { shape: [dataset.size, dataset.size, 3], data: mean });
+  } else if (!out.tensors.has(DATA_MEAN_TENSOR)) {
+    console.error(
+      `note: the checkpoint has no ${DATA_MEAN_TENSOR}; samples will start from N(0, I) (pass --data)`,
+    );
+  }
   await saveCheckpoint(v.out, out, { dtype });
   const bytes = (await Deno.stat(v.out)).size;
   console.log(

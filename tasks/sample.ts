@@ -6,7 +6,7 @@
 import { parseArgs } from "node:util";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
 import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
-import { loadCheckpoint } from "../src/checkpoint.ts";
+import { type Checkpoint, DATA_MEAN_TENSOR, loadCheckpoint } from "../src/checkpoint.ts";
 import { pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { checkSampleOptions, sampleImages, SAMPLERS } from "../src/sample/sample.ts";
@@ -21,6 +21,30 @@ export const DEFAULT_CHECKPOINT = "data/models/apple-faces-unet.safetensors";
  */
 export const DEFAULT_ETA = 1;
 
+/** The values of `--prior`. */
+export const PRIORS = ["data-mean", "standard"] as const;
+
+/**
+ * The data mean `--prior` asks for: the checkpoint's with `data-mean` (the default when it has
+ * one), none with `standard` (N(0, I), the notebook's start).
+ */
+export function chosenDataMean(flag: string | undefined, ckpt: Checkpoint): Float32Array | undefined {
+  const mean = ckpt.tensors.get(DATA_MEAN_TENSOR)?.data;
+  const prior = choiceFlag("prior", flag, PRIORS, mean ? "data-mean" : "standard");
+  if (prior === "standard") return undefined;
+  if (!mean) {
+    throw new UsageError(
+      `--prior data-mean: the checkpoint has no data mean (data/mean); add it with "deno task export --data DIR"`,
+    );
+  }
+  return mean;
+}
+
+/** The usage line of `--prior`, shared by sample and eval. */
+export const PRIOR_USAGE =
+  `  --prior NAME        start of the reverse process: data-mean = N(√ᾱ·mean training image, (1−ᾱ)·I), the
+                      forward process's own mean (default when the checkpoint has one) | standard = N(0, I)`;
+
 const USAGE = `usage: deno task sample [options]
   --checkpoint FILE   trained checkpoint (default ${DEFAULT_CHECKPOINT})
   --n N               images to generate (default 64)
@@ -29,6 +53,7 @@ const USAGE = `usage: deno task sample [options]
   --steps S           DDIM steps, S <= T (default 50)
   --eta X             DDIM eta: 0 = deterministic, 1 = DDPM-like noise (default ${DEFAULT_ETA})
   --clip on|off       clip the predicted x0 to [-1, 1] in every step (default on)
+${PRIOR_USAGE}
   --seed N            same seed, same images (default 0)
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N
@@ -50,6 +75,7 @@ async function main(): Promise<void> {
       steps: { type: "string" },
       eta: { type: "string" },
       clip: { type: "string" },
+      prior: { type: "string" },
       seed: { type: "string" },
       backend: { type: "string" },
       threads: { type: "string" },
@@ -91,7 +117,8 @@ async function main(): Promise<void> {
   const frameEvery = v.gif
     ? intFlag("frame-every", v["frame-every"], Math.max(1, Math.round(totalSteps / 25)), 1)
     : 0;
-  const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery };
+  const dataMean = chosenDataMean(v.prior, ckpt);
+  const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery, dataMean };
   checkSampleOptions(options, T);
   await initBackend(backend, {
     wasmThreads: threadsFlag(v.threads),
@@ -102,7 +129,7 @@ async function main(): Promise<void> {
     `model: ${loaded.model.config.preset}, step ${loaded.step}, ${loaded.usedEma ? "EMA" : "raw"} weights, ` +
       `${loaded.schedule.kind} schedule T=${T}; ${sampler}${
         sampler === "ddim" ? `-${steps} eta=${eta}` : `-${T}`
-      }`,
+      }, start ${dataMean ? "N(√ᾱ·data mean, (1−ᾱ)·I)" : "N(0, I)"}`,
   );
   const isTty = Deno.stderr.isTerminal();
   let lastPct = -1;

@@ -131,12 +131,16 @@ Deno.test("float16 storage halves the size and rounds to nearest", async () => {
   trainer.dispose();
 });
 
-Deno.test("a sampling checkpoint keeps only EMA weights and state, and loads for sampling", async () => {
+Deno.test("a sampling checkpoint keeps only EMA weights, state and data mean, and loads for sampling", async () => {
   const { samplingCheckpoint } = await import("../src/checkpoint.ts");
   const { modelFromCheckpoint } = await import("../src/model/from_checkpoint.ts");
   const { trainer, ckpt } = await trainedCheckpoint(2);
   const small = samplingCheckpoint(ckpt, { eval: { kid: 1 } });
-  assert.ok([...small.tensors.keys()].every((k) => k.startsWith("ema/") || k.startsWith("state/")));
+  assert.ok(
+    [...small.tensors.keys()].every((k) =>
+      k.startsWith("ema/") || k.startsWith("state/") || k === "data/mean"
+    ),
+  );
   assert.equal(small.meta.rng, undefined);
   assert.deepEqual(small.meta.eval, { kid: 1 });
   const loaded = modelFromCheckpoint(decodeCheckpoint(encodeCheckpoint(small, { dtype: "F16" })));

@@ -10,6 +10,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
   const expected = [
     "BACKEND_REQUESTS",
     "CheckpointError",
+    "DATA_MEAN_TENSOR",
     "DEFAULT_SEED_CONFIG",
     "DEFAULT_TRAIN_CONFIG",
     "DEFAULT_UNET_CONFIG",
@@ -31,8 +32,10 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
     "loadCheckpoint",
     "loadDataset",
     "makeSchedule",
+    "meanImage",
     "modelConfig",
     "prepareDataset",
+    "priorStart",
     "qSample",
     "sample",
     "saveCheckpoint",

@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { type Checkpoint, CheckpointError } from "../checkpoint.ts";
+import { type Checkpoint, CheckpointError, DATA_MEAN_TENSOR } from "../checkpoint.ts";
 import { type DiffusionSchedule, makeSchedule } from "../schedule.ts";
 import { DiffusionModel, validateModelConfig } from "./model.ts";
 import type { ParamMap } from "./context.ts";
@@ -19,6 +19,8 @@ export interface LoadedModel {
   usedEma: boolean;
   /** Optimizer steps behind the weights. */
   step: number;
+  /** The training set's mean image (`data/mean`), where sampling starts from; absent in old checkpoints. */
+  dataMean?: Float32Array;
 }
 
 /**
@@ -39,7 +41,14 @@ export function modelFromCheckpoint(ckpt: Checkpoint, useEma = true): LoadedMode
     throw new CheckpointError("checkpoint holds no weights (no params/ or ema/ tensors)");
   }
   const prefix = (useEma && hasEma) || !hasRaw ? "ema" : "params";
-  const model = new DiffusionModel(meta.model, 0, meta.imageSize ?? 32);
+  const size = meta.imageSize ?? 32;
+  const mean = ckpt.tensors.get(DATA_MEAN_TENSOR);
+  if (mean && mean.shape.join() !== [size, size, 3].join()) {
+    throw new CheckpointError(
+      `checkpoint tensor "${DATA_MEAN_TENSOR}" has shape [${mean.shape}], the model needs [${size},${size},3]`,
+    );
+  }
+  const model = new DiffusionModel(meta.model, 0, size);
   try {
     assignTensors(ckpt, [[prefix, model.params], ["state", model.state]]);
   } catch (err) {
@@ -51,6 +60,7 @@ export function modelFromCheckpoint(ckpt: Checkpoint, useEma = true): LoadedMode
     schedule: makeSchedule(meta.schedule.kind, meta.schedule.T),
     usedEma: prefix === "ema",
     step: meta.step,
+    ...(mean ? { dataMean: mean.data } : {}),
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The sampling loop: pure noise → images with DDPM (every step) or DDIM (S evenly spaced steps).
+ * The sampling loop: noise → images with DDPM (every step) or DDIM (S evenly spaced steps).
  *
  * @module
  */
@@ -8,6 +8,7 @@ import type { DiffusionModel } from "../model/model.ts";
 import type { ParamMap } from "../model/context.ts";
 import { Rng } from "../rng.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
+import { priorStart } from "./prior.ts";
 import { ddimStep, ddimTimesteps, ddpmStep } from "./steps.ts";
 
 /** The samplers. */
@@ -32,6 +33,13 @@ export interface SampleOptions {
   clip?: boolean;
   /** Seed of the initial noise and of every z; same seed → same images. */
   seed?: number;
+  /**
+   * The training set's mean image (H·W·3, NHWC, [−1, 1]), e.g. a checkpoint's `data/mean`: the
+   * start is then drawn from N(√ᾱ·mean, (1 − ᾱ)·I) at the first timestep, the forward marginal's
+   * mean (see {@linkcode priorStart}), instead of N(0, I). Strongly recommended whenever ᾱ_T is not
+   * ≈ 0, as with the default linear schedule.
+   */
+  dataMean?: Float32Array;
   /** Keep a frame of x_t every this many steps for an animation (0 = none). */
   frameEvery?: number;
   /** Called after every step of every batch with (images done so far, total steps done, total steps). */
@@ -66,6 +74,17 @@ export function checkSampleOptions(o: SampleOptions, T: number): void {
   if (o.eta !== undefined && !(o.eta >= 0)) throw new RangeError(`eta must be >= 0, got ${o.eta}`);
 }
 
+/** Throws a RangeError unless `dataMean` (when given) is one `size`×`size`×3 image of finite values. */
+function checkDataMean(dataMean: Float32Array | undefined, size: number): void {
+  if (!dataMean) return;
+  if (dataMean.length !== size * size * 3) {
+    throw new RangeError(
+      `dataMean has ${dataMean.length} values; the model makes ${size}×${size}×3 = ${size * size * 3}`,
+    );
+  }
+  if (!dataMean.every(Number.isFinite)) throw new RangeError("dataMean holds a non-finite value");
+}
+
 /**
  * Generates images from noise with a trained model, using `params` (default: the model's own;
  * pass the EMA weights for the good samples).
@@ -97,6 +116,7 @@ export async function sampleImages(
   const clip = options.clip ?? true;
   const frameEvery = options.frameEvery ?? 0;
   const size = model.imageSize, per = size * size * 3;
+  checkDataMean(options.dataMean, size);
   const ts = sampler === "ddpm"
     ? Array.from({ length: schedule.T }, (_, i) => schedule.T - 1 - i)
     : ddimTimesteps(schedule.T, options.steps ?? 50);
@@ -110,7 +130,9 @@ export async function sampleImages(
   for (let first = 0; first < n; first += batch) {
     const b = Math.min(batch, n - first);
     const shape: [number, number, number, number] = [b, size, size, 3];
-    let x: tf.Tensor = tf.tensor4d(rng.normalArray(b * per), shape);
+    const startNoise = rng.normalArray(b * per);
+    if (options.dataMean) priorStart(schedule, ts[0], options.dataMean, startNoise);
+    let x: tf.Tensor = tf.tensor4d(startNoise, shape);
     let frame = 0;
     const keepFrame = async (xt: tf.Tensor) => {
       const clipped = tf.clipByValue(xt, -1, 1);

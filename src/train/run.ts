@@ -160,6 +160,7 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
           sampler: "ddim",
           steps: 25,
           seed: 1234,
+          dataMean: trainer.dataMean,
         }, trainer.ema.shadow);
         const side = Math.ceil(Math.sqrt(n));
         const grid = makeGrid(res.images, Math.ceil(n / side), side, dataset.size, { gutter: 1, scale: 2 });

@@ -10,9 +10,10 @@ import { DiffusionModel, type ModelConfig } from "../model/model.ts";
 import { qSample } from "../q_sample.ts";
 import { Rng } from "../rng.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "../schedule.ts";
-import type { Checkpoint, CheckpointMeta, StoredTensor } from "../checkpoint.ts";
+import { type Checkpoint, type CheckpointMeta, DATA_MEAN_TENSOR, type StoredTensor } from "../checkpoint.ts";
 import { assignTensors } from "../model/from_checkpoint.ts";
 import type { DatasetSampler, EmojiDataset, SamplerState } from "../dataset.ts";
+import { meanImage } from "../sample/prior.ts";
 import { Adam } from "./adam.ts";
 import { Ema } from "./ema.ts";
 
@@ -89,6 +90,8 @@ export class Trainer {
   readonly dataRng: Rng;
   /** The batch sampler. */
   readonly sampler: DatasetSampler;
+  /** The mean training image (flips included): where sampling from this model starts. */
+  readonly dataMean: Float32Array;
 
   constructor(readonly config: TrainConfig, readonly dataset: EmojiDataset) {
     validateTrainConfig(config);
@@ -105,6 +108,8 @@ export class Trainer {
     this.noiseRng = new Rng(config.seed + 1);
     this.dataRng = new Rng(config.seed + 2);
     this.sampler = dataset.sampler(this.dataRng, config.batch);
+    // the sampler flips every example with p = 0.5, so the distribution trained on is mirror-symmetric
+    this.dataMean = meanImage(dataset.images, dataset.count, dataset.size, dataset.size, true);
   }
 
   /** Optimizer steps done. */
@@ -172,6 +177,10 @@ export class Trainer {
       const data = await Promise.all([...map.values()].map((v) => v.data() as Promise<Float32Array>));
       readTensors(prefix, map, tensors, data);
     }
+    tensors.set(DATA_MEAN_TENSOR, {
+      shape: [this.dataset.size, this.dataset.size, 3],
+      data: this.dataMean.slice(),
+    });
     const meta: CheckpointMeta = {
       model: this.config.model,
       imageSize: this.dataset.size,
