@@ -46,8 +46,15 @@ async function main(): Promise<void> {
     const { meta, report } = JSON.parse(await Deno.readTextFile(path));
     // the untrained reference shares the sampler name: keep it apart from the model's own numbers
     const untrained = String(meta?.weights ?? "").startsWith("untrained");
-    evals[`${untrained ? "untrained " : ""}${meta?.sampler ?? path}`] = {
+    // reports from before the data-mean start say nothing about it: they started from N(0, I)
+    const prior = meta?.prior ?? "standard";
+    evals[
+      `${untrained ? "untrained " : ""}${meta?.sampler ?? path}${
+        prior === "standard" ? " N(0, I) start" : ""
+      }`
+    ] = {
       n: report.nSamples,
+      prior,
       kidConv: report.kid.conv.mean,
       kidConvStd: report.kid.conv.std,
       kidConvFloor: report.kid.conv.floor.mean,

@@ -15,9 +15,10 @@ import { writeSampleFiles } from "../src/sample/output.ts";
 /** The model `deno task sample` uses when no --checkpoint is given. */
 export const DEFAULT_CHECKPOINT = "data/models/apple-faces-unet.safetensors";
 /**
- * DDIM η of `sample` and `eval`: 1 (fresh noise in every step, as in DDPM). With the shipped model, DDIM-50
- * at η = 1 has 0.43× the KID of η = 0 (conv features, n = 256) and cleaner faces; the library's default
- * stays the deterministic η = 0.
+ * DDIM η of `sample` and `eval`: 1 (fresh noise in every step, as in DDPM). Measured on a 4,400-step Apple
+ * model with the data-mean start (DDIM-50, n = 256): KID 0.00045 at η = 1 against 0.0012 at η = 0 (conv
+ * features), though η = 0 memorises less (18 % against 34 %); the library's default stays the deterministic
+ * η = 0.
  */
 export const DEFAULT_ETA = 1;
 
