@@ -31,7 +31,7 @@ const USAGE = `usage: deno task eval [options]
 ${PRIOR_USAGE}
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N
-  --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>)`;
+  --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>, plus -standard when starting from N(0, I))`;
 
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
