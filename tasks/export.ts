@@ -10,7 +10,7 @@ import { choiceFlag, runCli, UsageError } from "../src/cli.ts";
 import { DATA_MEAN_TENSOR, loadCheckpoint, samplingCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
-import { meanImage } from "../src/sample/prior.ts";
+import { trainingMean } from "../src/sample/prior.ts";
 
 const USAGE =
   `usage: deno task export --checkpoint FILE --out FILE [--dtype F32|F16] [--data DIR] [--eval report.json,...]
@@ -88,9 +88,10 @@ async function main(): Promise<void> {
         `--data "${v.data}" has ${dataset.size}px images, the checkpoint ${ckpt.meta.imageSize}px`,
       );
     }
-    // training flips every example with p = 0.5: the mean of what it saw is mirror-symmetric
-    const mean = meanImage(dataset.images, dataset.count, dataset.size, dataset.size, true);
-    out.tensors.set(DATA_MEAN_TENSOR, { shape: [dataset.size, dataset.size, 3], data: mean });
+    out.tensors.set(DATA_MEAN_TENSOR, {
+      shape: [dataset.size, dataset.size, 3],
+      data: trainingMean(dataset),
+    });
   } else if (!out.tensors.has(DATA_MEAN_TENSOR)) {
     console.error(
       `note: the checkpoint has no ${DATA_MEAN_TENSOR}; samples will start from N(0, I) (pass --data)`,

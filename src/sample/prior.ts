@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { flipHorizontal } from "../dataset/load.ts";
+import { type EmojiDataset, flipHorizontal } from "../dataset/load.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
 import { checkTimestep } from "../schedule.ts";
 
@@ -60,6 +60,23 @@ export function meanImage(
   const mirrored = new Float32Array(per);
   flipHorizontal(mean, mirrored, height, width, 3);
   return mean.map((v, k) => (v + mirrored[k]) / 2);
+}
+
+/**
+ * The mean image of what training sees from `dataset`: its images mirror-symmetrised, because the
+ * batch sampler flips every example with p = 0.5. This is what checkpoints store as `data/mean`.
+ *
+ * @example
+ * ```ts
+ * import { EmojiDataset } from "../dataset/load.ts";
+ * import { trainingMean } from "./prior.ts";
+ * // one 2×2 image, left column −1, right column 1: flipped half the time, it averages to 0
+ * const ds = new EmojiDataset(Float32Array.of(-1, -1, -1, 1, 1, 1, -1, -1, -1, 1, 1, 1), 1, 2);
+ * console.assert(trainingMean(ds).every((v) => v === 0));
+ * ```
+ */
+export function trainingMean(dataset: EmojiDataset): Float32Array {
+  return meanImage(dataset.images, dataset.count, dataset.size, dataset.size, true);
 }
 
 /**

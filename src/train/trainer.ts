@@ -13,7 +13,7 @@ import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "../sche
 import { type Checkpoint, type CheckpointMeta, DATA_MEAN_TENSOR, type StoredTensor } from "../checkpoint.ts";
 import { assignTensors } from "../model/from_checkpoint.ts";
 import type { DatasetSampler, EmojiDataset, SamplerState } from "../dataset.ts";
-import { meanImage } from "../sample/prior.ts";
+import { trainingMean } from "../sample/prior.ts";
 import { Adam } from "./adam.ts";
 import { Ema } from "./ema.ts";
 
@@ -108,8 +108,7 @@ export class Trainer {
     this.noiseRng = new Rng(config.seed + 1);
     this.dataRng = new Rng(config.seed + 2);
     this.sampler = dataset.sampler(this.dataRng, config.batch);
-    // the sampler flips every example with p = 0.5, so the distribution trained on is mirror-symmetric
-    this.dataMean = meanImage(dataset.images, dataset.count, dataset.size, dataset.size, true);
+    this.dataMean = trainingMean(dataset);
   }
 
   /** Optimizer steps done. */
