@@ -28,10 +28,11 @@ const USAGE = `usage: deno task train [options]
   --cooldown N        decay the lr linearly to ~0 over the last N steps (default 0: none)
   --grad-clip X       global gradient-norm clip, 0 = off (default ${D.gradClip})
   --ema X             EMA decay (default ${D.ema})   --seed N   (default ${D.seed})
+  --dropout X         dropout rate in the residual blocks while training (default 0: none)
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
-  --resume FILE       continue from a checkpoint (its settings win, except --steps and --cooldown);
+  --resume FILE       continue from a checkpoint (its settings win, except --steps, --cooldown, --dropout);
                       a new --out folder starts with the checkpoint's run's loss history
   --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N`;
@@ -57,6 +58,7 @@ async function main(): Promise<void> {
         "cooldown",
         "grad-clip",
         "ema",
+        "dropout",
         "seed",
         "backend",
         "out",
@@ -99,6 +101,8 @@ async function main(): Promise<void> {
     cooldown: v.cooldown === undefined ? undefined : intFlag("cooldown", v.cooldown, 0, 0),
     gradClip: numberFlag("grad-clip", v["grad-clip"], D.gradClip, 0),
     ema: numberFlag("ema", v.ema, D.ema, 0, 0.999999),
+    // undefined unless given, like cooldown
+    dropout: v.dropout === undefined ? undefined : numberFlag("dropout", v.dropout, 0, 0, 0.99),
     seed: intFlag("seed", v.seed, D.seed, 0),
   };
   const backendRequest = parseBackendRequest(v.backend ?? "auto");

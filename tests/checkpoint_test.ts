@@ -98,22 +98,34 @@ Deno.test("truncated, bit-flipped, wrong-version and wrong-shape checkpoints are
   other.dispose();
 });
 
-Deno.test("resume after N steps continues the same loss curve as an uninterrupted run", async () => {
-  const config = tinyTrainConfig(TINY_UNET, { batch: 3 });
-  const straight = new Trainer(config, fixtureDataset(5, 8));
-  const a: number[] = [];
-  for (let i = 0; i < 6; i++) a.push((await straight.trainStep()).loss);
-  straight.dispose();
-  const first = new Trainer(config, fixtureDataset(5, 8));
-  const b: number[] = [];
-  for (let i = 0; i < 3; i++) b.push((await first.trainStep()).loss);
-  const bytes = encodeCheckpoint(await first.toCheckpoint(null));
-  first.dispose();
-  const resumed = new Trainer(config, fixtureDataset(5, 8));
-  resumed.restore(decodeCheckpoint(bytes));
-  for (let i = 0; i < 3; i++) b.push((await resumed.trainStep()).loss);
-  resumed.dispose();
-  for (let i = 0; i < 6; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `step ${i + 1}: ${a[i]} vs ${b[i]}`);
+Deno.test("resume after N steps continues the same loss curve as an uninterrupted run, dropout masks included", async () => {
+  const curves: number[][] = [];
+  for (const dropout of [0, 0.3]) {
+    const config = tinyTrainConfig(TINY_UNET, { batch: 3, dropout });
+    const straight = new Trainer(config, fixtureDataset(5, 8));
+    const a: number[] = [];
+    for (let i = 0; i < 6; i++) a.push((await straight.trainStep()).loss);
+    straight.dispose();
+    const first = new Trainer(config, fixtureDataset(5, 8));
+    const b: number[] = [];
+    for (let i = 0; i < 3; i++) b.push((await first.trainStep()).loss);
+    const bytes = encodeCheckpoint(await first.toCheckpoint(null));
+    first.dispose();
+    const resumed = new Trainer(config, fixtureDataset(5, 8));
+    resumed.restore(decodeCheckpoint(bytes));
+    for (let i = 0; i < 3; i++) b.push((await resumed.trainStep()).loss);
+    resumed.dispose();
+    for (let i = 0; i < 6; i++) {
+      assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `dropout ${dropout}, step ${i + 1}: ${a[i]} vs ${b[i]}`);
+    }
+    curves.push(a);
+  }
+  // the zero-initialised output conv hides dropout at step 1; later steps must feel it
+  assert.equal(curves[0][0], curves[1][0]);
+  assert.ok(
+    curves[0].slice(2).some((v, i) => Math.abs(v - curves[1][i + 2]) > 1e-4),
+    "dropout changed nothing",
+  );
 });
 
 Deno.test("float16 storage halves the size and rounds to nearest", async () => {

@@ -83,7 +83,7 @@ Deno.test("a cooldown decays the learning rate linearly over the last updates, n
   assert.deepEqual([1, 2, 3, 4].map((s) => short.learningRate(s)), [0.25, 0.5, 0.5, 0.25]);
 });
 
-Deno.test("a resumed run takes a new --steps and --cooldown and keeps them when not given again", async () => {
+Deno.test("a resumed run takes a new --steps, --cooldown and --dropout and keeps them when not given again", async () => {
   const dir = await Deno.makeTempDir();
   const config = tinyTrainConfig(TINY_UNET, { data: "data/apple-faces-32", batch: 2, steps: 2, lr: 1e-3 });
   const lrs = async (c: typeof config, resume?: string) => {
@@ -101,10 +101,16 @@ Deno.test("a resumed run takes a new --steps and --cooldown and keeps them when 
   const first = await lrs(config);
   assert.deepEqual(first.got, [1e-3, 1e-3]);
   // the checkpoint's settings win (lr stays 1e-3), but the new length and cooldown apply
-  const second = await lrs({ ...config, lr: 0.5, steps: 4, cooldown: 2 }, first.checkpoint);
+  const dropout = async () => JSON.parse(await Deno.readTextFile(`${dir}/config.json`)).dropout;
+  const second = await lrs({ ...config, lr: 0.5, steps: 4, cooldown: 2, dropout: 0.2 }, first.checkpoint);
   assert.deepEqual(second.got, [1e-3, 5e-4]);
-  const third = await lrs({ ...config, steps: 6, cooldown: undefined }, second.checkpoint);
+  assert.equal(await dropout(), 0.2);
+  const third = await lrs(
+    { ...config, steps: 6, cooldown: undefined, dropout: undefined },
+    second.checkpoint,
+  );
   assert.deepEqual(third.got, [1e-3, 5e-4], "the saved cooldown of 2 moves to the new end");
+  assert.equal(await dropout(), 0.2, "the saved dropout stays");
   await Deno.remove(dir, { recursive: true });
 });
 

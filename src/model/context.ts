@@ -21,6 +21,33 @@ export interface StateUpdate {
   value: tf.Tensor;
 }
 
+/** Dropout of a training forward pass: the rate and the stream its masks are drawn from. */
+export interface DropoutSpec {
+  /** Probability of zeroing an activation, in [0, 1). */
+  rate: number;
+  /** The generator of the masks (drawn on the CPU, so every backend drops the same units). */
+  rng: Rng;
+}
+
+/**
+ * Scales `n` values into an inverted-dropout mask: each is 0 with probability `rate`, else
+ * 1 / (1 − rate), so the expected activation is unchanged and inference needs no rescaling.
+ *
+ * @example
+ * ```ts
+ * import { dropoutMask } from "./context.ts";
+ * import { Rng } from "../rng.ts";
+ * const m = dropoutMask(1000, 0.5, new Rng(0));
+ * console.assert(m.every((v) => v === 0 || v === 2));
+ * ```
+ */
+export function dropoutMask(n: number, rate: number, rng: Rng): Float32Array {
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`dropout rate must be in [0, 1), got ${rate}`);
+  const keep = 1 / (1 - rate), mask = new Float32Array(n);
+  for (let i = 0; i < n; i++) mask[i] = rng.uniform() < rate ? 0 : keep;
+  return mask;
+}
+
 /** What a forward pass reads and writes besides its input. */
 export class ForwardContext {
   /** Multiply-adds ×2 of every conv and matmul run through this context, per batch. */
@@ -32,8 +59,24 @@ export class ForwardContext {
    * @param params trainable parameters by name
    * @param state non-trainable state by name (BatchNorm running mean/variance)
    * @param training whether BatchNorm uses batch statistics and records running-stat updates
+   * @param dropoutSpec dropout in training mode (none when absent, and never in inference)
    */
-  constructor(readonly params: ParamMap, readonly state: ParamMap, readonly training: boolean) {}
+  constructor(
+    readonly params: ParamMap,
+    readonly state: ParamMap,
+    readonly training: boolean,
+    readonly dropoutSpec?: DropoutSpec,
+  ) {}
+
+  /**
+   * Inverted dropout of `x` in training mode with a non-zero rate; `x` itself otherwise. The
+   * mask is a constant, so the gradient flows through the kept units only, scaled alike.
+   */
+  dropout<T extends tf.Tensor>(x: T): T {
+    const spec = this.dropoutSpec;
+    if (!this.training || !spec || spec.rate === 0) return x;
+    return tf.mul(x, tf.tensor(dropoutMask(x.size, spec.rate, spec.rng), x.shape)) as T;
+  }
 
   /** The parameter called `name`, or an Error naming it. */
   p(name: string): tf.Variable {

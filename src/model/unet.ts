@@ -66,7 +66,8 @@ function resBlock(
   let h = conv(ctx, `${name}.conv1`, groupNorm(ctx, `${name}.norm1`, x, groups, true));
   const cout = h.shape[3];
   h = tf.add(h, tf.reshape(dense(ctx, `${name}.temb`, temb), [x.shape[0], 1, 1, cout]));
-  h = conv(ctx, `${name}.conv2`, groupNorm(ctx, `${name}.norm2`, h, groups, true));
+  // dropout before the block's last conv, where DDPM puts it (active only while training)
+  h = conv(ctx, `${name}.conv2`, ctx.dropout(groupNorm(ctx, `${name}.norm2`, h, groups, true)));
   const skip = ctx.params.has(`${name}.skip.w`) ? conv(ctx, `${name}.skip`, x) : x;
   return tf.add(skip, h);
 }

@@ -22,7 +22,8 @@ export interface RunOptions {
   /** Write a checkpoint and a sample grid every this many steps (and at the end). */
   every: number;
   /**
-   * Checkpoint to continue from (its config wins over `config` except `steps` and a given `cooldown`).
+   * Checkpoint to continue from (its config wins over `config` except `steps` and a given `cooldown`
+   * or `dropout`).
    * When `out` has no loss.csv yet, the one beside the checkpoint seeds the history up to its step.
    */
   resume?: string;
@@ -91,9 +92,10 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
   if (options.resume) {
     resumeCkpt = await loadCheckpoint(options.resume);
     const saved = resumeCkpt.meta.train as Partial<TrainConfig> | undefined;
-    // The run's length and its end-of-run decay are what a resume usually changes.
+    // The run's length, its end-of-run decay and its dropout are what a resume usually changes.
     const cooldown = config.cooldown ?? saved?.cooldown;
-    config = { ...config, ...saved, model: resumeCkpt.meta.model, steps: config.steps, cooldown };
+    const dropout = config.dropout ?? saved?.dropout;
+    config = { ...config, ...saved, model: resumeCkpt.meta.model, steps: config.steps, cooldown, dropout };
   }
   let initCkpt = null;
   if (options.init) {

@@ -41,8 +41,13 @@ export interface TrainConfig {
   gradClip: number;
   /** EMA decay. */
   ema: number;
-  /** Seed of weights, batches, flips, t and ε. */
+  /** Seed of weights, batches, flips, t, ε and dropout masks. */
   seed: number;
+  /**
+   * Dropout rate in the residual blocks while training (default 0: none). A regulariser against
+   * copying a small training set; sampling never drops.
+   */
+  dropout?: number;
   /** Where the weights started when the run fine-tunes another one (set by `trainRun`'s `init`). */
   init?: { checkpoint: string; step: number; dataHash: string | null };
 }
@@ -88,6 +93,8 @@ export class Trainer {
   readonly noiseRng: Rng;
   /** Stream of batches and flips. */
   readonly dataRng: Rng;
+  /** Stream of dropout masks. */
+  readonly dropoutRng: Rng;
   /** The batch sampler. */
   readonly sampler: DatasetSampler;
   /** The mean training image (flips included): where sampling from this model starts. */
@@ -107,6 +114,7 @@ export class Trainer {
     this.ema = new Ema(this.model.params, config.ema);
     this.noiseRng = new Rng(config.seed + 1);
     this.dataRng = new Rng(config.seed + 2);
+    this.dropoutRng = new Rng(config.seed + 3);
     this.sampler = dataset.sampler(this.dataRng, config.batch);
     this.dataMean = trainingMean(dataset);
   }
@@ -129,7 +137,10 @@ export class Trainer {
     const vars = [...this.model.params.values()];
     let ctx!: ForwardContext;
     const { value, grads } = tf.variableGrads(() => {
-      ctx = new ForwardContext(this.model.params, this.model.state, true);
+      ctx = new ForwardContext(this.model.params, this.model.state, true, {
+        rate: this.config.dropout ?? 0,
+        rng: this.dropoutRng,
+      });
       const shape: [number, number, number, number] = [batch, size, size, 3];
       const noise = tf.tensor4d(eps, shape);
       const xt = qSample(this.schedule, tf.tensor4d(x0, shape), t, noise);
@@ -192,6 +203,7 @@ export class Trainer {
         noise: this.noiseRng.getState(),
         data: this.dataRng.getState(),
         dataEpoch: this.sampler.getState(),
+        dropout: this.dropoutRng.getState(),
       },
       ...extra,
     };
@@ -210,6 +222,8 @@ export class Trainer {
       this.noiseRng.setState(ckpt.meta.rng.noise);
       this.dataRng.setState(ckpt.meta.rng.data);
       if (ckpt.meta.rng.dataEpoch) this.sampler.setState(ckpt.meta.rng.dataEpoch as SamplerState);
+      // checkpoints from before dropout existed have no mask stream: it starts from its seed
+      if (ckpt.meta.rng.dropout) this.dropoutRng.setState(ckpt.meta.rng.dropout);
     }
   }
 
@@ -260,4 +274,7 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (!(c.lr > 0 && c.lr < 1)) throw new RangeError(`lr must be in (0, 1), got ${c.lr}`);
   if (!(c.gradClip >= 0)) throw new RangeError(`gradClip must be >= 0, got ${c.gradClip}`);
   if (!(c.ema >= 0 && c.ema < 1)) throw new RangeError(`ema decay must be in [0, 1), got ${c.ema}`);
+  if (c.dropout !== undefined && !(c.dropout >= 0 && c.dropout < 1)) {
+    throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
+  }
 }
