@@ -4,7 +4,7 @@ import { initBackend } from "../src/backend.ts";
 import { dropoutMask, ForwardContext } from "../src/model/context.ts";
 import { Rng } from "../src/rng.ts";
 import { validateTrainConfig } from "../src/train/trainer.ts";
-import { tinyTrainConfig } from "./helpers.ts";
+import { TINY_SEED, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
 
@@ -44,7 +44,7 @@ Deno.test("ForwardContext.dropout: identity in inference or at rate 0; x·mask w
   tf.dispose([x, y, g]);
 });
 
-Deno.test("a dropout rate outside [0, 1) is refused by name", () => {
+Deno.test("a dropout rate outside [0, 1), or dropout on the seed preset, is refused by name", () => {
   for (const dropout of [1, -0.5, NaN]) {
     assert.throws(
       () => validateTrainConfig(tinyTrainConfig(undefined, { dropout })),
@@ -52,4 +52,8 @@ Deno.test("a dropout rate outside [0, 1) is refused by name", () => {
     );
   }
   validateTrainConfig(tinyTrainConfig(undefined, { dropout: 0.1 }));
+  assert.throws(
+    () => validateTrainConfig(tinyTrainConfig(TINY_SEED, { dropout: 0.1 })),
+    /dropout is built into the unet preset only/,
+  );
 });

@@ -22,13 +22,15 @@ Deno.test("the loss falls clearly when overfitting a handful of images (wasm)", 
   }
 });
 
-Deno.test("no tensor leaks: numTensors stays flat across training steps", async () => {
-  const trainer = new Trainer(tinyTrainConfig(TINY_SEED), fixtureDataset(4, 8));
-  await trainer.trainStep();
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < 5; i++) await trainer.trainStep();
-  assert.equal(tf.memory().numTensors, before);
-  trainer.dispose();
+Deno.test("no tensor leaks: numTensors stays flat across training steps (dropout masks included)", async () => {
+  for (const config of [tinyTrainConfig(TINY_SEED), tinyTrainConfig(TINY_UNET, { dropout: 0.2 })]) {
+    const trainer = new Trainer(config, fixtureDataset(4, 8));
+    await trainer.trainStep();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) await trainer.trainStep();
+    assert.equal(tf.memory().numTensors, before, config.model.preset);
+    trainer.dispose();
+  }
 });
 
 Deno.test("creating and disposing a trainer (model, Adam, EMA) leaves no tensor behind", () => {

@@ -277,4 +277,9 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (c.dropout !== undefined && !(c.dropout >= 0 && c.dropout < 1)) {
     throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
   }
+  if ((c.dropout ?? 0) > 0 && c.model.preset !== "unet") {
+    throw new RangeError(
+      `dropout is built into the unet preset only, not "${c.model.preset}": drop --dropout`,
+    );
+  }
 }
