@@ -30,7 +30,7 @@ export interface DropoutSpec {
 }
 
 /**
- * Scales `n` values into an inverted-dropout mask: each is 0 with probability `rate`, else
+ * Draws an inverted-dropout mask of `n` values: each is 0 with probability `rate`, else
  * 1 / (1 − rate), so the expected activation is unchanged and inference needs no rescaling.
  *
  * @example
