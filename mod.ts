@@ -93,5 +93,5 @@ export {
   type Vendor,
   VENDORS,
 } from "./src/dataset.ts";
-export type { Rgb } from "./src/image.ts";
+export type { Rgb } from "./src/image/colour.ts";
 export { Rng, type RngState } from "./src/rng.ts";

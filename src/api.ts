@@ -15,7 +15,7 @@ import { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult, trainRun } from 
 import type { StepReport, TrainConfig } from "./train/trainer.ts";
 import { type DatasetManifest, loadDataset as loadEmojiDataset } from "./dataset.ts";
 import { sampleGrid } from "./sample/output.ts";
-import { encodePng } from "./image.ts";
+import { encodePng } from "./image/codec.ts";
 
 /** A batch of images: NHWC float values (in [−1, 1] for images) and the shape [B, H, W, C]. */
 export interface ImageBatch {

@@ -12,7 +12,8 @@ import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts";
-import { encodePng, makeGrid } from "../src/image.ts";
+import { encodePng } from "../src/image/codec.ts";
+import { makeGrid } from "../src/image/grid.ts";
 import { atomicWriteFile, pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { DiffusionModel } from "../src/model/model.ts";

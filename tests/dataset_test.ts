@@ -13,7 +13,7 @@ import {
   prepareDataset,
   sha256Hex,
 } from "../src/dataset.ts";
-import { decodeImage, encodePng } from "../src/image.ts";
+import { decodeImage, encodePng } from "../src/image/codec.ts";
 import { Rng } from "../src/rng.ts";
 import { makeSchedule } from "../src/schedule.ts";
 import { denoCommand, runTask as runTaskAs } from "./helpers.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { initBackend } from "../src/backend.ts";
 import { saveCheckpoint } from "../src/checkpoint.ts";
 import { ensureDataset } from "../src/dataset.ts";
-import { encodePng } from "../src/image.ts";
+import { encodePng } from "../src/image/codec.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { ownLines, runTask, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 

@@ -1,21 +1,11 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend.ts";
-import {
-  areaResize,
-  centerCropSquare,
-  colorToHex,
-  compositeOver,
-  decodeImage,
-  encodePng,
-  floatToRgb8,
-  makeGrid,
-  parseColor,
-  rgb8ToFloat,
-  roundToBytes,
-  stackVertical,
-  tensorToRgb8,
-} from "../src/image.ts";
+import { areaResize, centerCropSquare } from "../src/image/resize.ts";
+import { colorToHex, compositeOver, parseColor } from "../src/image/colour.ts";
+import { decodeImage, encodePng } from "../src/image/codec.ts";
+import { floatToRgb8, rgb8ToFloat, roundToBytes, tensorToRgb8 } from "../src/image/pixels.ts";
+import { makeGrid, stackVertical } from "../src/image/grid.ts";
 
 function assertArrayClose(actual: ArrayLike<number>, expected: number[], eps = 1e-4) {
   assert.equal(actual.length, expected.length, "length");

@@ -3,7 +3,7 @@ import * as mod from "../mod.ts";
 import { initBackend } from "../src/backend.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { saveCheckpoint } from "../src/checkpoint.ts";
-import { decodeImage } from "../src/image.ts";
+import { decodeImage } from "../src/image/codec.ts";
 import { denoCommand, fixtureDataset, tinyTrainConfig } from "./helpers.ts";
 
 Deno.test("API surface: mod.ts exports exactly the documented names", () => {

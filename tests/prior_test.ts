@@ -126,7 +126,7 @@ Deno.test("EmojiDiffusion.sample starts at the checkpoint's data mean unless tol
 
 Deno.test("export --data adds the training set's mean; other data or --prior data-mean without one is a one-line error", async () => {
   const dir = await Deno.makeTempDir();
-  const { encodePng } = await import("../src/image.ts");
+  const { encodePng } = await import("../src/image/codec.ts");
   const { ensureDataset } = await import("../src/dataset.ts");
   try {
     const sets: string[] = [];

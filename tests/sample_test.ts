@@ -7,7 +7,7 @@ import { sampleImages } from "../src/sample/sample.ts";
 import { DiffusionModel } from "../src/model/model.ts";
 import type { ForwardContext } from "../src/model/context.ts";
 import { gridShape, sampleGrid, writeSampleFiles } from "../src/sample/output.ts";
-import { decodeImage } from "../src/image.ts";
+import { decodeImage } from "../src/image/codec.ts";
 import { Rng } from "../src/rng.ts";
 import { ownLines, runTask, TINY_UNET } from "./helpers.ts";
 

@@ -6,7 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
-import { decodeImage, rgb8ToFloat } from "../image.ts";
+import { decodeImage } from "../image/codec.ts";
+import { rgb8ToFloat } from "../image/pixels.ts";
 import type { Rng } from "../rng.ts";
 import {
   DatasetError,
@@ -283,7 +284,7 @@ async function listDatasets(parent: string): Promise<string[]> {
  * ```ts
  * import { loadDataset } from "./load.ts";
  * import { prepareDataset } from "./prepare.ts";
- * import { encodePng } from "../image.ts";
+ * import { encodePng } from "../image/codec.ts";
  * const src = await Deno.makeTempDir(), out = `${await Deno.makeTempDir()}/set`;
  * await Deno.writeFile(`${src}/a.png`, await encodePng(Uint8Array.of(255, 255, 255, 255), 1, 1));
  * await prepareDataset({ from: src, size: 2, out, log: null });

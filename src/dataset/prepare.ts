@@ -6,18 +6,11 @@
  */
 import { basename, dirname, extname, join, relative } from "node:path";
 import { atomicWriteFile, pathExists } from "../io.ts";
-import {
-  areaResize,
-  centerCropSquare,
-  colorToHex,
-  compositeOver,
-  decodeImage,
-  encodePng,
-  makeGrid,
-  parseColor,
-  type Rgb,
-  roundToBytes,
-} from "../image.ts";
+import { areaResize, centerCropSquare } from "../image/resize.ts";
+import { colorToHex, compositeOver, parseColor, type Rgb } from "../image/colour.ts";
+import { decodeImage, encodePng } from "../image/codec.ts";
+import { makeGrid } from "../image/grid.ts";
+import { roundToBytes } from "../image/pixels.ts";
 import {
   ATLAS_FILE,
   DatasetError,
@@ -179,7 +172,7 @@ async function checkOutDir(dir: string): Promise<void> {
  * @example Prepare a dataset from a folder of one generated PNG
  * ```ts
  * import { prepareDataset } from "./prepare.ts";
- * import { encodePng } from "../image.ts";
+ * import { encodePng } from "../image/codec.ts";
  * const src = await Deno.makeTempDir(), out = `${await Deno.makeTempDir()}/set`;
  * await Deno.writeFile(`${src}/red.png`, await encodePng(Uint8Array.of(255, 0, 0, 255), 1, 1));
  * const { manifest } = await prepareDataset({ from: src, size: 4, out, log: null });

@@ -5,7 +5,8 @@
  * @module
  */
 import { join } from "node:path";
-import { encodeGif, encodePng, makeGrid, type RgbaImage } from "../image.ts";
+import { encodeGif, encodePng } from "../image/codec.ts";
+import { makeGrid, type RgbaImage } from "../image/grid.ts";
 import { atomicWriteFile } from "../io.ts";
 import type { SampleResult } from "./sample.ts";
 
