@@ -18,27 +18,16 @@ import {
   inputGradByRotatedConv,
   inputGradBySubpixel,
 } from "../src/wasm_kernels/conv.ts";
+import { Rng } from "../src/rng.ts";
 import { enableWasmThreads } from "../src/wasm_threads.ts";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 
 const TOL = 1e-4;
 
-/** Deterministic uniform [0, 1) numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomData(size: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed);
+  const r = new Rng(seed);
   const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) out[i] = lo + (hi - lo) * r();
+  for (let i = 0; i < size; i++) out[i] = lo + (hi - lo) * r.uniform();
   return out;
 }
 
