@@ -49,6 +49,7 @@ export {
   gridPng,
   type ImageBatch,
   loadDataset,
+  type LoadOptions,
   qSample,
   sample,
   train,
@@ -82,6 +83,8 @@ export {
   saveCheckpoint,
   type StoredTensor,
 } from "./src/checkpoint.ts";
+export type { CheckpointSource, LoadCheckpointOptions, LoadProgress } from "./src/checkpoint_source.ts";
+export { PRETRAINED_MODELS, type PretrainedModel } from "./src/pretrained.ts";
 export {
   type DatasetManifest,
   type ManifestAtlas,
