@@ -133,8 +133,8 @@ export class EmojiDiffusion {
    * const { images } = await (await EmojiDiffusion.pretrained("apple-faces")).sample({ n: 16, seed: 1 });
    * ```
    */
-  static pretrained(name: PretrainedModel, options: LoadOptions = {}): Promise<EmojiDiffusion> {
-    return EmojiDiffusion.load(pretrainedUrl(name), options);
+  static async pretrained(name: PretrainedModel, options: LoadOptions = {}): Promise<EmojiDiffusion> {
+    return await EmojiDiffusion.load(pretrainedUrl(name), options);
   }
 
   /** The model's preset and sizes. */

@@ -29,7 +29,10 @@ interface ClientResult {
   images: number[];
 }
 
-/** Runs the client with the permissions mod.ts documents for a JSR user, `jsr.io` being the server. */
+/**
+ * Runs the client with the permissions mod.ts documents for a JSR user (`--allow-read
+ * --allow-net=jsr.io`, this server standing for jsr.io), plus `extra`.
+ */
 async function runClient(
   dir: string,
   host: string,
@@ -48,8 +51,6 @@ async function runClient(
       `--reload=http://${host}`,
       `--allow-net=${host}`,
       "--allow-read",
-      "--allow-env",
-      "--allow-sys",
       ...extra,
       "client.ts",
       ...args,
@@ -65,7 +66,7 @@ async function runClient(
 
 Deno.test({
   name:
-    "a client importing mod.ts over HTTP starts wasm and auto, loads the shipped model, samples the local pixels",
+    "a client importing mod.ts over HTTP starts wasm (1 and 2 threads) and auto, loads the shipped model, samples the local pixels",
   // the subprocess's own stdio and the server's are not this test's leaks
   sanitizeResources: false,
   sanitizeOps: false,
@@ -109,6 +110,13 @@ Deno.test({
         const worst = Math.max(...auto.result!.images.map((v, i) => Math.abs(v - expected[i])));
         assert.ok(worst < 0.05, `auto (${auto.result!.info.name}) differs by ${worst}`);
       }
+
+      // The threaded build writes its two scripts to the temp folder: the documented extra permissions.
+      const threaded = await runClient(client, host, ["wasm", "2"], ["--allow-write", "--allow-env"]);
+      assert.equal(threaded.code, 0, threaded.stderr);
+      assert.match(threaded.result!.info.reason, /requested, 2 threads$/);
+      const worst = Math.max(...threaded.result!.images.map((v, i) => Math.abs(v - expected[i])));
+      assert.ok(worst < 1e-4, `2 threads differ from 1 by ${worst}`);
     } finally {
       await server.shutdown();
       await Deno.remove(pkg, { recursive: true });
