@@ -16,32 +16,39 @@ import { fileURLToPath } from "node:url";
 export const WASM_PACKAGE = "@tensorflow/tfjs-backend-wasm";
 
 /**
- * The folder of the installed `@tensorflow/tfjs-backend-wasm@<version>` package. `version` is the
- * version of the package already loaded (its `version_wasm` export), so the folder found is the
- * one whose JavaScript is running. Throws an Error saying what to do when it is not on disk.
+ * The folder of the installed `@tensorflow/tfjs-backend-wasm` package. `version` is the version of
+ * the package already loaded (its `version_wasm`), used when the import map's name does not resolve.
+ * Throws an Error saying what to do when the package is not on disk.
  *
  * @example
  * ```ts
  * import { version_wasm } from "@tensorflow/tfjs-backend-wasm";
  * import { wasmPackageDir } from "./wasm_package.ts";
- * const dir = wasmPackageDir(version_wasm);
- * console.assert(Deno.statSync(`${dir}/dist/tfjs-backend-wasm-simd.wasm`).isFile);
+ * console.assert(Deno.statSync(`${wasmPackageDir(version_wasm)}/dist/tfjs-backend-wasm-simd.wasm`).isFile);
  * ```
  */
 export function wasmPackageDir(version: string): string {
-  const spec = `npm:${WASM_PACKAGE}@${version}/package.json`;
   let url: string;
   try {
-    url = import.meta.resolve(spec);
-  } catch (err) {
-    throw new Error(
-      `the wasm backend cannot find ${WASM_PACKAGE}@${version} (${(err as Error).message.split("\n")[0]}); ` +
-        `install it with: deno add npm:${WASM_PACKAGE}@${version}`,
-    );
+    // A literal, so that publishing rewrites it to the import map's `npm:` specifier, like the imports.
+    url = import.meta.resolve("@tensorflow/tfjs-backend-wasm/package.json");
+  } catch {
+    // Not rewritten (JSR users have no import map): name the loaded version's package directly.
+    const spec = `npm:${WASM_PACKAGE}@${version}/package.json`;
+    try {
+      url = import.meta.resolve(spec);
+    } catch (err) {
+      throw new Error(
+        `the wasm backend cannot find ${WASM_PACKAGE}@${version} (${
+          (err as Error).message.split("\n")[0]
+        }); ` +
+          `add it with: deno add npm:${WASM_PACKAGE}@${version}`,
+      );
+    }
   }
   if (!url.startsWith("file:")) {
     throw new Error(
-      `the wasm backend needs ${WASM_PACKAGE}@${version} installed on disk, but it resolved to ${url}; ` +
+      `the wasm backend needs ${WASM_PACKAGE} installed on disk, but it resolved to ${url}; ` +
         `run under Deno, which installs npm packages locally`,
     );
   }

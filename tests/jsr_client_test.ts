@@ -67,9 +67,6 @@ async function runClient(
 Deno.test({
   name:
     "a client importing mod.ts over HTTP starts wasm (1 and 2 threads) and auto, loads the shipped model, samples the local pixels",
-  // the subprocess's own stdio and the server's are not this test's leaks
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const pkg = await Deno.makeTempDir({ prefix: "emoji-jsr-pkg-" });
     const client = await Deno.makeTempDir({ prefix: "emoji-jsr-client-" });

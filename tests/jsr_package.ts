@@ -35,13 +35,14 @@ export async function publishedFiles(): Promise<string[]> {
 }
 
 /**
- * Rewrites the specifiers of `import`/`export … from`/`import(…)` in a module the way JSR does:
+ * Rewrites the specifiers of `import`/`export … from`/`import(…)`/`import.meta.resolve(…)` with a
+ * literal argument in a module the way JSR does:
  * an import-map key (or key/subpath) mapped to `npm:` becomes that specifier, one mapped to a local
  * file becomes a relative path from `file`.
  */
 export function rewriteSpecifiers(source: string, file: string, imports: Record<string, string>): string {
   return source.replace(
-    /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])([^"'\n]+)\2/g,
+    /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|\bimport\.meta\.resolve\(\s*)(["'])([^"'\n]+)\2/g,
     (all, pre: string, quote: string, spec: string) => {
       for (const [key, target] of Object.entries(imports)) {
         const sub = spec === key ? "" : spec.startsWith(key + "/") ? spec.slice(key.length) : null;
