@@ -3,15 +3,37 @@
  * from noise, on TensorFlow.js in Deno (WebGPU when there is a GPU, a trainable wasm backend
  * otherwise). The API takes and returns plain typed arrays.
  *
- * Permissions: `--allow-read --allow-env --allow-ffi` (imagescript, used for PNG, loads a native
- * addon), `--allow-write` for the folders you write to, `--allow-sys` for the wasm backend.
+ * Permissions, imported from JSR (`jsr:@emoji-diffusion/core`), or from a checkout:
+ * - `--allow-read`: the wasm backend reads its binary from the installed npm package (in Deno's
+ *   cache or `node_modules/`); also checkpoints and datasets read from disk.
+ * - `--allow-net=jsr.io`: {@linkcode EmojiDiffusion.pretrained} downloads the shipped model (about
+ *   4.5 MB) from where the package was imported; not needed when the library is local files, nor
+ *   for checkpoints on disk. Importing from JSR needs no `--allow-import` (jsr.io is allowed by
+ *   default); importing from another host needs `--allow-import=<host>` and `--allow-net=<host>`.
+ * - `--allow-env --allow-ffi`: PNG (`gridPng`, datasets): imagescript loads a native addon.
+ * - `--allow-write` for the folders you write to (`train`, `prepareDataset`).
+ * - Threaded wasm (`wasmThreads` above 1) writes two scripts to the temp folder: `--allow-write
+ *   --allow-env` (`TMPDIR`), and `--allow-sys` for `wasmThreads: "auto"` (it reads the CPU load).
+ *   Without them it says why and runs on one thread.
  *
- * @example Generate emojis from a checkpoint
+ * So 16 emojis from the shipped model need `deno run --allow-read --allow-net=jsr.io main.ts`.
+ *
+ * @example Generate 16 emojis with the shipped model
  * ```ts ignore
- * import { EmojiDiffusion, initBackend } from "@emoji-diffusion/core";
+ * import { EmojiDiffusion, initBackend } from "jsr:@emoji-diffusion/core";
  * await initBackend("auto");
- * const model = await EmojiDiffusion.load("data/models/apple-faces-unet.safetensors");
- * const { images } = await model.sample({ n: 16, sampler: "ddim", steps: 50, seed: 1 });
+ * const { images } = await (await EmojiDiffusion.pretrained("apple-faces")).sample({ n: 16, seed: 1 });
+ * ```
+ *
+ * @example Load a checkpoint from a path, a URL or bytes
+ * ```ts ignore
+ * import { EmojiDiffusion, initBackend } from "jsr:@emoji-diffusion/core";
+ * await initBackend("wasm");
+ * const fromFile = await EmojiDiffusion.load("data/runs/mine/latest.safetensors");
+ * const fromUrl = await EmojiDiffusion.load(new URL("https://example.com/unet.safetensors"), {
+ *   onProgress: ({ loaded, total }) => console.error(`${loaded} / ${total ?? "?"} bytes`),
+ * });
+ * const fromBytes = await EmojiDiffusion.load(await Deno.readFile("unet.safetensors"));
  * ```
  *
  * @example The forward process
@@ -49,6 +71,7 @@ export {
   gridPng,
   type ImageBatch,
   loadDataset,
+  type LoadOptions,
   qSample,
   sample,
   train,
@@ -82,6 +105,8 @@ export {
   saveCheckpoint,
   type StoredTensor,
 } from "./src/checkpoint.ts";
+export type { CheckpointSource, LoadCheckpointOptions, LoadProgress } from "./src/checkpoint_source.ts";
+export { PRETRAINED_MODELS, type PretrainedModel } from "./src/pretrained.ts";
 export {
   type DatasetManifest,
   type ManifestAtlas,

@@ -6,6 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { type Checkpoint, loadCheckpoint } from "./checkpoint.ts";
+import type { CheckpointSource, LoadCheckpointOptions } from "./checkpoint_source.ts";
+import { type PretrainedModel, pretrainedUrl } from "./pretrained.ts";
 import { type LoadedModel, modelFromCheckpoint } from "./model/from_checkpoint.ts";
 import { DiffusionModel, type ModelConfig } from "./model/model.ts";
 import { qSample as qSampleTensor } from "./q_sample.ts";
@@ -63,6 +65,12 @@ export async function qSample(
   return { data, shape: [...x0.shape] };
 }
 
+/** Options of {@linkcode EmojiDiffusion.load} and {@linkcode EmojiDiffusion.pretrained}. */
+export interface LoadOptions extends LoadCheckpointOptions {
+  /** Use the EMA weights when the checkpoint has them (default true). */
+  useEma?: boolean;
+}
+
 /**
  * A noise-prediction model ready to sample: built from a preset config (random weights) or loaded
  * from a checkpoint (EMA weights by default).
@@ -97,10 +105,36 @@ export class EmojiDiffusion {
     });
   }
 
-  /** Loads a checkpoint file (or a decoded checkpoint); EMA weights unless `useEma` is false. */
-  static async load(source: string | Checkpoint, useEma = true): Promise<EmojiDiffusion> {
-    const ckpt = typeof source === "string" ? await loadCheckpoint(source) : source;
-    return new EmojiDiffusion(modelFromCheckpoint(ckpt, useEma));
+  /**
+   * Loads a checkpoint from a path, a URL (`file:`, `http:`, `https:`), its bytes, or a decoded
+   * checkpoint, with the same integrity checks for each; EMA weights unless `useEma` is false
+   * (`false` alone is short for `{ useEma: false }`). `onProgress` follows a download.
+   */
+  static async load(
+    source: CheckpointSource | Checkpoint,
+    options: boolean | LoadOptions = {},
+  ): Promise<EmojiDiffusion> {
+    const opts: LoadOptions = typeof options === "boolean" ? { useEma: options } : options;
+    const ckpt = typeof source === "string" || source instanceof URL || source instanceof Uint8Array
+      ? await loadCheckpoint(source, opts)
+      : source;
+    return new EmojiDiffusion(modelFromCheckpoint(ckpt, opts.useEma ?? true));
+  }
+
+  /**
+   * Loads a model shipped with the package by name (see {@linkcode PRETRAINED_MODELS}): read from
+   * disk in a checkout, downloaded from where the package was imported from otherwise (e.g. JSR:
+   * needs `--allow-net=jsr.io`; about 4.5 MB, `onProgress` follows it).
+   *
+   * @example
+   * ```ts ignore
+   * import { EmojiDiffusion, initBackend } from "@emoji-diffusion/core";
+   * await initBackend("auto");
+   * const { images } = await (await EmojiDiffusion.pretrained("apple-faces")).sample({ n: 16, seed: 1 });
+   * ```
+   */
+  static async pretrained(name: PretrainedModel, options: LoadOptions = {}): Promise<EmojiDiffusion> {
+    return await EmojiDiffusion.load(pretrainedUrl(name), options);
   }
 
   /** The model's preset and sizes. */

@@ -8,8 +8,8 @@ import "@tensorflow/tfjs-backend-cpu";
 // tfjs-core alone registers no gradients (its ESM registrar does not resolve in Deno); the
 // @tensorflow/tfjs bundle registers them all into the shared global registry.
 import "@tensorflow/tfjs";
-import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { wasmPackageDir } from "./wasm_package.ts";
 
 /** A backend the user may ask for; `auto` means "the fastest one that really runs here". */
 export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
@@ -77,11 +77,12 @@ export async function probeGpuAdapter(): Promise<AdapterProbe> {
   return { adapter, description, fallback };
 }
 
-/** The folder holding the wasm binaries of the installed npm package; never a CDN. */
-function wasmBinaryDir(): string {
-  const require = createRequire(import.meta.url);
-  const pkg = require.resolve("@tensorflow/tfjs-backend-wasm/package.json");
-  return join(dirname(pkg), "dist") + "/";
+/**
+ * The folder holding the wasm binaries of the installed npm package (never a CDN), found from the
+ * package itself, so it works when this library is imported from a URL (JSR) as well as from disk.
+ */
+function wasmBinaryDir(version: string): string {
+  return join(wasmPackageDir(version), "dist") + "/";
 }
 
 let wasmReady: Promise<string> | null = null;
@@ -91,7 +92,7 @@ async function startWasm(threads: number | "auto", tempDir?: string): Promise<st
   if (!wasmReady) {
     wasmReady = (async () => {
       const wasm = await import("@tensorflow/tfjs-backend-wasm");
-      wasm.setWasmPaths(wasmBinaryDir());
+      wasm.setWasmPaths(wasmBinaryDir(wasm.version_wasm));
       let note = "1 thread";
       if (threads === "auto" || threads > 1) {
         const { enableWasmThreads } = await import("./wasm_threads.ts");

@@ -13,6 +13,11 @@
  */
 import { createHash } from "node:crypto";
 import { atomicWriteFile } from "./io.ts";
+import {
+  type CheckpointSource,
+  type LoadCheckpointOptions,
+  readCheckpointSource,
+} from "./checkpoint_source.ts";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.ts";
 import type { ModelConfig } from "./model/model.ts";
 import type { ScheduleKind } from "./schedule.ts";
@@ -219,18 +224,26 @@ export async function saveCheckpoint(
   await atomicWriteFile(path, encodeCheckpoint(ckpt, options));
 }
 
-/** Reads and verifies a checkpoint file; a missing file is a Deno.errors.NotFound naming it. */
-export async function loadCheckpoint(path: string): Promise<Checkpoint> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`checkpoint "${path}" does not exist; train one with: deno task train`);
-    }
-    throw err;
-  }
-  return decodeCheckpoint(bytes, `checkpoint "${path}"`);
+/**
+ * Reads and verifies a checkpoint from a path, a URL (`file:`, `http:`, `https:`) or its bytes: the
+ * same integrity checks whatever the source (see {@linkcode readCheckpointSource}). A missing file
+ * (or an HTTP 404) is a Deno.errors.NotFound naming it.
+ *
+ * @example From bytes
+ * ```ts
+ * import { type CheckpointMeta, encodeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
+ * const meta: CheckpointMeta = { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
+ *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null };
+ * const bytes = encodeCheckpoint({ meta, tensors: new Map([["params/a", { shape: [1], data: Float32Array.of(7) }]]) });
+ * console.assert((await loadCheckpoint(bytes)).tensors.get("params/a")!.data[0] === 7);
+ * ```
+ */
+export async function loadCheckpoint(
+  source: CheckpointSource,
+  options: LoadCheckpointOptions = {},
+): Promise<Checkpoint> {
+  const { bytes, name } = await readCheckpointSource(source, options);
+  return decodeCheckpoint(bytes, name);
 }
 
 /**

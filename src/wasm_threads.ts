@@ -25,10 +25,11 @@
 import * as tf from "@tensorflow/tfjs-core";
 import * as wasmPackage from "@tensorflow/tfjs-backend-wasm";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { Worker } from "node:worker_threads";
+import { wasmPackageDir } from "./wasm_package.ts";
 
 /** Options of {@linkcode enableWasmThreads}. */
 export interface WasmThreadsOptions {
@@ -155,8 +156,9 @@ async function tryStart(options: WasmThreadsOptions): Promise<WasmThreadsResult>
   let workerPath: string;
   let wasmBinary: string;
   try {
-    const require = createRequire(import.meta.url);
-    const packageDir = dirname(require.resolve("@tensorflow/tfjs-backend-wasm/package.json"));
+    // The package's own folder, not this module's: this module may have been imported from a URL.
+    const packageDir = wasmPackageDir(wasmPackage.version_wasm);
+    const require = createRequire(join(packageDir, "package.json"));
     let glueSource = readFileSync(join(packageDir, GLUE), "utf8");
     // The build pre-spawns 8 workers; XNNPACK uses threads - 1 of them (the caller is thread 0).
     glueSource = replaceOnce(glueSource, POOL_PATTERN, `var pthreadPoolSize=${threads - 1};`);

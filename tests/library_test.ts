@@ -20,6 +20,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
     "SAMPLERS",
     "SCHEDULE_KINDS",
     "VENDORS",
+    "PRETRAINED_MODELS",
     "cosineBetaSchedule",
     "ddimStep",
     "ddimTimesteps",

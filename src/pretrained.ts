@@ -1,0 +1,38 @@
+/**
+ * The models shipped in the package (`data/models/`), reachable by name wherever the library was
+ * imported from: their URLs are resolved relative to this module, so they are local files in a
+ * checkout and downloads (from the same server as the code) when imported from JSR.
+ *
+ * @module
+ */
+
+/** A model shipped with the package. */
+export type PretrainedModel = "apple-faces" | "four-vendors";
+
+/**
+ * The shipped models: `apple-faces` (Apple's face emojis) and `four-vendors` (the faces of all
+ * four vendors), both 32×32 U-Nets.
+ */
+export const PRETRAINED_MODELS: readonly PretrainedModel[] = ["apple-faces", "four-vendors"];
+
+const FILES: Record<PretrainedModel, string> = {
+  "apple-faces": "../data/models/apple-faces-unet.safetensors",
+  "four-vendors": "../data/models/four-vendors/unet.safetensors",
+};
+
+/**
+ * The URL of a shipped model's checkpoint, next to this module: `file:` in a checkout, `https:`
+ * from JSR. Throws a RangeError listing the names for an unknown one.
+ *
+ * @example
+ * ```ts
+ * import { pretrainedUrl } from "./pretrained.ts";
+ * console.assert(pretrainedUrl("apple-faces").pathname.endsWith("/data/models/apple-faces-unet.safetensors"));
+ * ```
+ */
+export function pretrainedUrl(name: PretrainedModel): URL {
+  if (!Object.hasOwn(FILES, name)) {
+    throw new RangeError(`unknown pretrained model "${name}": choose one of ${PRETRAINED_MODELS.join(", ")}`);
+  }
+  return new URL(FILES[name], import.meta.url);
+}
