@@ -10,6 +10,7 @@ import { Adam } from "../src/train/adam.ts";
 import { Ema, emaDecayAt } from "../src/train/ema.ts";
 import { NonFiniteLossError, Trainer } from "../src/train/trainer.ts";
 import { loadCheckpoint } from "../src/checkpoint.ts";
+import { trainRun } from "../src/train/run.ts";
 import { measureCost } from "../src/step_cost.ts";
 import { Rng } from "../src/rng.ts";
 import { FUSED_ADAM_KERNEL } from "../src/wasm_kernels/fused_adam.ts";
@@ -236,4 +237,32 @@ Deno.test("live tensors stay flat over training steps with checkpoints and EMA v
   }
   assert.deepEqual(counts, counts.map(() => counts[0]));
   trainer.dispose();
+});
+
+Deno.test("a NaN loss mid-run stops it, names the last good checkpoint, and leaves only good weights on disk", async () => {
+  const dir = await Deno.makeTempDir();
+  const config = tinyTrainConfig(TINY_UNET, { data: "data/apple-faces-32", batch: 2, steps: 6, lr: 1e-3 });
+  // fault injection: from update 4 on, every batch is NaN
+  const original = Trainer.prototype.trainStep;
+  Trainer.prototype.trainStep = function (this: Trainer) {
+    if (this.step === 3) this.sampler.nextBatchArray = () => new Float32Array(2 * 32 * 32 * 3).fill(NaN);
+    return original.call(this);
+  };
+  try {
+    await assert.rejects(
+      () => trainRun(config, { out: dir, every: 2, gridImages: 0, log: null }),
+      (e: unknown) =>
+        e instanceof NonFiniteLossError && /step 4/.test(e.message) &&
+        /last good checkpoint is/.test(e.message),
+    );
+  } finally {
+    Trainer.prototype.trainStep = original;
+  }
+  const latest = `${dir}/latest.safetensors`;
+  const ckpt = await loadCheckpoint(latest);
+  assert.equal(ckpt.meta.step, 2, "the last checkpoint is the one before the bad step");
+  for (const [name, t] of ckpt.tensors) assert.ok(t.data.every(Number.isFinite), `${name} is finite`);
+  const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".safetensors"));
+  assert.ok(!names.some((n) => /00000[3-9]/.test(n)), `no checkpoint after step 2: ${names}`);
+  await Deno.remove(dir, { recursive: true });
 });
