@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
+import { initBackend, probeGpuAdapter } from "../src/backend.ts";
 import { Adam } from "../src/train/adam.ts";
 import { Ema, emaDecayAt } from "../src/train/ema.ts";
 import { NonFiniteLossError, Trainer } from "../src/train/trainer.ts";
@@ -17,6 +17,9 @@ import { FUSED_ADAM_KERNEL } from "../src/wasm_kernels/fused_adam.ts";
 import { fixtureDataset, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
+const gpu = await probeGpuAdapter();
+/** The backends the fused update is checked on: its wasm kernel, and the whole-buffer ops elsewhere. */
+const BACKENDS = ["wasm", "cpu", ...(gpu.adapter ? ["webgpu"] : [])] as ("wasm" | "cpu" | "webgpu")[];
 
 const SHAPES: [string, number[]][] = [["a", [3, 4]], ["b", [5]], ["c", [2, 2, 2, 3]], ["d", [1]]];
 
@@ -58,7 +61,12 @@ function referenceAdam(p0: number[][], grads: number[][][], o: RefOptions) {
   return { p, m, v, ema, norms };
 }
 
-async function fusedRun(backend: "wasm" | "cpu", p0: number[][], grads: number[][][], o: RefOptions) {
+async function fusedRun(
+  backend: "wasm" | "cpu" | "webgpu",
+  p0: number[][],
+  grads: number[][][],
+  o: RefOptions,
+) {
   await initBackend(backend, { log: null });
   const params = new Map(SHAPES.map(([n, s], i) => [n, tf.variable(tf.tensor(p0[i], s))]));
   const adam = new Adam(params, {
@@ -110,7 +118,7 @@ function assertClose(got: number[][], want: number[][], tol: number, what: strin
   assert.ok(worst <= tol, `${what}: max |diff| ${worst} > ${tol}`);
 }
 
-for (const backend of ["wasm", "cpu"] as const) {
+for (const backend of BACKENDS) {
   for (
     const [label, clip, gradScale] of [
       ["clipping active", 1, 1],
@@ -147,8 +155,8 @@ Deno.test("the whole optimizer step is one kernel on wasm, whatever the paramete
   ema.dispose();
 });
 
-Deno.test("a non-finite loss leaves weights, moments, EMA and step unchanged (wasm and cpu)", async () => {
-  for (const backend of ["wasm", "cpu"] as const) {
+Deno.test(`a non-finite loss leaves weights, moments, EMA and step unchanged (${BACKENDS})`, async () => {
+  for (const backend of BACKENDS) {
     await initBackend(backend, { log: null });
     const params = new Map(SHAPES.map(([n, s]) => [n, tf.variable(tf.randomNormal(s, 0, 1, "float32", 1))]));
     const adam = new Adam(params, { lr: 0.01, warmup: 0, gradClip: 1 });
