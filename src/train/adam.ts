@@ -194,7 +194,9 @@ export class Adam {
         const p = tf.sub(p0, tf.div(tf.mul(m, lr / c1), tf.add(tf.sqrt(tf.div(v, c2)), eps)));
         const ok = tf.logicalAnd(tf.isFinite(tf.reshape(loss, [])), tf.isFinite(norm));
         const pick = (a: tf.Tensor, b: tf.Tensor) => tf.where(ok, a, b) as tf.Tensor1D;
-        const e = ema ? pick(tf.add(tf.mul(ema.flat, emaDecay), tf.mul(p, 1 - emaDecay)), ema.flat) : undefined;
+        const e = ema
+          ? pick(tf.add(tf.mul(ema.flat, emaDecay), tf.mul(p, 1 - emaDecay)), ema.flat)
+          : undefined;
         const status = tf.stack([norm, tf.cast(ok, "float32"), tf.reshape(loss, [])]) as tf.Tensor1D;
         return {
           ps: this.layout.unflatten(pick(p, p0)),

@@ -30,7 +30,8 @@ export interface FlatEntry {
  * import "@tensorflow/tfjs-backend-cpu";
  * import { FlatLayout } from "./flat.ts";
  * await tf.setBackend("cpu");
- * const a = tf.variable(tf.tensor2d([[1, 2], [3, 4]])), b = tf.variable(tf.tensor1d([5]));
+ * const a: tf.Variable = tf.variable(tf.tensor2d([[1, 2], [3, 4]]));
+ * const b: tf.Variable = tf.variable(tf.tensor1d([5]));
  * const layout = new FlatLayout(new Map([["a", a], ["b", b]]));
  * const flat = layout.flatten([a, b]);
  * console.assert(layout.total === 5 && flat.shape[0] === 5);
