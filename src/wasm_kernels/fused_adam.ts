@@ -41,6 +41,49 @@ function shared(backend: WasmBackend, t: tf.TensorInfo): tf.TensorInfo {
   return { dataId: t.dataId, shape: t.shape, dtype: t.dtype };
 }
 
+// The loops live in small functions of typed arrays only: the kernel runs once per training step,
+// and V8 optimises a function it calls often much sooner than one long loop in a rarely called one.
+
+/** Σ x² in float64. */
+function sumSquares(x: Float32Array): number {
+  let s = 0;
+  for (let j = 0; j < x.length; j++) s += x[j] * x[j];
+  return s;
+}
+
+/** Adam on one parameter: p1 = p0 − lr/c1·m / (√(v/c2) + ε), with m and v at `base` in the flat moments. */
+function adamSpan(
+  p0: Float32Array,
+  g: Float32Array,
+  p1: Float32Array,
+  m0: Float32Array,
+  v0: Float32Array,
+  m1: Float32Array,
+  v1: Float32Array,
+  base: number,
+  scale: number,
+  b1: number,
+  b2: number,
+  lrc1: number,
+  c2: number,
+  eps: number,
+): void {
+  const k1 = 1 - b1, k2 = 1 - b2;
+  for (let j = 0, k = base; j < p0.length; j++, k++) {
+    const gj = g[j] * scale;
+    m1[k] = m0[k] * b1 + gj * k1;
+    v1[k] = v0[k] * b2 + gj * gj * k2;
+    // from the stored (float32) moments, as the reference computes it
+    p1[j] = p0[j] - (m1[k] * lrc1) / (Math.sqrt(v1[k] / c2) + eps);
+  }
+}
+
+/** e1 = d·e0 + (1 − d)·p over one parameter at `base` in the flat average. */
+function emaSpan(e0: Float32Array, e1: Float32Array, p: Float32Array, base: number, d: number): void {
+  const kd = 1 - d;
+  for (let j = 0, k = base; j < p.length; j++, k++) e1[k] = e0[k] * d + p[j] * kd;
+}
+
 /** The kernel function (float32 throughout; sums of squares in float64). */
 export function fusedAdamWasm(args: KernelArgs): tf.TensorInfo[] {
   const backend = asWasmBackend(args.backend);
@@ -72,10 +115,7 @@ export function fusedAdamWasm(args: KernelArgs): tf.TensorInfo[] {
   }
   const heap = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t) as Float32Array;
   let sumSq = 0;
-  for (const g of gs) {
-    const d = heap(g);
-    for (let j = 0; j < d.length; j++) sumSq += d[j] * d[j];
-  }
+  for (const g of gs) sumSq += sumSquares(heap(g));
   const norm = Math.sqrt(sumSq);
   const lossValue = heap(loss)[0];
   const ok = Number.isFinite(lossValue) && Number.isFinite(norm);
@@ -91,21 +131,15 @@ export function fusedAdamWasm(args: KernelArgs): tf.TensorInfo[] {
   const eOut = ema ? backend.makeOutput(ema.shape, "float32") : null;
   heap(status).set([norm, 1, lossValue]);
   const scale = a.clip > 0 ? Math.fround(a.clip / Math.max(norm, a.clip)) : 1;
-  const b1 = a.beta1, b2 = a.beta2, eps = a.epsilon, k1 = 1 - b1, k2 = 1 - b2, d = a.emaDecay, kd = 1 - d;
+  const b1 = a.beta1, b2 = a.beta2, eps = a.epsilon, d = a.emaDecay;
   const lrc1 = a.lrOverC1, c2 = a.c2;
   const m0 = heap(m), v0 = heap(v), m1 = heap(mOut), v1 = heap(vOut);
   const e0 = ema ? heap(ema) : null, e1 = eOut ? heap(eOut) : null;
   let base = 0;
   for (let i = 0; i < a.n; i++) {
-    const p0 = heap(ps[i]), g = heap(gs[i]), p1 = heap(pOut[i]);
-    for (let j = 0, k = base; j < p0.length; j++, k++) {
-      const gj = g[j] * scale;
-      m1[k] = m0[k] * b1 + gj * k1;
-      v1[k] = v0[k] * b2 + gj * gj * k2;
-      // from the stored (float32) moments, as the reference computes it
-      p1[j] = p0[j] - (m1[k] * lrc1) / (Math.sqrt(v1[k] / c2) + eps);
-    }
-    if (e0 && e1) { for (let j = 0, k = base; j < p0.length; j++, k++) e1[k] = e0[k] * d + p1[j] * kd; }
+    const p0 = heap(ps[i]), p1 = heap(pOut[i]);
+    adamSpan(p0, heap(gs[i]), p1, m0, v0, m1, v1, base, scale, b1, b2, lrc1, c2, eps);
+    if (e0 && e1) emaSpan(e0, e1, p1, base, d);
     base += p0.length;
   }
   return [...pOut, mOut, vOut, ...(eOut ? [eOut] : []), status];
