@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ForwardContext, ParamBuilder } from "./context.ts";
-import { channelSum, groupNormGrad } from "../wasm_kernels/backward.ts";
+import { channelSum as wasmChannelSum, groupNormGrad } from "../wasm_kernels/backward.ts";
 
 /** The function type tf.customGrad takes (its multi-input form is not expressible in its typings). */
 type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
@@ -59,7 +59,7 @@ export function addBias<T extends tf.Tensor>(y: T, b: tf.Tensor): T {
         const rows = dy.size / c;
         return [
           dy,
-          channelSum(dy) ?? tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(dy, [rows, c])), [c]),
+          wasmChannelSum(dy) ?? tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(dy, [rows, c])), [c]),
         ];
       },
     })) as unknown as CustomGradFunc,
