@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ForwardContext, ParamBuilder } from "./context.ts";
+import { channelSum as wasmChannelSum, groupNormGrad } from "../wasm_kernels/backward.ts";
 
 /** The function type tf.customGrad takes (its multi-input form is not expressible in its typings). */
 type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
@@ -56,7 +57,10 @@ export function addBias<T extends tf.Tensor>(y: T, b: tf.Tensor): T {
       value: tf.add(yIn, bIn),
       gradFunc: (dy: tf.Tensor) => {
         const rows = dy.size / c;
-        return [dy, tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(dy, [rows, c])), [c])];
+        return [
+          dy,
+          wasmChannelSum(dy) ?? tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(dy, [rows, c])), [c]),
+        ];
       },
     })) as unknown as CustomGradFunc,
   );
@@ -146,6 +150,9 @@ export function groupNorm(
         value: tf.reshape(y, [bsz, h, w, c]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [sx, sr, sg, sz, ss] = saved;
+          // on wasm one kernel does all of the below (the broadcasting ops are its slowest part)
+          const fused = groupNormGrad(dy, sx, sr, sg, sz, ss);
+          if (fused) return [tf.reshape(fused[0], [bsz, h, w, c]), fused[1], fused[2]];
           let dz = tf.reshape(dy, [bsz, n, groups, cg]);
           if (ss) dz = tf.mul(dz, tf.mul(ss, tf.add(1, tf.mul(sz, tf.sub(1, ss)))));
           const dGamma = channelSum(tf.mul(dz, sx));
