@@ -14,6 +14,7 @@
 import { createHash } from "node:crypto";
 import { atomicWriteFile } from "./io.ts";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.ts";
+import { isSplitPart, loadSplitCheckpoint } from "./checkpoint_split.ts";
 import type { ModelConfig } from "./model/model.ts";
 import type { ScheduleKind } from "./schedule.ts";
 import type { RngState } from "./rng.ts";
@@ -219,8 +220,13 @@ export async function saveCheckpoint(
   await atomicWriteFile(path, encodeCheckpoint(ckpt, options));
 }
 
-/** Reads and verifies a checkpoint file; a missing file is a Deno.errors.NotFound naming it. */
+/**
+ * Reads and verifies a checkpoint file; a missing file is a Deno.errors.NotFound naming it. A path
+ * naming one part of a split checkpoint (`<base>-00001-of-00002.safetensors`, see
+ * `saveSplitCheckpoint`) loads all its parts as one checkpoint.
+ */
 export async function loadCheckpoint(path: string): Promise<Checkpoint> {
+  if (isSplitPart(path)) return await loadSplitCheckpoint(path);
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
