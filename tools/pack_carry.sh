@@ -3,7 +3,7 @@
 # `tools/gpu_run.sh`:
 #   .carry/deno.xz                  the Deno binary on PATH, xz-compressed
 #   .carry/node_modules.tar.xz      the npm packages the tasks load: runtime files only (the
-#                                   emoji-datasource packages, type declarations, source maps, browser
+#                                   emoji-datasource images, type declarations, source maps, browser
 #                                   and ESM builds left out; tfjs is loaded through its *.node.js builds)
 #   .carry/gl/libvulkan1_*.deb      the Vulkan loader (Debian amd64), unpacked there into .carry/root
 #   .carry/peers/seed_torch_bench.py  the PyTorch peer (../shared does not travel)
@@ -29,7 +29,12 @@ fi
 deno install --quiet >/dev/null 2>&1 || deno install
 list=$(mktemp)
 find node_modules \( -type f -o -type l \) | awk '
-  /^node_modules\/(\.deno\/)?emoji-datasource-/ { next }
+  # prepare is not run there, but deno installs every locked package unless it finds it in place:
+  # the emoji-datasource packages travel as their markers and package.json alone
+  /^node_modules\/(\.deno\/)?emoji-datasource-/ {
+    if ($0 ~ /(\/\.initialized|\/emoji-datasource-[a-z]+\/package\.json)$/ || $0 ~ /^node_modules\/emoji-datasource-[a-z]+$/) print
+    next
+  }
   /\.(d\.ts|d\.mts|d\.cts|ts|map|md|html|tsbuildinfo)$/ { next }
   /\.(min|es2017|fesm|es2017\.min|fesm\.min)\.js$/ { next }
   /\/@tensorflow\/[^\/]+\/(src|tools|scripts|wasm-out\/.*\.d)\// { next }
