@@ -29,6 +29,8 @@ if [ ! -x "$R/bin/deno" ]; then
 fi
 # node_modules in the repository root, where deno.json's nodeModulesDir puts it
 rm -rf node_modules && tar -xJf "$C/node_modules.tar.xz" || { say "error: cannot unpack node_modules"; exit 1; }
+# the npm registry metadata, so that deno trusts node_modules without asking the registry
+[ -s "$C/deno_dir.tar.xz" ] && tar -C "$R/deno_dir" -xJf "$C/deno_dir.tar.xz"
 # the Vulkan loader in a private root (never over /), found through LD_LIBRARY_PATH
 for f in "$C"/gl/*.deb; do [ -f "$f" ] && dpkg-deb -x "$f" "$R/root" 2>/dev/null; done
 export LD_LIBRARY_PATH="$R/root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
