@@ -65,21 +65,6 @@ export {
 } from "./src/model/model.ts";
 export { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult } from "./src/train/run.ts";
 export type { LossRow } from "./src/train/loss_plot.ts";
-export {
-  loadTrainRecipe,
-  parseTrainRecipe,
-  type TrainRecipe,
-  TrainRecipeError,
-} from "./src/train/config_file.ts";
-export { exportForReturn, type ReturnOptions } from "./src/train/return_files.ts";
-export {
-  isSplitPart,
-  loadSplitCheckpoint,
-  saveSplitCheckpoint,
-  splitCheckpoint,
-  type SplitOptions,
-  splitPartPath,
-} from "./src/checkpoint_split.ts";
 export type { StepReport, TrainConfig } from "./src/train/trainer.ts";
 export { ddimStepArray as ddimStep, ddpmStepArray as ddpmStep } from "./src/sample/steps_plain.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";

@@ -65,7 +65,7 @@ export function isSplitPart(path: string): boolean {
  * const tensors = new Map(Array.from({ length: 4 }, (_, i) => [`ema/w${i}`, { shape: [100000], data: new Float32Array(100000) }]));
  * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null }, tensors };
- * console.assert(splitCheckpoint(ckpt, { maxBytes: 1_000_000 }).length === 2);
+ * console.assert(splitCheckpoint(ckpt, { maxBytes: 1_200_000 }).length === 2);
  * ```
  */
 export function splitCheckpoint(ckpt: Checkpoint, options: SplitOptions = {}): Checkpoint[] {
