@@ -589,13 +589,19 @@ async function main(): Promise<void> {
 
   // 5. the PyTorch peer on CUDA, one process per training batch
   if (o.peerScript) {
-    const probe = await runProcess("python3", ["-c", "import torch; print(torch.cuda.is_available())"], 120)
-      .catch(
-        () => null,
-      );
+    // the first interpreter that imports torch: plain python3 (the GPU image's), else the system's
+    let python = "", probe: Outcome | null = null;
+    for (const candidate of ["python3", "/usr/bin/python3"]) {
+      probe = await runProcess(candidate, ["-c", "import torch; print(torch.cuda.is_available())"], 120)
+        .catch(() => null);
+      if (probe?.code === 0) {
+        python = candidate;
+        break;
+      }
+    }
     const cuda = probe?.code === 0 && probe.stdout.trim() === "True";
-    if (!probe || probe.code !== 0) {
-      await record("peer", { status: "skipped", seconds: 0, note: "python3 cannot import torch" });
+    if (!python) {
+      await record("peer", { status: "skipped", seconds: 0, note: "no python3 here imports torch" });
     } else {
       const device = cuda ? "cuda" : "cpu";
       for (const [i, batch] of o.trainBatches.entries()) {
@@ -615,7 +621,7 @@ async function main(): Promise<void> {
           ...(o.quick ? ["--steps", "2", "--sample-steps", "3"] : ["--steps", "30", "--sample-steps", "50"]),
         );
         const step = toStep(
-          await runProcess("python3", args, o.stepTimeoutS, { PYTHONUNBUFFERED: "1" }),
+          await runProcess(python, args, o.stepTimeoutS, { PYTHONUNBUFFERED: "1" }),
           true,
         );
         if (step.result) step.result = { ...step.result as object, batch };
