@@ -19,6 +19,7 @@ import {
   readCheckpointSource,
 } from "./checkpoint_source.ts";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.ts";
+import { isSplitPart, loadSplitCheckpoint } from "./checkpoint_split.ts";
 import type { ModelConfig } from "./model/model.ts";
 import type { ScheduleKind } from "./schedule.ts";
 import type { RngState } from "./rng.ts";
@@ -227,7 +228,9 @@ export async function saveCheckpoint(
 /**
  * Reads and verifies a checkpoint from a path, a URL (`file:`, `http:`, `https:`) or its bytes: the
  * same integrity checks whatever the source (see {@linkcode readCheckpointSource}). A missing file
- * (or an HTTP 404) is a Deno.errors.NotFound naming it.
+ * (or an HTTP 404) is a Deno.errors.NotFound naming it. A local path naming one part of a split
+ * checkpoint (`<base>-00001-of-00002.safetensors`, see `saveSplitCheckpoint`) loads all its parts as one
+ * checkpoint.
  *
  * @example From bytes
  * ```ts
@@ -242,6 +245,9 @@ export async function loadCheckpoint(
   source: CheckpointSource,
   options: LoadCheckpointOptions = {},
 ): Promise<Checkpoint> {
+  if (typeof source === "string" && !/^(https?|file):/i.test(source) && isSplitPart(source)) {
+    return await loadSplitCheckpoint(source);
+  }
   const { bytes, name } = await readCheckpointSource(source, options);
   return decodeCheckpoint(bytes, name);
 }

@@ -6,15 +6,24 @@
 import { parseArgs } from "node:util";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
 import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
-import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
+import { MODEL_PRESETS, modelConfig, type UNetConfig } from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/schedule.ts";
 import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
+import { loadTrainRecipe, type TrainRecipe, TrainRecipeError } from "../src/train/config_file.ts";
+import { exportForReturn } from "../src/train/return_files.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 const D = DEFAULT_TRAIN_CONFIG;
 const USAGE = `usage: deno task train [options]
+  --config FILE       JSON recipe (e.g. configs/faces4-64.json): a run's config.json fields plus
+                      "every" and "minutes"; flags given here override it
+  --minutes N         stop the training loop after N minutes of wall clock (--steps stays the cap)
+  --export-to DIR     at the end, also write DIR/ema-*.safetensors (EMA weights, F16, split into
+                      files of at most --part-mib MiB, loadable as one checkpoint), the last grid and loss.csv
+  --part-mib N        largest exported file in MiB (default 16)
+  --grid-images N     images in each checkpoint's sample grid (default 16; 0 = none)
   --data DIR          prepared dataset (default ${D.data}; prepared on demand when missing)
   --model NAME        ${MODEL_PRESETS.join(" | ")} (default unet)
   --channels N        unet base channels (default 32)    --blocks N   res blocks per level (default 1)
@@ -66,6 +75,11 @@ async function main(): Promise<void> {
         "resume",
         "init",
         "threads",
+        "config",
+        "minutes",
+        "export-to",
+        "part-mib",
+        "grid-images",
       ].map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat([["help", {
         type: "boolean",
       }]]),
@@ -73,13 +87,28 @@ async function main(): Promise<void> {
     strict: true,
   }) as { values: Record<string, string | undefined> & { help?: boolean } };
   if (v.help) return console.log(USAGE);
-  const preset = choiceFlag("model", v.model, MODEL_PRESETS, "unet");
+  let recipe: TrainRecipe = { config: {} };
+  if (v.config !== undefined) {
+    try {
+      recipe = await loadTrainRecipe(v.config);
+    } catch (err) {
+      if (err instanceof TrainRecipeError) throw new UsageError(`--config ${err.message}`);
+      throw err;
+    }
+  }
+  // precedence: flags, then the recipe file, then the defaults
+  const B = { ...D, ...recipe.config };
+  const preset = choiceFlag("model", v.model, MODEL_PRESETS, B.model.preset);
   const mult = v.mult?.split(",").map((s) => intFlag("mult", s.trim(), 1, 1, 16));
-  const attention = choiceFlag("attention", v.attention, ["on", "off"] as const, "on") === "on";
+  const baseUnet = B.model.preset === "unet" ? B.model : modelConfig("unet") as UNetConfig;
+  const attention =
+    choiceFlag("attention", v.attention, ["on", "off"] as const, baseUnet.attention ? "on" : "off") ===
+      "on";
   const model = preset === "unet"
     ? modelConfig("unet", {
-      channels: intFlag("channels", v.channels, 32, 2, 1024),
-      blocks: intFlag("blocks", v.blocks, 1, 1, 8),
+      ...baseUnet,
+      channels: intFlag("channels", v.channels, baseUnet.channels, 2, 1024),
+      blocks: intFlag("blocks", v.blocks, baseUnet.blocks, 1, 8),
       ...(mult ? { channelMult: mult } : {}),
       attention,
     })
@@ -88,23 +117,30 @@ async function main(): Promise<void> {
     throw new UsageError("give --steps or --epochs, not both");
   }
   const config = {
-    ...D,
-    data: v.data ?? D.data,
+    ...B,
+    data: v.data ?? B.data,
     model,
-    schedule: choiceFlag("schedule", v.schedule, SCHEDULE_KINDS, D.schedule),
-    T: intFlag("T", v.T, D.T, 2, 100000),
-    batch: intFlag("batch", v.batch, D.batch, 1, 4096),
-    steps: intFlag("steps", v.steps, D.steps, 1),
-    lr: numberFlag("lr", v.lr, D.lr, 1e-8, 1),
-    warmup: intFlag("warmup", v.warmup, D.warmup, 0),
+    schedule: choiceFlag("schedule", v.schedule, SCHEDULE_KINDS, B.schedule),
+    T: intFlag("T", v.T, B.T, 2, 100000),
+    batch: intFlag("batch", v.batch, B.batch, 1, 4096),
+    steps: intFlag("steps", v.steps, B.steps, 1),
+    lr: numberFlag("lr", v.lr, B.lr, 1e-8, 1),
+    warmup: intFlag("warmup", v.warmup, B.warmup, 0),
     // undefined unless given, so a resumed run keeps its checkpoint's cooldown
-    cooldown: v.cooldown === undefined ? undefined : intFlag("cooldown", v.cooldown, 0, 0),
-    gradClip: numberFlag("grad-clip", v["grad-clip"], D.gradClip, 0),
-    ema: numberFlag("ema", v.ema, D.ema, 0, 0.999999),
+    cooldown: v.cooldown === undefined ? B.cooldown : intFlag("cooldown", v.cooldown, 0, 0),
+    gradClip: numberFlag("grad-clip", v["grad-clip"], B.gradClip, 0),
+    ema: numberFlag("ema", v.ema, B.ema, 0, 0.999999),
     // undefined unless given, like cooldown
-    dropout: v.dropout === undefined ? undefined : numberFlag("dropout", v.dropout, 0, 0, 0.99),
-    seed: intFlag("seed", v.seed, D.seed, 0),
+    dropout: v.dropout === undefined ? B.dropout : numberFlag("dropout", v.dropout, 0, 0, 0.99),
+    seed: intFlag("seed", v.seed, B.seed, 0),
   };
+  const minutes = v.minutes === undefined
+    ? recipe.minutes
+    : numberFlag("minutes", v.minutes, 0, 1e-6, 7 * 24 * 60);
+  const partMib = intFlag("part-mib", v["part-mib"], 16, 1, 4096);
+  if (v["export-to"] !== undefined && v["export-to"].trim() === "") {
+    throw new UsageError("--export-to must name a folder");
+  }
   const backendRequest = parseBackendRequest(v.backend ?? "auto");
   if (v.resume !== undefined && !(await pathExists(v.resume))) {
     throw new UsageError(
@@ -122,6 +158,15 @@ async function main(): Promise<void> {
       `--data "${v.data}" has no manifest.json; prepare it with: deno task prepare --out ${v.data}`,
     );
   }
+  if (
+    v.data === undefined && recipe.config.data !== undefined &&
+    !(await pathExists(join(recipe.config.data, "manifest.json")))
+  ) {
+    throw new UsageError(
+      `--config ${v.config}: "data" folder "${recipe.config.data}" has no manifest.json; prepare it with: ` +
+        `deno task prepare --out ${recipe.config.data}`,
+    );
+  }
   if (v.epochs !== undefined) {
     const epochs = intFlag("epochs", v.epochs, 1, 1);
     const count = (await loadDataset(config.data).catch(() => null))?.count ?? 118;
@@ -134,7 +179,9 @@ async function main(): Promise<void> {
   const out = v.out ?? `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
   const result = await trainRun(config, {
     out,
-    every: intFlag("every", v.every, 250, 1),
+    every: intFlag("every", v.every, recipe.every ?? 250, 1),
+    minutes,
+    gridImages: intFlag("grid-images", v["grid-images"], 16, 0, 256),
     resume: v.resume,
     init: v.init,
   });
@@ -143,6 +190,12 @@ async function main(): Promise<void> {
       result.imagesPerSecond.toFixed(1)
     } images/s; checkpoint: ${result.checkpoint}`,
   );
+  if (v["export-to"] !== undefined) {
+    const files = await exportForReturn(result.checkpoint, v["export-to"], { maxBytes: partMib * 2 ** 20 });
+    console.log(
+      `exported ${files.length} files to ${v["export-to"]}: ${files.map((f) => basename(f)).join(", ")}`,
+    );
+  }
 }
 
 if (import.meta.main) await runCli(main);

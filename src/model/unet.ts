@@ -31,8 +31,13 @@ export interface UNetConfig {
   channelMult: number[];
   /** Residual blocks per level on the way down (N + 1 on the way up). */
   blocks: number;
-  /** Self-attention at 8×8 (and in the middle). */
+  /** Self-attention at the {@linkcode UNetConfig.attentionResolutions} (and in the middle). */
   attention: boolean;
+  /**
+   * Feature-map sides that get self-attention when `attention` is on (default `[8]`: 8×8 only). A
+   * 64×64 model may ask for `[16, 8]`.
+   */
+  attentionResolutions?: number[];
   /** GroupNorm groups. */
   groups: number;
 }
@@ -81,7 +86,7 @@ function plan(c: UNetConfig, imageSize: number): Plan {
   return {
     levels: c.channelMult.map((m, i) => ({
       ch: c.channels * m,
-      attn: c.attention && imageSize >> i === 8,
+      attn: c.attention && (c.attentionResolutions ?? [8]).includes(imageSize >> i),
     })),
   };
 }

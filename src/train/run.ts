@@ -30,6 +30,11 @@ export interface RunOptions {
   resume?: string;
   /** Checkpoint whose weights a new run starts from (fine-tuning; its model config wins). */
   init?: string;
+  /**
+   * Wall-clock budget of the training loop in minutes, checkpoints and grids included: no new step
+   * starts once it is spent, and the run ends with a checkpoint and a grid (`config.steps` stays the cap).
+   */
+  minutes?: number;
   /** Images in each progress grid (0 = none). */
   gridImages?: number;
   /** Called after every step. */
@@ -174,7 +179,13 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
       }
     };
     const isTty = Deno.stderr.isTerminal();
+    const deadline = options.minutes === undefined ? Infinity : start + options.minutes * 60_000;
+    let savedAt = -1;
     while (trainer.step < config.steps) {
+      if (performance.now() >= deadline) {
+        log?.(`stopping at step ${trainer.step}: the ${options.minutes}-minute budget is spent`);
+        break;
+      }
       let report: StepReport;
       try {
         report = await trainer.trainStep();
@@ -201,13 +212,14 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
       if (trainer.step % every === 0 || trainer.step === config.steps) {
         const t0 = performance.now();
         await save();
+        savedAt = trainer.step;
         savingMs += performance.now() - t0;
         // live tensors after a checkpoint: flat from one interval to the next when nothing leaks
         log?.(`checkpoint at step ${trainer.step}; ${tf.memory().numTensors} live tensors`);
         if (isTty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
       }
     }
-    if (trainer.step === startStep) await save();
+    if (trainer.step === startStep || savedAt !== trainer.step) await save();
     const seconds = (performance.now() - start - savingMs) / 1000;
     return {
       checkpoint: latest,
