@@ -65,7 +65,16 @@ export {
 } from "./src/model/model.ts";
 export { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult } from "./src/train/run.ts";
 export type { LossRow } from "./src/train/loss_plot.ts";
-export type { StepReport, TrainConfig } from "./src/train/trainer.ts";
+export { NonFiniteLossError, type StepReport, type TrainConfig } from "./src/train/trainer.ts";
+export { type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
+export {
+  CHECKPOINT_WRITE_STAGES,
+  type CheckpointWriteStage,
+  type LossCsvRow,
+  readLossCsv,
+  RunFolder,
+  type RunFolderOptions,
+} from "./src/train/run_folder.ts";
 export { ddimStepArray as ddimStep, ddpmStepArray as ddpmStep } from "./src/sample/steps_plain.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";
@@ -76,6 +85,7 @@ export {
   type CheckpointMeta,
   DATA_MEAN_TENSOR,
   decodeCheckpoint,
+  type DecodeOptions,
   encodeCheckpoint,
   type EncodeOptions,
   loadCheckpoint,
@@ -83,6 +93,7 @@ export {
   type StoredTensor,
 } from "./src/checkpoint.ts";
 export {
+  DatasetError,
   type DatasetManifest,
   type ManifestAtlas,
   type ManifestImage,

@@ -10,9 +10,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { initBackend } from "../src/backend.ts";
-import { intFlag, runCli, UsageError } from "../src/cli.ts";
+import { intFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
 import { DEFAULT_DATASET_DIR, type EmojiDataset, ensureDataset, forwardStrip } from "../src/dataset.ts";
 import { encodePng, makeGrid, type Rgb, stackVertical } from "../src/image.ts";
 import { atomicWriteFile } from "../src/io.ts";
@@ -86,7 +85,7 @@ function parseSchedules(value: string | undefined): ScheduleKind[] {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: Deno.args,
     options: {
       dataset: { type: "string" },

@@ -3,12 +3,23 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
-import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
+import {
+  asUsage,
+  checkWritableDir,
+  choiceFlag,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  runCli,
+  threadsFlag,
+  UsageError,
+} from "../src/cli.ts";
+import { loadCheckpoint } from "../src/checkpoint.ts";
 import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/schedule.ts";
 import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
+import { validateTrainConfig } from "../src/train/trainer.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
 import { join } from "node:path";
@@ -32,13 +43,15 @@ const USAGE = `usage: deno task train [options]
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
+  --keep N            keep the newest N ckpt-*.safetensors (default 3; latest.safetensors is always there)
+  --keep-every K      also keep every checkpoint whose step is a multiple of K (default 0: none)
   --resume FILE       continue from a checkpoint (its settings win, except --steps, --cooldown, --dropout);
                       a new --out folder starts with the checkpoint's run's loss history
   --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N`;
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: Deno.args,
     options: Object.fromEntries(
       [
@@ -63,6 +76,8 @@ async function main(): Promise<void> {
         "backend",
         "out",
         "every",
+        "keep",
+        "keep-every",
         "resume",
         "init",
         "threads",
@@ -76,14 +91,16 @@ async function main(): Promise<void> {
   const preset = choiceFlag("model", v.model, MODEL_PRESETS, "unet");
   const mult = v.mult?.split(",").map((s) => intFlag("mult", s.trim(), 1, 1, 16));
   const attention = choiceFlag("attention", v.attention, ["on", "off"] as const, "on") === "on";
-  const model = preset === "unet"
-    ? modelConfig("unet", {
-      channels: intFlag("channels", v.channels, 32, 2, 1024),
-      blocks: intFlag("blocks", v.blocks, 1, 1, 8),
-      ...(mult ? { channelMult: mult } : {}),
-      attention,
-    })
-    : modelConfig("seed");
+  const model = asUsage(() =>
+    preset === "unet"
+      ? modelConfig("unet", {
+        channels: intFlag("channels", v.channels, 32, 2, 1024),
+        blocks: intFlag("blocks", v.blocks, 1, 1, 8),
+        ...(mult ? { channelMult: mult } : {}),
+        attention,
+      })
+      : modelConfig("seed")
+  );
   if (v.steps !== undefined && v.epochs !== undefined) {
     throw new UsageError("give --steps or --epochs, not both");
   }
@@ -105,7 +122,10 @@ async function main(): Promise<void> {
     dropout: v.dropout === undefined ? undefined : numberFlag("dropout", v.dropout, 0, 0, 0.99),
     seed: intFlag("seed", v.seed, D.seed, 0),
   };
-  const backendRequest = parseBackendRequest(v.backend ?? "auto");
+  const every = intFlag("every", v.every, 250, 1);
+  const keep = intFlag("keep", v.keep, 3, 1);
+  const keepEvery = intFlag("keep-every", v["keep-every"], 0, 0);
+  const backendRequest = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
   if (v.resume !== undefined && !(await pathExists(v.resume))) {
     throw new UsageError(
       `--resume "${v.resume}" does not exist; point it at a .safetensors checkpoint of a run`,
@@ -122,22 +142,30 @@ async function main(): Promise<void> {
       `--data "${v.data}" has no manifest.json; prepare it with: deno task prepare --out ${v.data}`,
     );
   }
+  const from = v.resume ?? v.init;
+  const modelFlags = ["model", "channels", "blocks", "mult", "attention"].filter((k) => v[k] !== undefined);
+  if (from !== undefined && modelFlags.length > 0) {
+    // a resumed or fine-tuned run trains its checkpoint's model: model flags that say otherwise are refused
+    const saved = (await loadCheckpoint(from)).meta.model;
+    if (JSON.stringify(saved) !== JSON.stringify(model)) {
+      throw new UsageError(
+        `${modelFlags.map((k) => `--${k}`).join(", ")} describe another model than the checkpoint ` +
+          `${from} (${saved.preset}${"channels" in saved ? `, channels ${saved.channels}` : ""}): ` +
+          `drop them, --${v.resume !== undefined ? "resume" : "init"} trains the checkpoint's model`,
+      );
+    }
+  }
   if (v.epochs !== undefined) {
     const epochs = intFlag("epochs", v.epochs, 1, 1);
     const count = (await loadDataset(config.data).catch(() => null))?.count ?? 118;
     config.steps = Math.ceil(epochs * count / config.batch);
   }
-  await initBackend(backendRequest, {
-    wasmThreads: threadsFlag(v.threads),
-    tempDir: "data/.cache",
-  });
+  const threads = threadsFlag(v.threads);
+  if (from === undefined) asUsage(() => validateTrainConfig(config));
   const out = v.out ?? `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
-  const result = await trainRun(config, {
-    out,
-    every: intFlag("every", v.every, 250, 1),
-    resume: v.resume,
-    init: v.init,
-  });
+  await checkWritableDir("out", out);
+  await initBackend(backendRequest, { wasmThreads: threads, tempDir: "data/.cache" });
+  const result = await trainRun(config, { out, every, keep, keepEvery, resume: v.resume, init: v.init });
   console.log(
     `trained to step ${result.steps} at ${
       result.imagesPerSecond.toFixed(1)

@@ -50,11 +50,11 @@ async function makeFixtureFolder(): Promise<string> {
   return dir;
 }
 
-async function prepared(size = 4) {
+async function prepared(size = 4, fit: "pad" | "crop" = "crop") {
   const from = await makeFixtureFolder();
   const out = join(await Deno.makeTempDir({ prefix: "emoji-set-" }), "set");
   const warnings: string[] = [];
-  const result = await prepareDataset({ from, size, out, log: null, warn: (l) => warnings.push(l) });
+  const result = await prepareDataset({ from, size, out, fit, log: null, warn: (l) => warnings.push(l) });
   return { from, out, result, warnings };
 }
 
@@ -82,6 +82,24 @@ Deno.test("prepare --from: composites, crops, area-resizes, skips bad files with
   // ramp 8 → 4: mean of x·32 over x ∈ {0, 1} is 16.
   assert.deepEqual(px(3, 0, 0), [16, 16, 100].map((v) => Math.fround(v / 127.5 - 1)));
   for (const v of ds.images) assert.ok(v >= -1 && v <= 1);
+});
+
+Deno.test("prepare --from pads a non-square image on the background by default, and says so", async () => {
+  const from = await makeFixtureFolder();
+  const out = join(await Deno.makeTempDir({ prefix: "emoji-set-" }), "set");
+  const lines: string[] = [];
+  await prepareDataset({ from, size: 6, out, log: (l) => lines.push(l), warn: null });
+  const ds = await loadDataset(out);
+  const px = (x: number, y: number) => Array.from(ds.image(1).slice((y * 6 + x) * 3, (y * 6 + x) * 3 + 3));
+  // half.png is 6x4: one background row above and below, the blue columns 0 and 5 kept
+  assert.deepEqual(px(2, 0), [-1, -1, -1]);
+  assert.deepEqual(px(2, 5), [-1, -1, -1]);
+  assert.deepEqual(px(0, 1), [-1, -1, 1]);
+  assert.deepEqual(px(2, 1), [128 / 127.5 - 1, 128 / 127.5 - 1, 128 / 127.5 - 1].map(Math.fround));
+  assert.ok(
+    lines.some((l) => /1 non-square image\(s\) padded to square.*--fit crop/.test(l)),
+    lines.join("\n"),
+  );
 });
 
 Deno.test("manifest round trip; deterministic bytes; re-prepare replaces the folder", async () => {

@@ -309,7 +309,9 @@ export async function loadDataset(dir: string): Promise<EmojiDataset> {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new DatasetError(`${manifestPath} is not valid JSON (${(err as Error).message.split("\n")[0]})`);
+    throw new DatasetError(`${manifestPath} is not valid JSON (${(err as Error).message.split("\n")[0]})`, {
+      corrupt: true,
+    });
   }
   const manifest = validateManifest(parsed, manifestPath);
   const atlasPath = join(dir, manifest.atlas.file);
@@ -320,6 +322,7 @@ export async function loadDataset(dir: string): Promise<EmojiDataset> {
     if (err instanceof Deno.errors.NotFound) {
       throw new DatasetError(
         `atlas ${atlasPath} is missing: prepare the dataset again (deno task prepare --out ${dir})`,
+        { corrupt: true },
       );
     }
     throw err;
@@ -329,6 +332,7 @@ export async function loadDataset(dir: string): Promise<EmojiDataset> {
     throw new DatasetError(
       `atlas ${atlasPath} does not match its manifest: sha256 ${hash.slice(0, 16)}… expected ` +
         `${manifest.atlas.sha256.slice(0, 16)}…; prepare the dataset again (deno task prepare --out ${dir})`,
+      { corrupt: true },
     );
   }
   const img = await decodeImage(bytes);
@@ -336,6 +340,7 @@ export async function loadDataset(dir: string): Promise<EmojiDataset> {
   if (img.width !== width || img.height !== height) {
     throw new DatasetError(
       `atlas ${atlasPath} is ${img.width}x${img.height}, manifest says ${width}x${height}`,
+      { corrupt: true },
     );
   }
   const size = manifest.size, count = manifest.count;

@@ -64,8 +64,18 @@ export interface StepReport {
   lr: number;
 }
 
-/** A loss that is not a finite number; the update was not applied. */
+/**
+ * A loss that is not a finite number: a runtime failure. The update was not applied; `trainRun`'s
+ * message names the last good checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { NonFiniteLossError } from "./trainer.ts";
+ * console.assert(new NonFiniteLossError("loss is NaN at step 3").name === "NonFiniteLossError");
+ * ```
+ */
 export class NonFiniteLossError extends Error {
+  /** Always `"NonFiniteLossError"`. */
   override name = "NonFiniteLossError";
 }
 
