@@ -6,7 +6,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { UsageError } from "./errors.ts";
 import { DatasetError } from "./dataset/manifest.ts";
 
@@ -99,7 +99,8 @@ export function asUsage<T>(check: () => T, prefix = ""): T {
 
 /**
  * Checks, before any work, that the folder `dir` (given by `--<flag>`) can be written: the task's
- * `--allow-write` covers it and the file system lets this user create a file there. Creates it.
+ * `--allow-write` covers it and the file system lets this user create a file in it or, when it does
+ * not exist yet, in its nearest existing parent. Creates nothing.
  *
  * @example
  * ```ts ignore
@@ -114,14 +115,30 @@ export async function checkWritableDir(flag: string, dir: string): Promise<void>
       `--${flag} ${dir} is outside the folders this task may write (data/): choose an --${flag} under data/`,
     );
   }
+  let existing = resolve(dir);
+  for (;;) {
+    try {
+      const stat = await Deno.stat(existing);
+      if (!stat.isDirectory) {
+        throw new UsageError(
+          `--${flag} ${dir}: ${existing} is a file, not a folder; choose another --${flag}`,
+        );
+      }
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      const parent = dirname(existing);
+      if (parent === existing) break;
+      existing = parent;
+    }
+  }
+  const probe = join(existing, `.write-test-${Deno.pid}-${Math.random().toString(36).slice(2)}`);
   try {
-    await Deno.mkdir(dir, { recursive: true });
-    const probe = join(dir, `.write-test-${Deno.pid}`);
-    await Deno.writeFile(probe, new Uint8Array(0));
+    await Deno.writeFile(probe, new Uint8Array(0), { createNew: true });
     await Deno.remove(probe);
   } catch (err) {
     const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new UsageError(`--${flag} ${resolve(dir)} cannot be written (${reason}): choose another --${flag}`);
+    throw new UsageError(`--${flag} ${dir} cannot be written (${reason}): choose another --${flag}`);
   }
 }
 

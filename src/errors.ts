@@ -33,8 +33,6 @@ export interface LockOwner {
   startedAt: string;
   /** The host it ran on. */
   host: string;
-  /** The process's start time in clock ticks since boot (Linux `/proc/<pid>/stat` field 22), or null. */
-  procStart: string | null;
 }
 
 /**
@@ -44,7 +42,7 @@ export interface LockOwner {
  * @example
  * ```ts
  * import { RunLockedError, UsageError } from "./errors.ts";
- * const err = new RunLockedError("data/runs/a", { pid: 1, startedAt: "", host: "h", procStart: null });
+ * const err = new RunLockedError("data/runs/a", { pid: 1, startedAt: "", host: "h" });
  * console.assert(err instanceof UsageError && err.message.includes("pid 1"));
  * ```
  */

@@ -43,6 +43,7 @@ const USAGE = `usage: deno task train [options]
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
+  --grid N            images in each sample grid (default 16; 0 = no grids)
   --keep N            keep the newest N ckpt-*.safetensors (default 3; latest.safetensors is always there)
   --keep-every K      also keep every checkpoint whose step is a multiple of K (default 0: none)
   --resume FILE       continue from a checkpoint (its settings win, except --steps, --cooldown, --dropout);
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
         "backend",
         "out",
         "every",
+        "grid",
         "keep",
         "keep-every",
         "resume",
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
     seed: intFlag("seed", v.seed, D.seed, 0),
   };
   const every = intFlag("every", v.every, 250, 1);
+  const gridImages = intFlag("grid", v.grid, 16, 0, 256);
   const keep = intFlag("keep", v.keep, 3, 1);
   const keepEvery = intFlag("keep-every", v["keep-every"], 0, 0);
   const backendRequest = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
@@ -165,7 +168,15 @@ async function main(): Promise<void> {
   const out = v.out ?? `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
   await checkWritableDir("out", out);
   await initBackend(backendRequest, { wasmThreads: threads, tempDir: "data/.cache" });
-  const result = await trainRun(config, { out, every, keep, keepEvery, resume: v.resume, init: v.init });
+  const result = await trainRun(config, {
+    out,
+    every,
+    gridImages,
+    keep,
+    keepEvery,
+    resume: v.resume,
+    init: v.init,
+  });
   console.log(
     `trained to step ${result.steps} at ${
       result.imagesPerSecond.toFixed(1)

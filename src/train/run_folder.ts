@@ -1,5 +1,7 @@
 /**
- * A run folder owned by one process: a lock file (`run.lock`), checkpoints written so that
+ * A run folder owned by one process: a lock file (`run.lock`, an exclusive `flock` held while the run
+ * lasts, so the kernel releases it when the process dies, and the owner's pid, start and host inside
+ * for the message), checkpoints written so that
  * `latest.safetensors` is never absent or partial once a checkpoint exists, retention of old
  * checkpoints, removal of temp files left by a killed writer, and `loss.csv` appended as steps happen.
  *
@@ -70,16 +72,6 @@ async function writeAllDefault(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
   while (off < bytes.length) off += await file.write(bytes.subarray(off));
 }
 
-/** Field 22 of `/proc/<pid>/stat` (start time in ticks since boot), or null where there is no /proc. */
-async function procStart(pid: number): Promise<string | null> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
 function hostname(): string {
   try {
     return Deno.hostname();
@@ -88,13 +80,14 @@ function hostname(): string {
   }
 }
 
-/** Whether the lock's owner may still run: false only when it is known dead (or its pid reused). */
-async function ownerAlive(owner: LockOwner): Promise<boolean> {
-  if (owner.host !== hostname()) return true;
-  if ((await procStart(Deno.pid)) === null) return true; // no /proc: cannot tell
-  const start = await procStart(owner.pid);
-  if (start === null) return false;
-  return owner.procStart === null || owner.procStart === start;
+function parseOwner(text: string): LockOwner {
+  try {
+    const o = JSON.parse(text);
+    if (typeof o?.pid === "number") {
+      return { pid: o.pid, startedAt: String(o.startedAt), host: String(o.host) };
+    }
+  } catch { /* being written */ }
+  return { pid: -1, startedAt: "?", host: "?" };
 }
 
 function stepName(step: number): string {
@@ -145,6 +138,7 @@ async function enospcWriter(file: Deno.FsFile, bytes: Uint8Array): Promise<void>
  */
 export class RunFolder {
   #lossFile: Deno.FsFile | null = null;
+  #lockFile: Deno.FsFile | null = null;
   #closed = false;
 
   private constructor(
@@ -158,8 +152,7 @@ export class RunFolder {
 
   /**
    * Creates the folder if needed, takes its lock and removes temp files that killed writers left.
-   * A lock whose process is dead (or whose pid now belongs to another process) is taken over with a
-   * notice.
+   * The lock file of a process that ended without releasing it (killed) is taken over with a notice.
    *
    * @throws {RunLockedError} when a live process holds the folder's lock.
    */
@@ -187,58 +180,32 @@ export class RunFolder {
 
   async #lock(): Promise<void> {
     const path = join(this.dir, LOCK_FILE);
-    const me: LockOwner = {
-      pid: Deno.pid,
-      startedAt: new Date().toISOString(),
-      host: hostname(),
-      procStart: await procStart(Deno.pid),
-    };
     for (let attempt = 0; attempt < 4; attempt++) {
-      // the lock appears with its content in one step: written aside, then hard-linked into place
-      const tmp = path + tempSuffix();
-      await Deno.writeTextFile(tmp, JSON.stringify(me) + "\n");
-      try {
-        await Deno.link(tmp, path);
-        return;
-      } catch (err) {
-        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      } finally {
-        await Deno.remove(tmp).catch(() => {});
+      const file = await Deno.open(path, { read: true, write: true, create: true });
+      if (!(await file.tryLock(true))) {
+        file.close();
+        throw new RunLockedError(this.dir, parseOwner(await Deno.readTextFile(path).catch(() => "")));
       }
-      let text: string;
-      try {
-        text = await Deno.readTextFile(path);
-      } catch (err) {
-        if (err instanceof Deno.errors.NotFound) continue;
-        throw err;
+      // the owner we raced with may have removed the file: hold the lock of the file that is there
+      const mine = await file.stat();
+      const there = await Deno.stat(path).catch(() => null);
+      if (!there || there.ino !== mine.ino || there.dev !== mine.dev) {
+        file.close();
+        continue;
       }
-      let owner: LockOwner;
-      try {
-        owner = JSON.parse(text);
-      } catch {
-        owner = { pid: -1, startedAt: "?", host: hostname(), procStart: null };
+      const previous = await Deno.readTextFile(path);
+      if (previous.trim()) {
+        const owner = parseOwner(previous);
+        this.log?.(
+          `notice: took over the lock of ${this.dir} from a process that is gone (pid ${owner.pid}, ` +
+            `started ${owner.startedAt})`,
+        );
       }
-      if (await ownerAlive(owner)) throw new RunLockedError(this.dir, owner);
-      // stale: move it aside (one taker wins the rename) and make sure it was the stale one
-      const aside = `${path}.stale-${Deno.pid}`;
-      try {
-        await Deno.rename(path, aside);
-      } catch (err) {
-        if (err instanceof Deno.errors.NotFound) continue;
-        throw err;
-      }
-      const moved = await Deno.readTextFile(aside).catch(() => "");
-      if (moved !== text) {
-        // another process took it over in between: give its lock back
-        await Deno.link(aside, path).catch(() => {});
-        await Deno.remove(aside).catch(() => {});
-        throw new RunLockedError(this.dir, JSON.parse(moved));
-      }
-      await Deno.remove(aside);
-      this.log?.(
-        `notice: took over the lock of ${this.dir} from a process that is gone (pid ${owner.pid}, ` +
-          `started ${owner.startedAt})`,
-      );
+      const me: LockOwner = { pid: Deno.pid, startedAt: new Date().toISOString(), host: hostname() };
+      await file.truncate(0);
+      await writeAllDefault(file, new TextEncoder().encode(JSON.stringify(me) + "\n"));
+      this.#lockFile = file;
+      return;
     }
     throw new Error(`could not take the lock ${path}: it changed hands too often`);
   }
@@ -351,7 +318,8 @@ export class RunFolder {
    * @throws {RunWriteError} when it cannot be written.
    */
   async startLossLog(history: LossCsvRow[]): Promise<void> {
-    await this.writeFile("loss.csv", lossCsv(history));
+    // lossCsv of no rows ends in an empty line: the header alone has one newline
+    await this.writeFile("loss.csv", lossCsv(history).replace(/\n\n$/, "\n"));
     this.#lossFile = await Deno.open(join(this.dir, "loss.csv"), { append: true });
   }
 
@@ -382,7 +350,10 @@ export class RunFolder {
     this.#closed = true;
     this.#lossFile?.close();
     this.#lossFile = null;
+    // remove, then unlock: a process that opened the file meanwhile finds it locked or gone
     await Deno.remove(join(this.dir, LOCK_FILE)).catch(() => {});
+    this.#lockFile?.close();
+    this.#lockFile = null;
   }
 }
 
