@@ -16,3 +16,16 @@ Deno.test("cpu and wasm start on request", async () => {
     assert.equal((await initBackend(name, { log: null })).name, name);
   }
 });
+
+Deno.test("only tests/webgpu_test.ts touches WebGPU (two test modules using it have aborted the process at exit)", async () => {
+  // built from parts, so that this file does not match itself
+  const uses = new RegExp(
+    ["probe" + "GpuAdapter", "navigator" + "\\.gpu", 'initBackend\\("(web' + 'gpu|auto)"'].join("|"),
+  );
+  const offenders: string[] = [];
+  for await (const e of Deno.readDir("tests")) {
+    if (!e.name.endsWith(".ts") || e.name === "webgpu_test.ts") continue;
+    if (uses.test(await Deno.readTextFile(`tests/${e.name}`))) offenders.push(e.name);
+  }
+  assert.deepEqual(offenders, []);
+});
