@@ -97,7 +97,12 @@ export class EmojiDiffusion {
     });
   }
 
-  /** Loads a checkpoint file (or a decoded checkpoint); EMA weights unless `useEma` is false. */
+  /**
+   * Loads a checkpoint file (or a decoded checkpoint); EMA weights unless `useEma` is false.
+   *
+   * @throws {CheckpointError} when the file is corrupt, truncated or does not fit its model config.
+   * @throws {Deno.errors.NotFound} when the file does not exist.
+   */
   static async load(source: string | Checkpoint, useEma = true): Promise<EmojiDiffusion> {
     const ckpt = typeof source === "string" ? await loadCheckpoint(source) : source;
     return new EmojiDiffusion(modelFromCheckpoint(ckpt, useEma));
@@ -226,6 +231,8 @@ export interface DatasetImages {
 
 /**
  * Loads and verifies a prepared dataset (manifest, atlas hash) as plain arrays.
+ *
+ * @throws {DatasetError} when there is no dataset in `dir` or (with `corrupt`) its files fail their checks.
  *
  * @example
  * ```ts ignore

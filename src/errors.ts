@@ -49,15 +49,23 @@ export interface LockOwner {
 export class RunLockedError extends UsageError {
   /** Always `"RunLockedError"`. */
   override name = "RunLockedError";
+  /** The run folder. */
+  readonly dir: string;
+  /** Who holds its lock. */
+  readonly owner: LockOwner;
   /**
+   * Creates the error for a run folder and the owner of its lock.
+   *
    * @param dir The run folder.
    * @param owner Who holds its lock.
    */
-  constructor(readonly dir: string, readonly owner: LockOwner) {
+  constructor(dir: string, owner: LockOwner) {
     super(
       `--out ${dir} is in use by another training run (pid ${owner.pid} on ${owner.host}, started ` +
         `${owner.startedAt}); wait for it to finish or choose another --out`,
     );
+    this.dir = dir;
+    this.owner = owner;
   }
 }
 
@@ -75,12 +83,17 @@ export class RunLockedError extends UsageError {
 export class RunWriteError extends Error {
   /** Always `"RunWriteError"`. */
   override name = "RunWriteError";
+  /** The file that could not be written. */
+  readonly path: string;
   /**
+   * Creates the error for a file, the reason and what was kept.
+   *
    * @param path The file that could not be written.
    * @param reason Why (the system's message).
    * @param kept What is intact, e.g. `the last complete checkpoint is … (step 20)`.
    */
-  constructor(readonly path: string, reason: string, kept: string) {
+  constructor(path: string, reason: string, kept: string) {
     super(`could not write ${path}: ${reason.split("\n")[0]}; ${kept}`);
+    this.path = path;
   }
 }

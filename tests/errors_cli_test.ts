@@ -51,11 +51,26 @@ Deno.test("the error-contract table: each bad input gives its exit code and one 
     ["sample.ts", ["--n", "-3"], 2, /^error: --n must be an integer in \[1, 100000\], got "-3"$/],
     ["sample.ts", ["--eta", "-1"], 2, /^error: --eta must be a number in \[0, 1\], got "-1"$/],
     ["sample.ts", ["--eta", "2"], 2, /^error: --eta must be a number in \[0, 1\], got "2"$/],
-    ["sample.ts", ["--out", "/tmp/elsewhere"], 2, /^error: --out \/tmp\/elsewhere is outside .*under data\/$/],
+    [
+      "sample.ts",
+      ["--out", "/tmp/elsewhere"],
+      2,
+      /^error: --out \/tmp\/elsewhere is outside .*under data\/$/,
+    ],
     ["sample.ts", ["--backend", "tpu"], 2, /^error: --backend: unknown backend "tpu"/],
     ["sample.ts", ["--steps", "600"], 2, /^error: --steps 600 exceeds the checkpoint's T = 500$/],
-    ["sample.ts", ["--checkpoint", `${DIR}/nope.safetensors`], 2, /--checkpoint ".*nope\.safetensors" does not/],
-    ["sample.ts", ["--checkpoint", `${DIR}/flipped-T.safetensors`], 1, /flipped-T\.safetensors" is corrupt.*checksum/],
+    [
+      "sample.ts",
+      ["--checkpoint", `${DIR}/nope.safetensors`],
+      2,
+      /--checkpoint ".*nope\.safetensors" does not/,
+    ],
+    [
+      "sample.ts",
+      ["--checkpoint", `${DIR}/flipped-T.safetensors`],
+      1,
+      /flipped-T\.safetensors" is corrupt.*checksum/,
+    ],
     ["train.ts", ["--lr", "-1"], 2, /^error: --lr must be a number in .*got "-1"$/],
     ["train.ts", ["--steps", "-5"], 2, /^error: --steps must be an integer >= 1, got "-5"$/],
     ["train.ts", ["--keep", "0"], 2, /^error: --keep must be an integer >= 1, got "0"$/],
@@ -67,19 +82,26 @@ Deno.test("the error-contract table: each bad input gives its exit code and one 
     ],
     ["eval.ts", ["--eta", "1.5"], 2, /^error: --eta must be a number in \[0, 1\], got "1\.5"$/],
     ["prepare.ts", ["--fit", "crop"], 2, /^error: --fit applies to --from folders only/],
-    ["export.ts", ["--checkpoint", SHIPPED, "--out", "/tmp/x.safetensors"], 2, /^error: --out \/tmp is outside/],
+    [
+      "export.ts",
+      ["--checkpoint", SHIPPED, "--out", "/tmp/x.safetensors"],
+      2,
+      /^error: --out \/tmp is outside/,
+    ],
   ];
   // three at a time: each is a process start
   for (let i = 0; i < cases.length; i += 3) {
-    await Promise.all(cases.slice(i, i + 3).map(async ([task, args, code, re]) => {
-      const withOut = task === "sample.ts" && !args.includes("--out") ? [...args, "--out", out] : args;
-      const r = await runTask(task, withOut, { sys: task !== "prepare.ts" && task !== "export.ts" });
-      const what = `${task} ${args.join(" ")}`;
-      assert.equal(r.code, code, `${what} → exit ${r.code}: ${r.stderr}`);
-      const lines = ownLines(r.stderr);
-      assert.equal(lines.length, 1, `${what}: one line, got ${r.stderr}`);
-      assert.match(lines[0], re, what);
-    }));
+    await Promise.all(
+      cases.slice(i, i + 3).map(async ([task, args, code, re]) => {
+        const withOut = task === "sample.ts" && !args.includes("--out") ? [...args, "--out", out] : args;
+        const r = await runTask(task, withOut, { sys: task !== "prepare.ts" && task !== "export.ts" });
+        const what = `${task} ${args.join(" ")}`;
+        assert.equal(r.code, code, `${what} → exit ${r.code}: ${r.stderr}`);
+        const lines = ownLines(r.stderr);
+        assert.equal(lines.length, 1, `${what}: one line, got ${r.stderr}`);
+        assert.match(lines[0], re, what);
+      }),
+    );
   }
   await assert.rejects(Deno.stat(out), Deno.errors.NotFound, "nothing written");
   await Deno.remove(DIR, { recursive: true });

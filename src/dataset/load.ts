@@ -279,6 +279,9 @@ async function listDatasets(parent: string): Promise<string[]> {
  * {@linkcode DatasetError} naming the path (and, for a missing dataset, the datasets that exist).
  * Needs `--allow-read --allow-ffi --allow-env` (PNG decoding).
  *
+ * @throws {DatasetError} for a missing dataset (a usage error), or with `corrupt` set for a manifest or
+ * atlas that fails its checks (a runtime failure).
+ *
  * @example
  * ```ts
  * import { loadDataset } from "./load.ts";

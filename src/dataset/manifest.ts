@@ -34,6 +34,8 @@ export class DatasetError extends UsageError {
   /** Whether the dataset on disk is corrupt (a runtime failure) rather than the input wrong. */
   readonly corrupt: boolean;
   /**
+   * Creates the error.
+   *
    * @param message One line naming the path or value and the fix.
    * @param options `corrupt`: the files fail their checks.
    */

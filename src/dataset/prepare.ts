@@ -211,6 +211,10 @@ async function checkOutDir(dir: string): Promise<void> {
  * Bad input throws a {@linkcode DatasetError} (one line, naming the value and the valid choices):
  * an unknown vendor, category or subcategory, a filter or folder that yields no image, mixing
  * `from` with vendor filters. Unreadable files in a `from` folder are skipped with a warning.
+ * Non-square images of a `from` folder are padded to square on the background (`fit: "crop"` crops
+ * them), and the log says how many.
+ *
+ * @throws {DatasetError} for bad input (a usage error).
  *
  * @example Prepare a dataset from a folder of one generated PNG
  * ```ts

@@ -144,9 +144,13 @@ export class RunFolder {
   private constructor(
     /** The folder. */
     readonly dir: string,
+    /** Step files kept: the newest this many. */
     readonly keep: number,
+    /** And every step file whose step is a multiple of this (0: none). */
     readonly keepEvery: number,
+    /** Where notices go. */
     readonly log: ((line: string) => void) | null,
+    /** How the bytes of a new file are written. */
     readonly writeAll: (file: Deno.FsFile, bytes: Uint8Array, path: string) => Promise<void>,
   ) {}
 

@@ -137,6 +137,8 @@ export class Trainer {
   /**
    * One optimizer step. The loss is read back before the update is applied, so a NaN/Inf loss
    * throws {@linkcode NonFiniteLossError} and leaves the weights as they were.
+   *
+   * @throws {NonFiniteLossError} when the loss is NaN or infinite.
    */
   async trainStep(): Promise<StepReport> {
     const { batch } = this.config;
@@ -223,6 +225,8 @@ export class Trainer {
   /**
    * Restores weights, EMA, Adam moments and step, BatchNorm state and the random streams from a
    * checkpoint, after checking every tensor; nothing is assigned unless everything fits.
+   *
+   * @throws {CheckpointError} when a tensor is missing, extra or of another shape.
    */
   restore(ckpt: Checkpoint): void {
     const groups = this.#groups();
