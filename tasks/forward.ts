@@ -11,7 +11,8 @@
  * @module
  */
 import { initBackend } from "../src/backend.ts";
-import { intFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
+import { dirname } from "node:path";
+import { checkWritableDir, intFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
 import { DEFAULT_DATASET_DIR, type EmojiDataset, ensureDataset, forwardStrip } from "../src/dataset.ts";
 import { encodePng, makeGrid, type Rgb, stackVertical } from "../src/image.ts";
 import { atomicWriteFile } from "../src/io.ts";
@@ -111,6 +112,7 @@ async function main(): Promise<void> {
   const seed = intFlag("seed", values.seed, 0, 0);
   const scale = intFlag("scale", values.scale, 4, 1, 64);
   const out = values.out ?? "data/forward.png";
+  await checkWritableDir("out", dirname(out));
 
   const ds = await ensureDataset(values.dataset ?? DEFAULT_DATASET_DIR);
   const rows = pickEmoji(ds, values.emoji);

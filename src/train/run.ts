@@ -12,7 +12,13 @@ import { UsageError } from "../errors.ts";
 import { encodePng, makeGrid } from "../image.ts";
 import { sampleImages } from "../sample/sample.ts";
 import { lossCurveSvg, type LossRow } from "./loss_plot.ts";
-import { NonFiniteLossError, type StepReport, type TrainConfig, Trainer } from "./trainer.ts";
+import {
+  NonFiniteLossError,
+  type StepReport,
+  type TrainConfig,
+  Trainer,
+  validateTrainConfig,
+} from "./trainer.ts";
 import { modelConfig } from "../model/model.ts";
 import { type LossCsvRow, readLossCsv, RunFolder, type RunFolderOptions } from "./run_folder.ts";
 
@@ -83,8 +89,8 @@ function fmtDuration(s: number): string {
  * to its checkpoint's step.
  *
  * @throws {RunLockedError} when another live process trains into `options.out`.
- * @throws {UsageError} for conflicting options (`resume` and `init`) or a checkpoint that does not fit
- * the data.
+ * @throws {UsageError} for conflicting options (`resume` and `init`), invalid settings (the resumed
+ * ones included) or a checkpoint that does not fit the data.
  * @throws {CheckpointError} when `resume` or `init` is not a readable checkpoint.
  * @throws {NonFiniteLossError} when the loss is NaN or infinite; it names the last good checkpoint.
  * @throws {RunWriteError} when a file of the run cannot be written (disk full); it names the file
@@ -126,6 +132,12 @@ async function trainInto(
     initCkpt = await loadCheckpoint(options.init);
     const { step, dataHash } = initCkpt.meta;
     config = { ...config, model: initCkpt.meta.model, init: { checkpoint: options.init, step, dataHash } };
+  }
+  try {
+    validateTrainConfig(config); // the settings a resumed run ends up with, before any work
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(err.message);
+    throw err;
   }
   const dataset = await ensureDataset(config.data);
   if (initCkpt && initCkpt.meta.imageSize !== dataset.size) {
