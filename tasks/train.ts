@@ -20,6 +20,7 @@ import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/schedule.ts";
 import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
 import { validateTrainConfig } from "../src/train/trainer.ts";
+import { RunFolder } from "../src/train/run_folder.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
 import { join } from "node:path";
@@ -167,9 +168,17 @@ async function main(): Promise<void> {
   if (from === undefined) asUsage(() => validateTrainConfig(config));
   const out = v.out ?? `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
   await checkWritableDir("out", out);
-  await initBackend(backendRequest, { wasmThreads: threads, tempDir: "data/.cache" });
+  // the run folder is locked before anything else starts: a second run into it is refused at once
+  const folder = await RunFolder.open(out, { keep, keepEvery });
+  try {
+    await initBackend(backendRequest, { wasmThreads: threads, tempDir: "data/.cache" });
+  } catch (err) {
+    await folder.close();
+    throw err;
+  }
   const result = await trainRun(config, {
     out,
+    folder,
     every,
     gridImages,
     keep,

@@ -42,6 +42,11 @@ export interface RunOptions {
   keep?: number;
   /** Also keep every checkpoint whose step is a multiple of this (default 0: none). */
   keepEvery?: number;
+  /**
+   * The run folder of `out`, already opened (locked) by the caller, e.g. to refuse a folder in use
+   * before any other work; `trainRun` closes it. Default: opened by `trainRun`.
+   */
+  folder?: RunFolder;
   /** How files are written (tests inject a full disk here); see {@linkcode RunFolderOptions}. */
   writeAll?: RunFolderOptions["writeAll"];
   /** Called after every step. */
@@ -98,8 +103,11 @@ function fmtDuration(s: number): string {
  */
 export async function trainRun(config: TrainConfig, options: RunOptions): Promise<RunResult> {
   const log = options.log === undefined ? (l: string) => console.error(l) : options.log;
-  if (options.init && options.resume) throw new UsageError("give --resume or --init, not both");
-  const run = await RunFolder.open(options.out, {
+  if (options.init && options.resume) {
+    await options.folder?.close();
+    throw new UsageError("give --resume or --init, not both");
+  }
+  const run = options.folder ?? await RunFolder.open(options.out, {
     keep: options.keep,
     keepEvery: options.keepEvery,
     log,
