@@ -204,7 +204,22 @@ Deno.test("train CLI: a full disk is one line naming the file and what was kept,
   const out = `data/runs/test-enospc-${Deno.pid}`;
   const r = await runTask(
     "train.ts",
-    ["--model", "seed", "--batch", "2", "--steps", "4", "--every", "2", "--grid", "0", "--out", out],
+    [
+      "--model",
+      "seed",
+      "--batch",
+      "2",
+      "--steps",
+      "4",
+      "--every",
+      "2",
+      "--grid",
+      "0",
+      "--backend",
+      "wasm",
+      "--out",
+      out,
+    ],
     { env: { EMOJI_DIFFUSION_FAULT: "enospc@4" } },
   );
   try {
@@ -229,7 +244,18 @@ Deno.test("train CLI: a second run into a folder in use is refused in one line, 
   const run = await RunFolder.open(out, { log: null });
   try {
     await Deno.writeTextFile(`${out}/config.json`, "first run's\n");
-    const r = await runTask("train.ts", ["--model", "seed", "--steps", "2", "--grid", "0", "--out", out]);
+    const r = await runTask("train.ts", [
+      "--model",
+      "seed",
+      "--steps",
+      "2",
+      "--grid",
+      "0",
+      "--backend",
+      "wasm",
+      "--out",
+      out,
+    ]);
     assert.equal(r.code, 2, r.stderr);
     const lines = ownLines(r.stderr); // refused before the backend starts: no "backend:" line
     assert.equal(lines.length, 1, r.stderr);
