@@ -171,6 +171,7 @@ async function main(): Promise<void> {
   // the run folder is locked before anything else starts: a second run into it is refused at once
   const folder = await RunFolder.open(out, { keep, keepEvery });
   try {
+    await folder.checkNewOrResumed(v.resume);
     await initBackend(backendRequest, { wasmThreads: threads, tempDir: "data/.cache" });
   } catch (err) {
     await folder.close();

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { initBackend } from "../src/backend.ts";
 import { decodeCheckpoint, loadCheckpoint } from "../src/checkpoint.ts";
-import { RunLockedError, RunWriteError } from "../src/errors.ts";
+import { RunLockedError, RunWriteError, UsageError } from "../src/errors.ts";
 import { trainRun } from "../src/train/run.ts";
 import {
   CHECKPOINT_WRITE_STAGES,
@@ -59,6 +59,39 @@ Deno.test("a 10-checkpoint run with --keep 3 leaves exactly the newest three (pl
   await trainRun(ten, { ...quiet, out: `${dir}/b`, every: 1, keep: 3, keepEvery: 4 });
   assert.deepEqual(await names(`${dir}/b`), [...ckpts([4, 8, 9, 10]), ...base].sort());
   assert.equal((await loadCheckpoint(`${dir}/a/latest.safetensors`)).meta.step, 10);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a new run into a folder with another run's checkpoints is refused; a resume from it is not", async () => {
+  const dir = await Deno.makeTempDir();
+  await trainRun({ ...config, steps: 2 }, { ...quiet, out: dir, every: 2 });
+  const before = await Deno.readFile(`${dir}/latest.safetensors`);
+  await assert.rejects(
+    trainRun({ ...config, steps: 2, seed: 5 }, { ...quiet, out: dir, every: 2 }),
+    (e: Error) =>
+      e instanceof UsageError &&
+      /holds the checkpoints of another run \(newest ckpt-000002.*--resume/.test(e.message),
+  );
+  assert.deepEqual(await Deno.readFile(`${dir}/latest.safetensors`), before);
+  await trainRun({ ...config, steps: 3 }, {
+    ...quiet,
+    out: dir,
+    every: 2,
+    resume: `${dir}/latest.safetensors`,
+  });
+  assert.equal((await loadCheckpoint(`${dir}/latest.safetensors`)).meta.step, 3);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("retention after resuming from an older checkpoint leaves the later steps alone", async () => {
+  const dir = await Deno.makeTempDir();
+  const run = await RunFolder.open(dir, { keep: 2, log: null });
+  const bytes = new TextEncoder().encode("not decoded here");
+  for (let s = 1; s <= 5; s++) await run.writeCheckpoint(s, bytes);
+  assert.deepEqual(await run.checkpointSteps(), [4, 5]);
+  await run.writeCheckpoint(3, bytes); // a run resumed from step 2 of an earlier branch
+  assert.deepEqual(await run.checkpointSteps(), [3, 4, 5]);
+  await run.close();
   await Deno.remove(dir, { recursive: true });
 });
 

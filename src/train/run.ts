@@ -95,7 +95,8 @@ function fmtDuration(s: number): string {
  *
  * @throws {RunLockedError} when another live process trains into `options.out`.
  * @throws {UsageError} for conflicting options (`resume` and `init`), invalid settings (the resumed
- * ones included) or a checkpoint that does not fit the data.
+ * ones included), a checkpoint that does not fit the data, or an `out` folder that holds another run's
+ * checkpoints (a run continues only by `resume` from its own folder).
  * @throws {CheckpointError} when `resume` or `init` is not a readable checkpoint.
  * @throws {NonFiniteLossError} when the loss is NaN or infinite; it names the last good checkpoint.
  * @throws {RunWriteError} when a file of the run cannot be written (disk full); it names the file
@@ -126,6 +127,7 @@ async function trainInto(
   options: RunOptions,
   log: ((line: string) => void) | null,
 ): Promise<RunResult> {
+  await run.checkNewOrResumed(options.resume);
   let resumeCkpt: Checkpoint | null = null;
   if (options.resume) {
     resumeCkpt = await loadCheckpoint(options.resume);

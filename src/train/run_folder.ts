@@ -16,9 +16,9 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { atomicWriteFile } from "../io.ts";
-import { type LockOwner, RunLockedError, RunWriteError } from "../errors.ts";
+import { type LockOwner, RunLockedError, RunWriteError, UsageError } from "../errors.ts";
 import { lossCsv } from "./loss_plot.ts";
 
 /** The stages of a checkpoint write at which a fault can be injected. */
@@ -239,6 +239,24 @@ export class RunFolder {
     return steps.sort((a, b) => a - b);
   }
 
+  /**
+   * Checks that a run may write here: the folder holds no checkpoint yet, or the run resumes from a
+   * checkpoint of this folder. A new run never mixes its files with another run's.
+   *
+   * @throws {UsageError} naming the folder and the two ways on.
+   */
+  async checkNewOrResumed(resume?: string): Promise<void> {
+    const steps = await this.checkpointSteps();
+    const hasLatest = await Deno.stat(this.latest).then(() => true, () => false);
+    if (!steps.length && !hasLatest) return;
+    if (resume !== undefined && resolve(dirname(resume)) === resolve(this.dir)) return;
+    const newest = steps.length ? ` (newest ${stepName(steps.at(-1)!)})` : "";
+    throw new UsageError(
+      `--out ${this.dir} holds the checkpoints of another run${newest}: continue it with ` +
+        `--resume ${this.latest}, or choose another --out`,
+    );
+  }
+
   /** What is intact, for an error message: the last complete checkpoint, or that there is none. */
   async kept(): Promise<string> {
     try {
@@ -285,13 +303,16 @@ export class RunFolder {
       await Deno.remove(tmpStep).catch(() => {});
       throw new RunWriteError(stepPath, (err as Error).message ?? String(err), await this.kept());
     }
-    await this.prune();
+    await this.prune(step);
     return stepPath;
   }
 
-  /** Removes the step checkpoints retention does not keep: the newest `keep`, every `keepEvery`-th. */
-  async prune(): Promise<number[]> {
-    const steps = await this.checkpointSteps();
+  /**
+   * Removes the step checkpoints retention does not keep: the newest `keep` up to step `upTo`, and every
+   * `keepEvery`-th. Files of later steps (a branch the run resumed before) are left alone.
+   */
+  async prune(upTo = Infinity): Promise<number[]> {
+    const steps = (await this.checkpointSteps()).filter((s) => s <= upTo);
     const newest = new Set(steps.slice(-this.keep));
     const removed: number[] = [];
     for (const s of steps) {
