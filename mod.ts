@@ -67,14 +67,7 @@ export { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult } from "./src/tra
 export type { LossRow } from "./src/train/loss_plot.ts";
 export { NonFiniteLossError, type StepReport, type TrainConfig } from "./src/train/trainer.ts";
 export { type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
-export {
-  CHECKPOINT_WRITE_STAGES,
-  type CheckpointWriteStage,
-  type LossCsvRow,
-  readLossCsv,
-  RunFolder,
-  type RunFolderOptions,
-} from "./src/train/run_folder.ts";
+export { type LossCsvRow, RunFolder, type RunFolderOptions } from "./src/train/run_folder.ts";
 export { ddimStepArray as ddimStep, ddpmStepArray as ddpmStep } from "./src/sample/steps_plain.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";
