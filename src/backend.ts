@@ -138,8 +138,7 @@ async function startWebgpu(probe: AdapterProbe): Promise<void> {
 
 /**
  * Ends tfjs's WebGPU backend in this runtime: disposes its buffers, destroys its GPU device and
- * forgets the adapter, so that nothing of WebGPU is alive when the runtime ends (Mesa's software
- * adapter has been seen to corrupt the heap at process exit otherwise). The backend cannot be used
+ * forgets the adapter, so that no GPU work is alive when the runtime ends. The backend cannot be used
  * again in this runtime. Returns whether there was one.
  *
  * @example

@@ -17,7 +17,7 @@ Deno.test("cpu and wasm start on request", async () => {
   }
 });
 
-Deno.test("only tests/webgpu_test.ts touches WebGPU (two test modules using it have aborted the process at exit)", async () => {
+Deno.test("only tests/webgpu_test.ts touches WebGPU (one adapter and device per test process)", async () => {
   // built from parts, so that this file does not match itself
   const uses = new RegExp(
     ["probe" + "GpuAdapter", "navigator" + "\\.gpu", 'initBackend\\("(web' + 'gpu|auto)"'].join("|"),
