@@ -88,7 +88,9 @@ export {
 } from "./src/model/model.ts";
 export { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult } from "./src/train/run.ts";
 export type { LossRow } from "./src/train/loss_plot.ts";
-export type { StepReport, TrainConfig } from "./src/train/trainer.ts";
+export { NonFiniteLossError, type StepReport, type TrainConfig } from "./src/train/trainer.ts";
+export { type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
+export { type LossCsvRow, RunFolder, type RunFolderOptions } from "./src/train/run_folder.ts";
 export { ddimStepArray as ddimStep, ddpmStepArray as ddpmStep } from "./src/sample/steps_plain.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";
@@ -99,6 +101,7 @@ export {
   type CheckpointMeta,
   DATA_MEAN_TENSOR,
   decodeCheckpoint,
+  type DecodeOptions,
   encodeCheckpoint,
   type EncodeOptions,
   loadCheckpoint,
@@ -108,6 +111,7 @@ export {
 export type { CheckpointSource, LoadCheckpointOptions, LoadProgress } from "./src/checkpoint_source.ts";
 export { PRETRAINED_MODELS, type PretrainedModel } from "./src/pretrained.ts";
 export {
+  DatasetError,
   type DatasetManifest,
   type ManifestAtlas,
   type ManifestImage,

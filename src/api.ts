@@ -109,6 +109,9 @@ export class EmojiDiffusion {
    * Loads a checkpoint from a path, a URL (`file:`, `http:`, `https:`), its bytes, or a decoded
    * checkpoint, with the same integrity checks for each; EMA weights unless `useEma` is false
    * (`false` alone is short for `{ useEma: false }`). `onProgress` follows a download.
+   *
+   * @throws {CheckpointError} when the file is corrupt, truncated or does not fit its model config.
+   * @throws {Deno.errors.NotFound} when the file (or URL) does not exist.
    */
   static async load(
     source: CheckpointSource | Checkpoint,
@@ -260,6 +263,8 @@ export interface DatasetImages {
 
 /**
  * Loads and verifies a prepared dataset (manifest, atlas hash) as plain arrays.
+ *
+ * @throws {DatasetError} when there is no dataset in `dir` or (with `corrupt`) its files fail their checks.
  *
  * @example
  * ```ts ignore

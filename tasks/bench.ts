@@ -6,10 +6,9 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { BACKEND_REQUESTS, type BackendName, initBackend, probeGpuAdapter } from "../src/backend.ts";
-import { intFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
+import { intFlag, parseFlags, runCli, threadsFlag, UsageError } from "../src/cli.ts";
 import { benchForward, benchSampling, benchTrainStep, benchTrainStepCost } from "../src/bench.ts";
 import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
 import { atomicWriteFile } from "../src/io.ts";
@@ -64,7 +63,7 @@ async function runPeer(threads: number): Promise<Record<string, number> | null> 
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: Deno.args,
     options: {
       backends: { type: "string" },

@@ -5,10 +5,19 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
-import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
+import {
+  asUsage,
+  checkWritableDir,
+  choiceFlag,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  runCli,
+  threadsFlag,
+  UsageError,
+} from "../src/cli.ts";
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts";
@@ -35,7 +44,7 @@ ${PRIOR_USAGE}
   --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>, plus -standard when starting from N(0, I))`;
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: Deno.args,
     options: {
       checkpoint: { type: "string" },
@@ -59,10 +68,11 @@ async function main(): Promise<void> {
   const n = intFlag("n", v.n, 256, 2, 100000);
   const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, "ddim");
   const steps = intFlag("steps", v.steps, 50, 1);
-  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0);
+  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0, 1);
   const seed = intFlag("seed", v.seed, 0, 0);
   const batch = intFlag("batch", v.batch, Math.min(n, 64), 1, 4096);
-  const backend = parseBackendRequest(v.backend ?? "auto");
+  const backend = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
+  const threads = threadsFlag(v.threads);
   const checkpoint = v.checkpoint ?? DEFAULT_CHECKPOINT;
   if (!(await pathExists(checkpoint))) {
     throw new UsageError(`--checkpoint "${checkpoint}" does not exist; train one with "deno task train"`);
@@ -79,15 +89,18 @@ async function main(): Promise<void> {
   }
   const dataMean = chosenDataMean(v.prior, ckpt);
   const options = { n, batch, sampler, steps, eta, seed, dataMean };
-  checkSampleOptions(options, ckpt.meta.schedule.T);
+  asUsage(() => checkSampleOptions(options, ckpt.meta.schedule.T));
   const dataset = await loadDataset(data);
   if (ckpt.meta.dataHash && dataset.manifest && ckpt.meta.dataHash !== dataset.manifest.atlas.sha256) {
     console.error(`warning: the checkpoint was trained on other data (${ckpt.meta.dataHash.slice(0, 12)}…)`);
   }
-  await initBackend(backend, {
-    wasmThreads: threadsFlag(v.threads),
-    tempDir: "data/.cache",
-  });
+  const name = checkpoint.split("/").pop()!.replace(/\.safetensors$/, "");
+  const out = v.out ??
+    `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddim" ? steps : ""}${
+      dataMean ? "" : "-standard"
+    }`;
+  await checkWritableDir("out", out);
+  await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
   const loaded = modelFromCheckpoint(ckpt);
   if (v.untrained) {
     // same architecture, weights as at initialisation (seed 0): the reference an untrained model gives
@@ -103,11 +116,6 @@ async function main(): Promise<void> {
       fresh.dispose();
     }
   }
-  const name = checkpoint.split("/").pop()!.replace(/\.safetensors$/, "");
-  const out = v.out ??
-    `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddim" ? steps : ""}${
-      dataMean ? "" : "-standard"
-    }`;
   let last = -1;
   const result = await sampleImages(loaded.model, loaded.schedule, {
     ...options,

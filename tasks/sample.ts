@@ -3,9 +3,18 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
-import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
+import {
+  asUsage,
+  checkWritableDir,
+  choiceFlag,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  runCli,
+  threadsFlag,
+  UsageError,
+} from "../src/cli.ts";
 import { type Checkpoint, DATA_MEAN_TENSOR, loadCheckpoint } from "../src/checkpoint.ts";
 import { pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
@@ -66,7 +75,7 @@ ${PRIOR_USAGE}
   --raw               use the raw weights instead of the EMA weights`;
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: Deno.args,
     options: {
       checkpoint: { type: "string" },
@@ -94,13 +103,14 @@ async function main(): Promise<void> {
   const n = intFlag("n", v.n, 64, 1, 100000);
   const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, "ddim");
   const steps = intFlag("steps", v.steps, 50, 1);
-  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0);
+  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0, 1);
   const clip = choiceFlag("clip", v.clip, ["on", "off"] as const, "on") === "on";
   const seed = intFlag("seed", v.seed, 0, 0);
   const batch = intFlag("batch", v.batch, Math.min(n, 64), 1, 4096);
   const scale = intFlag("scale", v.scale, 3, 1, 32);
   const out = v.out ?? "data/samples";
-  const backend = parseBackendRequest(v.backend ?? "auto");
+  const backend = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
+  const threads = threadsFlag(v.threads);
   const checkpoint = v.checkpoint ?? DEFAULT_CHECKPOINT;
   if (!(await pathExists(checkpoint))) {
     throw new UsageError(
@@ -120,11 +130,9 @@ async function main(): Promise<void> {
     : 0;
   const dataMean = chosenDataMean(v.prior, ckpt);
   const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery, dataMean };
-  checkSampleOptions(options, T);
-  await initBackend(backend, {
-    wasmThreads: threadsFlag(v.threads),
-    tempDir: "data/.cache",
-  });
+  asUsage(() => checkSampleOptions(options, T));
+  await checkWritableDir("out", out);
+  await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
   const loaded = modelFromCheckpoint(ckpt, !v.raw);
   console.error(
     `model: ${loaded.model.config.preset}, step ${loaded.step}, ${loaded.usedEma ? "EMA" : "raw"} weights, ` +

@@ -3,12 +3,24 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
-import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
+import {
+  asUsage,
+  checkWritableDir,
+  choiceFlag,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  runCli,
+  threadsFlag,
+  UsageError,
+} from "../src/cli.ts";
+import { loadCheckpoint } from "../src/checkpoint.ts";
 import { MODEL_PRESETS, modelConfig, type UNetConfig } from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/schedule.ts";
 import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
+import { validateTrainConfig } from "../src/train/trainer.ts";
+import { RunFolder } from "../src/train/run_folder.ts";
 import { loadTrainRecipe, type TrainRecipe, TrainRecipeError } from "../src/train/config_file.ts";
 import { exportForReturn } from "../src/train/return_files.ts";
 import { loadDataset } from "../src/dataset.ts";
@@ -23,7 +35,6 @@ const USAGE = `usage: deno task train [options]
   --export-to DIR     at the end, also write DIR/ema-*.safetensors (EMA weights, F16, split into
                       files of at most --part-mib MiB, loadable as one checkpoint), the last grid and loss.csv
   --part-mib N        largest exported file in MiB (default 16)
-  --grid-images N     images in each checkpoint's sample grid (default 16; 0 = none)
   --data DIR          prepared dataset (default ${D.data}; prepared on demand when missing)
   --model NAME        ${MODEL_PRESETS.join(" | ")} (default unet)
   --channels N        unet base channels (default 32)    --blocks N   res blocks per level (default 1)
@@ -41,13 +52,16 @@ const USAGE = `usage: deno task train [options]
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
+  --grid N            images in each sample grid (default 16; 0 = no grids)
+  --keep N            keep the newest N ckpt-*.safetensors (default 3; latest.safetensors is always there)
+  --keep-every K      also keep every checkpoint whose step is a multiple of K (default 0: none)
   --resume FILE       continue from a checkpoint (its settings win, except --steps, --cooldown, --dropout);
                       a new --out folder starts with the checkpoint's run's loss history
   --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N`;
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: Deno.args,
     options: Object.fromEntries(
       [
@@ -72,6 +86,9 @@ async function main(): Promise<void> {
         "backend",
         "out",
         "every",
+        "grid",
+        "keep",
+        "keep-every",
         "resume",
         "init",
         "threads",
@@ -79,7 +96,6 @@ async function main(): Promise<void> {
         "minutes",
         "export-to",
         "part-mib",
-        "grid-images",
       ].map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat([["help", {
         type: "boolean",
       }]]),
@@ -104,15 +120,17 @@ async function main(): Promise<void> {
   const attention =
     choiceFlag("attention", v.attention, ["on", "off"] as const, baseUnet.attention ? "on" : "off") ===
       "on";
-  const model = preset === "unet"
-    ? modelConfig("unet", {
-      ...baseUnet,
-      channels: intFlag("channels", v.channels, baseUnet.channels, 2, 1024),
-      blocks: intFlag("blocks", v.blocks, baseUnet.blocks, 1, 8),
-      ...(mult ? { channelMult: mult } : {}),
-      attention,
-    })
-    : modelConfig("seed");
+  const model = asUsage(() =>
+    preset === "unet"
+      ? modelConfig("unet", {
+        ...baseUnet,
+        channels: intFlag("channels", v.channels, baseUnet.channels, 2, 1024),
+        blocks: intFlag("blocks", v.blocks, baseUnet.blocks, 1, 8),
+        ...(mult ? { channelMult: mult } : {}),
+        attention,
+      })
+      : modelConfig("seed")
+  );
   if (v.steps !== undefined && v.epochs !== undefined) {
     throw new UsageError("give --steps or --epochs, not both");
   }
@@ -141,7 +159,11 @@ async function main(): Promise<void> {
   if (v["export-to"] !== undefined && v["export-to"].trim() === "") {
     throw new UsageError("--export-to must name a folder");
   }
-  const backendRequest = parseBackendRequest(v.backend ?? "auto");
+  const every = intFlag("every", v.every, recipe.every ?? 250, 1);
+  const gridImages = intFlag("grid", v.grid, 16, 0, 256);
+  const keep = intFlag("keep", v.keep, 3, 1);
+  const keepEvery = intFlag("keep-every", v["keep-every"], 0, 0);
+  const backendRequest = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
   if (v.resume !== undefined && !(await pathExists(v.resume))) {
     throw new UsageError(
       `--resume "${v.resume}" does not exist; point it at a .safetensors checkpoint of a run`,
@@ -167,21 +189,45 @@ async function main(): Promise<void> {
         `deno task prepare --out ${recipe.config.data}`,
     );
   }
+  const from = v.resume ?? v.init;
+  const modelFlags = ["model", "channels", "blocks", "mult", "attention"].filter((k) => v[k] !== undefined);
+  if (from !== undefined && modelFlags.length > 0) {
+    // a resumed or fine-tuned run trains its checkpoint's model: model flags that say otherwise are refused
+    const saved = (await loadCheckpoint(from)).meta.model;
+    if (JSON.stringify(saved) !== JSON.stringify(model)) {
+      throw new UsageError(
+        `${modelFlags.map((k) => `--${k}`).join(", ")} describe another model than the checkpoint ` +
+          `${from} (${saved.preset}${"channels" in saved ? `, channels ${saved.channels}` : ""}): ` +
+          `drop them, --${v.resume !== undefined ? "resume" : "init"} trains the checkpoint's model`,
+      );
+    }
+  }
   if (v.epochs !== undefined) {
     const epochs = intFlag("epochs", v.epochs, 1, 1);
     const count = (await loadDataset(config.data).catch(() => null))?.count ?? 118;
     config.steps = Math.ceil(epochs * count / config.batch);
   }
-  await initBackend(backendRequest, {
-    wasmThreads: threadsFlag(v.threads),
-    tempDir: "data/.cache",
-  });
+  const threads = threadsFlag(v.threads);
+  if (from === undefined) asUsage(() => validateTrainConfig(config));
   const out = v.out ?? `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
+  await checkWritableDir("out", out);
+  // the run folder is locked before anything else starts: a second run into it is refused at once
+  const folder = await RunFolder.open(out, { keep, keepEvery });
+  try {
+    await folder.checkNewOrResumed(v.resume);
+    await initBackend(backendRequest, { wasmThreads: threads, tempDir: "data/.cache" });
+  } catch (err) {
+    await folder.close();
+    throw err;
+  }
   const result = await trainRun(config, {
     out,
-    every: intFlag("every", v.every, recipe.every ?? 250, 1),
+    folder,
+    every,
     minutes,
-    gridImages: intFlag("grid-images", v["grid-images"], 16, 0, 256),
+    gridImages,
+    keep,
+    keepEvery,
     resume: v.resume,
     init: v.init,
   });

@@ -86,7 +86,8 @@ export interface TaskRun {
 export async function runTask(
   script: string,
   args: string[],
-  { writable = "data", sys = true }: { writable?: string; sys?: boolean } = {},
+  { writable = "data", sys = true, env }: { writable?: string; sys?: boolean; env?: Record<string, string> } =
+    {},
 ): Promise<TaskRun> {
   const deno = await denoCommand();
   if (!deno) throw new Deno.errors.NotCapable("subprocess tests need --allow-run=deno");
@@ -105,6 +106,7 @@ export async function runTask(
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
+    ...(env ? { env } : {}),
   }).output();
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };

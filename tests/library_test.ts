@@ -10,6 +10,12 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
   const expected = [
     "BACKEND_REQUESTS",
     "CheckpointError",
+    "DatasetError",
+    "NonFiniteLossError",
+    "RunFolder",
+    "RunLockedError",
+    "RunWriteError",
+    "UsageError",
     "DATA_MEAN_TENSOR",
     "DEFAULT_SEED_CONFIG",
     "DEFAULT_TRAIN_CONFIG",

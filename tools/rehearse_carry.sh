@@ -17,7 +17,7 @@ cd "$tmp/repo"
 echo "rehearsal in $tmp/repo ($(git log --oneline -1))"
 offline() { env -u DENO_DIR OUT="$1" RUN_DIR="$tmp/run" unshare -rn bash "${@:2}"; }
 offline "$tmp/out-check" tools/gpu_run.sh check --quick
-offline "$tmp/out-train" tools/gpu_run.sh train --backend wasm --minutes "$minutes" --batch 2 --grid-images 1 --every 1000
+offline "$tmp/out-train" tools/gpu_run.sh train --backend wasm --minutes "$minutes" --batch 2 --grid 1 --every 1000
 echo "returned files:"
 ls -l "$tmp/out-check" "$tmp/out-train"
 big=$(find "$tmp/out-check" "$tmp/out-train" -type f -size +16M)

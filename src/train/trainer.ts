@@ -65,8 +65,18 @@ export interface StepReport {
   lr: number;
 }
 
-/** A loss that is not a finite number; the update was not applied. */
+/**
+ * A loss that is not a finite number: a runtime failure. The update was not applied; `trainRun`'s
+ * message names the last good checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { NonFiniteLossError } from "./trainer.ts";
+ * console.assert(new NonFiniteLossError("loss is NaN at step 3").name === "NonFiniteLossError");
+ * ```
+ */
 export class NonFiniteLossError extends Error {
+  /** Always `"NonFiniteLossError"`. */
   override name = "NonFiniteLossError";
 }
 
@@ -130,6 +140,8 @@ export class Trainer {
    * EMA) guarded on the device by the loss, then the loss, gradient norm and guard read back together.
    * A NaN/Inf loss (or gradient norm) throws {@linkcode NonFiniteLossError} and leaves the weights,
    * moments, EMA, state and step as they were.
+   *
+   * @throws {NonFiniteLossError} when the loss or the gradient norm is NaN or infinite.
    */
   async trainStep(): Promise<StepReport> {
     const { batch } = this.config;
@@ -219,6 +231,8 @@ export class Trainer {
   /**
    * Restores weights, EMA, Adam moments and step, BatchNorm state and the random streams from a
    * checkpoint, after checking every tensor; nothing is assigned unless everything fits.
+   *
+   * @throws {CheckpointError} when a tensor is missing, extra or of another shape.
    */
   restore(ckpt: Checkpoint): void {
     // in the order a reader expects the first problem: the weights, then the optimizer's tensors
