@@ -8,6 +8,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ForwardContext, ParamBuilder } from "./context.ts";
+import { inferenceFusion } from "./fusion.ts";
+import { groupNormWasmFused } from "../wasm_kernels/group_norm.ts";
 
 /** The function type tf.customGrad takes (its multi-input form is not expressible in its typings). */
 type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
@@ -38,11 +40,15 @@ export function conv(ctx: ForwardContext, name: string, x: tf.Tensor4D, stride =
   const pad = (k - 1) >> 1;
   const padding: "same" | [[number, number], [number, number], [number, number], [number, number]] =
     stride === 1 ? "same" : [[0, 0], [pad, pad], [pad, pad], [0, 0]];
-  const y = tf.conv2d(x, w, stride, padding);
+  const b = ctx.params.get(`${name}.b`);
+  // inference: the bias inside the convolution (no separate pass over the output)
+  const fused = b && !ctx.training && inferenceFusion();
+  const y = fused
+    ? tf.fused.conv2d({ x, filter: w, strides: stride, pad: padding, bias: b })
+    : tf.conv2d(x, w, stride, padding);
   const [, ho, wo] = y.shape;
   ctx.flops += 2 * x.shape[0] * ho * wo * k * k * cin * cout;
-  const b = ctx.params.get(`${name}.b`);
-  return b ? addBias(y, b) : y;
+  return b && !fused ? addBias(y, b) : y;
 }
 
 /**
@@ -110,6 +116,8 @@ export function declareNorm(b: ParamBuilder, name: string, c: number): void {
  * small kernels per norm, this runs ~15, which is most of a CPU training step's non-conv time.
  * Backward, with x̂ the normalised input and z = γx̂ + β: dz = dy·σ(z)(1 + z(1 − σ(z))),
  * dγ = Σ dz·x̂, dβ = Σ dz, dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) over each group, dx̂ = γ·dz.
+ * `shift` ([B, C], e.g. a timestep embedding) is added to x first. In inference on wasm (with
+ * {@linkcode inferenceFusion}) the norm is one kernel: two passes over x, then SiLU's two.
  */
 export function groupNorm(
   ctx: ForwardContext,
@@ -117,11 +125,17 @@ export function groupNorm(
   x: tf.Tensor4D,
   groups: number,
   activate = false,
+  shift?: tf.Tensor2D,
 ): tf.Tensor4D {
   const [bsz, h, w, c] = x.shape;
   if (c % groups !== 0) {
     throw new RangeError(`GroupNorm "${name}": ${c} channels do not split into ${groups} groups`);
   }
+  if (!ctx.training && inferenceFusion() && tf.getBackend() === "wasm") {
+    const z = groupNormWasmFused(x, ctx.p(`${name}.g`), ctx.p(`${name}.b`), shift ?? null, groups, false);
+    return activate ? silu(z) as tf.Tensor4D : z;
+  }
+  if (shift) x = tf.add(x, tf.reshape(shift, [bsz, 1, 1, c]));
   const cg = c / groups, n = h * w;
   /** Per-group mean over positions and the group's channels: [B,N,G,Cg] → [B,1,G,1]. */
   const groupMean = (t: tf.Tensor) => tf.mean(t, [1, 3], true);
@@ -214,10 +228,13 @@ export function batchNorm(ctx: ForwardContext, name: string, x: tf.Tensor4D): tf
 
 /**
  * Nearest-neighbour ×2 up-sampling as two rank-4 concatenations (cheap on every backend; their
- * gradient is a split), so that no backend's ResizeNearestNeighborGrad is needed.
+ * gradient is a split), so that no backend's ResizeNearestNeighborGrad is needed. With `training`
+ * false (and {@linkcode inferenceFusion}), one resize.
  */
-export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
+export function upsampleNearest2x(x: tf.Tensor4D, training = true): tf.Tensor4D {
   const [bsz, h, w, c] = x.shape;
+  // inference needs no gradient: one resize kernel instead of two concatenations
+  if (!training && inferenceFusion()) return tf.image.resizeNearestNeighbor(x, [2 * h, 2 * w]);
   const col = tf.reshape(x, [bsz * h, w, 1, c]);
   const wide = tf.reshape(tf.concat([col, col], 2), [bsz, h, 1, 2 * w * c]); // each pixel twice along W
   return tf.reshape(tf.concat([wide, wide], 2), [bsz, 2 * h, 2 * w, c]); // each row twice
