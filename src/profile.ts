@@ -52,6 +52,7 @@ export async function profileForward(
   warmup = 1,
 ): Promise<ForwardProfile> {
   const model = new DiffusionModel(config, 0);
+  const backend = tf.getBackend();
   const rng = new Rng(5);
   const x = tf.tensor4d(rng.normalArray(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
   const t = Array.from({ length: batch }, (_, i) => (i * 37) % 500);
@@ -75,8 +76,9 @@ export async function profileForward(
       const info = await tf.profile(run);
       wall += performance.now() - t0;
       for (const k of info.kernels) {
-        // tf.customGrad ops show up as "unnamed scope" around kernels that are listed themselves
-        if (k.name === "unnamed scope") continue;
+        // ops with their own gradient (tf.customGrad, fused ops) are recorded as scopes around
+        // kernels that are listed themselves: count only registered kernels
+        if (!tf.getKernel(k.name, backend)) continue;
         const row = byKernel.get(k.name) ?? { kernel: k.name, count: 0, ms: 0 };
         row.count++;
         // a backend without kernel timers reports {error}: count the call, not its time

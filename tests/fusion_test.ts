@@ -4,7 +4,7 @@ import { initBackend } from "../src/backend.ts";
 import { DiffusionModel, modelConfig } from "../src/model/model.ts";
 import { ForwardContext } from "../src/model/context.ts";
 import { setInferenceFusion } from "../src/model/fusion.ts";
-import { conv, groupNorm, groupNormReference, upsampleNearest2x } from "../src/model/layers.ts";
+import { attention, conv, groupNorm, groupNormReference, upsampleNearest2x } from "../src/model/layers.ts";
 import { Rng } from "../src/rng.ts";
 import { TINY_SEED, TINY_UNET } from "./helpers.ts";
 
@@ -81,9 +81,32 @@ Deno.test("whole inference forward passes, fast paths vs op-by-op, agree to 1e-4
     const model = new DiffusionModel(config, 2, size);
     // non-zero output convs and biases, so every path carries signal
     for (const v of model.params.values()) v.assign(tf.add(v, randn(v.shape, 0.05)));
+    // BatchNorm running statistics away from (0, 1), so folding them into the convs is exercised
+    for (const [name, v] of model.state) {
+      v.assign(name.endsWith("running_var") ? tf.add(1, tf.abs(randn(v.shape, 0.5))) : randn(v.shape, 0.3));
+    }
     const x = randn([2, size, size, 3]) as tf.Tensor4D;
     const err = await fusedVsPlain(() => model.predict(x, [3, 400]));
     assert.ok(err <= 1e-4, `${config.preset}: ${err}`);
     model.dispose();
   }
+});
+
+Deno.test("fused wasm attention equals the op-by-op attention to 1e-4", async () => {
+  const c = 8;
+  const ctx = new ForwardContext(
+    params([
+      ["a.norm.g", [c], 1],
+      ["a.norm.b", [c], 1],
+      ["a.qkv.w", [c, 3 * c], 0.8],
+      ["a.qkv.b", [3 * c], 0.5],
+      ["a.proj.w", [c, c], 0.5],
+      ["a.proj.b", [c], 0.5],
+    ]),
+    new Map(),
+    false,
+  );
+  const x = randn([3, 4, 4, c]) as tf.Tensor4D;
+  const err = await fusedVsPlain(() => attention(ctx, "a", x, 4));
+  assert.ok(err <= 1e-4, `${err}`);
 });

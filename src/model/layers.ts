@@ -10,6 +10,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { ForwardContext, ParamBuilder } from "./context.ts";
 import { inferenceFusion } from "./fusion.ts";
 import { groupNormWasmFused } from "../wasm_kernels/group_norm.ts";
+import { attentionWasmFused } from "../wasm_kernels/attention.ts";
 
 /** The function type tf.customGrad takes (its multi-input form is not expressible in its typings). */
 type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
@@ -267,17 +268,24 @@ export function declareAttention(b: ParamBuilder, name: string, c: number): void
   declareDense(b, `${name}.proj`, c, c, true);
 }
 
-/** Self-attention over all H·W positions with a residual connection. */
+/**
+ * Self-attention over all H·W positions with a residual connection. In inference on wasm (with
+ * {@linkcode inferenceFusion}) the scores, softmax and weighted sum are one kernel.
+ */
 export function attention(ctx: ForwardContext, name: string, x: tf.Tensor4D, groups: number): tf.Tensor4D {
   const [bsz, h, w, c] = x.shape;
   const n = h * w;
   const hn = groupNorm(ctx, `${name}.norm`, x, groups);
   const qkv = tf.reshape(dense(ctx, `${name}.qkv`, tf.reshape(hn, [bsz * n, c])), [bsz, n, 3 * c]);
-  const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
-  const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(c));
-  const attn = tf.softmax(scores) as tf.Tensor3D;
-  const out = tf.matMul(attn, v);
   ctx.flops += 2 * 2 * bsz * n * n * c;
+  let out: tf.Tensor3D;
+  if (!ctx.training && inferenceFusion() && tf.getBackend() === "wasm") {
+    out = attentionWasmFused(qkv as tf.Tensor3D, 1 / Math.sqrt(c));
+  } else {
+    const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
+    const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(c));
+    out = tf.matMul(tf.softmax(scores) as tf.Tensor3D, v);
+  }
   const proj = dense(ctx, `${name}.proj`, tf.reshape(out, [bsz * n, c]));
   return tf.add(x, tf.reshape(proj, [bsz, h, w, c])) as tf.Tensor4D;
 }
