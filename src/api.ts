@@ -188,7 +188,8 @@ export class EmojiDiffusion {
   }
 
   /**
-   * Generates images from noise (DDIM-50 by default); see {@linkcode SampleOptions}. The start is
+   * Generates images from noise (the sampler and steps of `DEFAULT_SAMPLER`, `DEFAULT_STEPS` by
+   * default); see {@linkcode SampleOptions}. The start is
    * drawn around the checkpoint's data mean when it has one; pass `dataMean: undefined` for N(0, I).
    */
   sample(options: SampleOptions): Promise<SampleResult> {
