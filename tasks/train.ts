@@ -31,6 +31,7 @@ const D = DEFAULT_TRAIN_CONFIG;
 const USAGE = `usage: deno task train [options]
   --config FILE       JSON recipe (e.g. configs/faces4-64.json): a run's config.json fields plus
                       "every" and "minutes"; flags given here override it
+  --dry-run           print the configuration this command would train (JSON), and stop
   --minutes N         stop the training loop after N minutes of wall clock (--steps stays the cap)
   --export-to DIR     at the end, also write DIR/ema-*.safetensors (EMA weights, F16, split into
                       files of at most --part-mib MiB, loadable as one checkpoint), the last grid and loss.csv
@@ -96,9 +97,9 @@ async function main(): Promise<void> {
         "minutes",
         "export-to",
         "part-mib",
-      ].map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat([["help", {
-        type: "boolean",
-      }]]),
+      ].map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat(
+        ["help", "dry-run"].map((k) => [k, { type: "boolean" }]),
+      ),
     ),
     strict: true,
   }) as { values: Record<string, string | undefined> & { help?: boolean } };
@@ -209,6 +210,10 @@ async function main(): Promise<void> {
   }
   const threads = threadsFlag(v.threads);
   if (from === undefined) asUsage(() => validateTrainConfig(config));
+  if (v["dry-run"]) {
+    // the configuration this command would train, as the run's config.json will record it
+    return console.log(JSON.stringify(config, null, 2));
+  }
   const out = v.out ?? `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
   await checkWritableDir("out", out);
   // the run folder is locked before anything else starts: a second run into it is refused at once
