@@ -43,3 +43,9 @@ export const DEFAULT_MAX_BATCH = 64;
 export function defaultBatch(n: number): number {
   return Math.min(n, DEFAULT_MAX_BATCH);
 }
+
+/**
+ * How a training run draws the sample grid it writes with every checkpoint: a short deterministic
+ * DDIM run from a fixed seed, so that the grids of one run differ only by the weights.
+ */
+export const PROGRESS_GRID_SAMPLING = { sampler: "ddim", steps: 25, seed: 1234 } as const;

@@ -8,7 +8,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { dirname, join } from "node:path";
 import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../checkpoint.ts";
 import { ensureDataset } from "../dataset.ts";
+import { DEFAULT_DATASET_DIR } from "../dataset/prepare.ts";
 import { encodePng } from "../image/codec.ts";
+import { PROGRESS_GRID_SAMPLING } from "../sample/defaults.ts";
 import { makeGrid } from "../image/grid.ts";
 import { UsageError } from "../errors.ts";
 import { sampleImages } from "../sample/sample.ts";
@@ -63,7 +65,7 @@ export interface RunOptions {
 
 /** The default training configuration (the notebook's schedule and T, CPU-sized batch). */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  data: "data/apple-faces-32",
+  data: DEFAULT_DATASET_DIR,
   model: modelConfig("unet"),
   schedule: "linear",
   T: 500,
@@ -206,9 +208,7 @@ async function trainInto(
       if (n > 0) {
         const res = await sampleImages(trainer.model, trainer.schedule, {
           n,
-          sampler: "ddim",
-          steps: 25,
-          seed: 1234,
+          ...PROGRESS_GRID_SAMPLING,
           dataMean: trainer.dataMean,
         }, trainer.ema.shadow);
         const side = Math.ceil(Math.sqrt(n));
