@@ -321,9 +321,13 @@ export async function editImages(
 
 /**
  * Deterministic DDIM inversion x0 → x_{timesteps[0]}: the η = 0 DDIM steps run backwards along
- * `timesteps` (descending, ending at 0), each step reusing the ε predicted at its start point (at
- * the clean image, ε at index 0). DDIM sampling with η = 0 on the same grid maps the result back to
- * ≈ x0. Never clips. `images` are m images of the denoiser's size; returns m images.
+ * `timesteps` (descending, ending at 0). The sampling step t → t' uses ε(x_t, t), which inversion
+ * does not know yet; plain inversion uses ε at the step's start point instead (at the clean image, ε
+ * at index 0), an O(1/S) error per step. With `iterations` k > 0, each step is refined k times by
+ * the fixed point x_t = step⁻¹(x_t', ε(x_t, t)), which makes it the exact inverse of the sampling
+ * step as it converges (k more evaluations per step). DDIM sampling with η = 0 on the same grid maps
+ * the result back to ≈ x0. Never clips. `images` are m images of the denoiser's size; returns m
+ * images.
  *
  * @example With ε ≡ 0, inversion just scales: x_t = √ᾱ_t·x0
  * ```ts
@@ -343,7 +347,7 @@ export async function ddimInvert(
   schedule: DiffusionSchedule,
   images: Float32Array,
   timesteps: number[],
-  options: { batch?: number; onProgress?: (done: number, total: number) => void } = {},
+  options: { batch?: number; iterations?: number; onProgress?: (done: number, total: number) => void } = {},
 ): Promise<Float32Array> {
   const size = denoiser.imageSize, per = size * size * 3;
   const m = checkImages(images, per, "images");
@@ -351,25 +355,40 @@ export async function ddimInvert(
   if (up[0] !== 0 || up.some((t, j) => j > 0 && t <= up[j - 1])) {
     throw new RangeError(`ddimInvert needs descending timesteps ending at 0, got ${timesteps.join(",")}`);
   }
+  const iterations = options.iterations ?? 0;
+  if (!Number.isInteger(iterations) || iterations < 0) {
+    throw new RangeError(`inversion iterations must be an integer >= 0, got ${iterations}`);
+  }
   const batch = Math.min(options.batch ?? defaultBatch(m), m);
   const out = new Float32Array(m * per);
-  const total = up.length * Math.ceil(m / batch);
+  const total = up.length * (1 + iterations) * Math.ceil(m / batch);
   let done = 0;
   for (let first = 0; first < m; first += batch) {
     const b = Math.min(batch, m - first);
     let x: tf.Tensor = tf.tensor4d(images.subarray(first * per, (first + b) * per), [b, size, size, 3]);
     for (let j = 0; j < up.length; j++) {
       const tFrom = j === 0 ? -1 : up[j - 1], t = up[j];
-      const eps = denoiser.predict(x as tf.Tensor4D, new Array(b).fill(Math.max(tFrom, 0)));
       const abFrom = tFrom >= 0 ? schedule.alphasCumprod[tFrom] : 1, abTo = schedule.alphasCumprod[t];
-      const next = tf.tidy(() => {
-        const x0 = tf.div(tf.sub(x, tf.mul(eps, Math.sqrt(1 - abFrom))), Math.sqrt(abFrom));
-        return tf.add(tf.mul(x0, Math.sqrt(abTo)), tf.mul(eps, Math.sqrt(1 - abTo)));
-      });
-      eps.dispose();
-      x.dispose();
-      x = next;
+      const from = x;
+      // x_t from x_t' and an ε: the η = 0 DDIM step t → t' solved for x_t
+      const invert = (eps: tf.Tensor) =>
+        tf.tidy(() => {
+          const x0 = tf.div(tf.sub(from, tf.mul(eps, Math.sqrt(1 - abFrom))), Math.sqrt(abFrom));
+          return tf.add(tf.mul(x0, Math.sqrt(abTo)), tf.mul(eps, Math.sqrt(1 - abTo)));
+        });
+      let eps = denoiser.predict(from as tf.Tensor4D, new Array(b).fill(Math.max(tFrom, 0)));
+      let next = invert(eps);
       options.onProgress?.(++done, total);
+      for (let k = 0; k < iterations; k++) {
+        eps.dispose();
+        eps = denoiser.predict(next as tf.Tensor4D, new Array(b).fill(t));
+        next.dispose();
+        next = invert(eps);
+        options.onProgress?.(++done, total);
+      }
+      eps.dispose();
+      from.dispose();
+      x = next;
     }
     out.set(await x.data() as Float32Array, first * per);
     x.dispose();
@@ -394,7 +413,9 @@ export interface MorphOptions {
   dataMean?: Float32Array;
   /** Images per forward pass. */
   batch?: number;
-  /** Called after every network evaluation with (done, total), inversion included. */
+  /** Fixed-point refinements per step of the inversion of image ends (default 2; see {@linkcode ddimInvert}). */
+  inversionIterations?: number;
+  /** Called after every network evaluation (of a batch) with (done, total), inversion included. */
   onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
 
@@ -459,12 +480,19 @@ export async function morphImages(
     } else checkImages(end, per, "a morph image");
   }
   const images = [a, b].filter((e): e is Float32Array => typeof e !== "number");
-  let done = 0;
-  const total = images.length * ts.length + frames * ts.length;
-  const progress = () => options.onProgress?.(++done, total);
+  const iterations = options.inversionIterations ?? 2;
+  const batches = (k: number) => k === 0 ? 0 : Math.ceil(k / Math.min(options.batch ?? defaultBatch(k), k));
+  const total = ts.length * ((1 + iterations) * batches(images.length) + batches(frames));
+  let before = 0;
+  const progress = (done: number) => options.onProgress?.(before + done, total);
   const inverted = images.length
-    ? await ddimInvert(denoiser, schedule, concat(images), ts, { batch: options.batch, onProgress: progress })
+    ? await ddimInvert(denoiser, schedule, concat(images), ts, {
+      batch: options.batch,
+      iterations,
+      onProgress: progress,
+    })
     : new Float32Array(0);
+  before = ts.length * (1 + iterations) * batches(images.length);
   // the ends in noise space: ε with start = √ᾱ·mean + √(1 − ᾱ)·ε (mean 0 without a data mean)
   const sa = schedule.sqrtAlphasCumprod[ts[0]], so = schedule.sqrtOneMinusAlphasCumprod[ts[0]];
   let used = 0;
