@@ -185,13 +185,17 @@ Deno.test("slerp keeps the norm of equal-norm noise; the straight line does not"
   assert.deepEqual(slerp(a, b, 1), b);
 });
 
-Deno.test("a morph's end frames are the two seeds' own samples (ddim and dpm++2m, data-mean start)", async () => {
+Deno.test("a morph's end frames are the two seeds' own samples (ddim and dpm++2m, N(0, I) and data-mean start)", async () => {
   const model = tinyModel();
-  const mean = images(1, 12);
-  for (const sampler of ["ddim", "dpm++2m"] as const) {
-    const m = await morphImages(model, s20, 3, 8, { frames: 4, sampler, steps: 5, dataMean: mean });
-    const a = await sampleImages(model, s20, { n: 1, seed: 3, sampler, steps: 5, dataMean: mean });
-    const b = await sampleImages(model, s20, { n: 1, seed: 8, sampler, steps: 5, dataMean: mean });
+  for (
+    const [sampler, dataMean] of [["ddim", undefined], ["ddim", images(1, 12)], [
+      "dpm++2m",
+      images(1, 12),
+    ]] as const
+  ) {
+    const m = await morphImages(model, s20, 3, 8, { frames: 4, sampler, steps: 5, dataMean });
+    const a = await sampleImages(model, s20, { n: 1, seed: 3, sampler, steps: 5, dataMean });
+    const b = await sampleImages(model, s20, { n: 1, seed: 8, sampler, steps: 5, dataMean });
     const maxDiff = (u: Float32Array, v: Float32Array) =>
       u.reduce((s, x, i) => Math.max(s, Math.abs(x - v[i])), 0);
     assert.ok(maxDiff(m.images.subarray(0, PER), a.images) < 1e-5, `${sampler} first frame`);
@@ -205,8 +209,17 @@ Deno.test("a morph from an image starts from its DDIM inversion: its end frame r
   const s = makeSchedule("linear", 500);
   const oracle = gaussianOracle(s, 0.1, 0.4, 4);
   const x = Float32Array.from(new Rng(8).normalArray(48), (v) => Math.max(-1, Math.min(1, 0.1 + 0.4 * v)));
-  const m = await morphImages(oracle, s, x, 5, { frames: 3, sampler: "ddim", steps: 50, clip: false });
-  assert.ok(rms(m.images.subarray(0, 48), x) < 1e-3, "2 fixed-point refinements per step (the default)");
+  for (const dataMean of [undefined, new Float32Array(48).fill(0.1)]) {
+    const m = await morphImages(oracle, s, x, 5, {
+      frames: 3,
+      sampler: "ddim",
+      steps: 50,
+      clip: false,
+      dataMean,
+    });
+    const err = rms(m.images.subarray(0, 48), x);
+    assert.ok(err < 1e-3, `2 fixed-point refinements per step (the default), mean ${!!dataMean}: ${err}`);
+  }
 });
 
 Deno.test("edits refuse a bad strength, mask, resample count or a non-deterministic morph", async () => {

@@ -27,6 +27,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
     "ddimTimesteps",
     "ddpmStep",
     "dpmSolverStep",
+    "editTimesteps",
     "decodeCheckpoint",
     "encodeCheckpoint",
     "gridPng",
@@ -43,6 +44,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
     "sample",
     "saveCheckpoint",
     "scheduleFromBetas",
+    "slerp",
     "train",
   ];
   assert.deepEqual(Object.keys(mod).sort(), expected.sort());

@@ -493,13 +493,14 @@ export async function morphImages(
     })
     : new Float32Array(0);
   before = ts.length * (1 + iterations) * batches(images.length);
-  // the ends in noise space: ε with start = √ᾱ·mean + √(1 − ᾱ)·ε (mean 0 without a data mean)
+  // the ends in noise space: the ε that ordinary sampling turns into the start, √ᾱ·mean + √(1 − ᾱ)·ε
+  // with a data mean, ε itself without one
   const sa = schedule.sqrtAlphasCumprod[ts[0]], so = schedule.sqrtOneMinusAlphasCumprod[ts[0]];
   let used = 0;
   const noiseOf = (end: MorphEnd): Float32Array => {
     if (typeof end === "number") return new Rng(end).normalArray(per);
     const x = inverted.subarray(used * per, ++used * per);
-    return Float32Array.from(x, (v, k) => (v - sa * (mean ? mean[k] : 0)) / so);
+    return mean ? Float32Array.from(x, (v, k) => (v - sa * mean[k]) / so) : x.slice();
   };
   const ea = noiseOf(a), eb = noiseOf(b);
   const weights = Array.from({ length: frames }, (_, j) => j / (frames - 1));
