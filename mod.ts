@@ -102,6 +102,16 @@ export { ddimTimesteps } from "./src/sample/steps.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";
 export { type SampleOptions, type SampleResult, type SamplerName, SAMPLERS } from "./src/sample/sample.ts";
 export {
+  type EditOptions,
+  type EditResult,
+  type EditSamplerOptions,
+  editTimesteps,
+  type MorphEnd,
+  type MorphOptions,
+  type MorphResult,
+} from "./src/sample/edit.ts";
+export { slerp } from "./src/sample/slerp.ts";
+export {
   type Checkpoint,
   CheckpointError,
   type CheckpointMeta,

@@ -22,6 +22,7 @@ import { checkSampleOptions, sampleImages, SAMPLERS, samplerTimesteps } from "..
 import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "../src/sample/defaults.ts";
 import { formatSamplingProgress } from "../src/sample/progress.ts";
 import { writeSampleFiles } from "../src/sample/output.ts";
+import { EDIT_OPTIONS, EDIT_USAGE, isEdit, runEdit } from "./sample_edit.ts";
 
 /** The model `deno task sample` uses when no --checkpoint is given. */
 export const DEFAULT_CHECKPOINT = "data/models/apple-faces-unet.safetensors";
@@ -66,7 +67,8 @@ ${PRIOR_USAGE}
   --each              also write every image as its own PNG
   --gif               also write reverse.gif, the reverse process (a frame every --frame-every steps)
   --frame-every K     (default: about 25 frames in all)
-  --raw               use the raw weights instead of the EMA weights`;
+  --raw               use the raw weights instead of the EMA weights
+${EDIT_USAGE}`;
 
 async function main(): Promise<void> {
   const { values: v } = parseFlags({
@@ -90,6 +92,7 @@ async function main(): Promise<void> {
       "frame-every": { type: "string" },
       raw: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...EDIT_OPTIONS,
     },
     strict: true,
   });
@@ -123,6 +126,23 @@ async function main(): Promise<void> {
     ? intFlag("frame-every", v["frame-every"], Math.max(1, Math.round(totalSteps / 25)), 1)
     : 0;
   const dataMean = chosenDataMean(v.prior, ckpt);
+  if (isEdit(v)) {
+    return await runEdit(v, {
+      ckpt,
+      raw: v.raw ?? false,
+      sampler,
+      steps,
+      eta,
+      clip,
+      seed,
+      batch: v.batch === undefined ? undefined : batch,
+      scale,
+      out,
+      backend,
+      threads: v.threads,
+      dataMean,
+    });
+  }
   const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery, dataMean };
   asUsage(() => checkSampleOptions(options, T));
   await checkWritableDir("out", out);

@@ -34,6 +34,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
     "ddimTimesteps",
     "ddpmStep",
     "dpmSolverStep",
+    "editTimesteps",
     "decodeCheckpoint",
     "encodeCheckpoint",
     "gridPng",
@@ -50,6 +51,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
     "sample",
     "saveCheckpoint",
     "scheduleFromBetas",
+    "slerp",
     "train",
   ];
   assert.deepEqual(Object.keys(mod).sort(), expected.sort());
