@@ -12,7 +12,9 @@ import { makeSchedule } from "../src/schedule.ts";
 import { qSample } from "../src/q_sample.ts";
 import { Rng } from "../src/rng.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { fixtureDataset, TINY_SEED, tinyTrainConfig } from "./helpers.ts";
+import { fixtureDataset, testOnBackends, TINY_SEED, tinyTrainConfig } from "./helpers.ts";
+import { plainEqualsTensor } from "./cases/dpm.ts";
+import { CLIP_CASES, fusedMatchesReference, nonFiniteLossChangesNothing } from "./cases/fused_adam.ts";
 
 const gpu = await probeGpuAdapter();
 globalThis.addEventListener("unload", () => releaseWebgpu());
@@ -80,6 +82,28 @@ Deno.test({
     }
   },
 });
+
+const noAdapter = { ignore: !gpu.adapter };
+testOnBackends(
+  `DPM-Solver++ tensor steps equal the plain-JS steps to 1e-5 [${skipped}]`,
+  ["webgpu"],
+  plainEqualsTensor,
+  noAdapter,
+);
+for (const [label, clip, gradScale] of CLIP_CASES) {
+  testOnBackends(
+    `fused update = reference Adam after 5 steps, ${label}, warm-up and cooldown, EMA [${skipped}]`,
+    ["webgpu"],
+    (backend) => fusedMatchesReference(backend, clip, gradScale),
+    noAdapter,
+  );
+}
+testOnBackends(
+  `a non-finite loss leaves weights, moments, EMA and step unchanged [${skipped}]`,
+  ["webgpu"],
+  nonFiniteLossChangesNothing,
+  noAdapter,
+);
 
 Deno.test("webgpu: the device is released before the test process ends", async () => {
   await initBackend("cpu", { log: null });
