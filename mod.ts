@@ -91,12 +91,7 @@ export type { LossRow } from "./src/train/loss_plot.ts";
 export { NonFiniteLossError, type StepReport, type TrainConfig } from "./src/train/trainer.ts";
 export { type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
 export { type LossCsvRow, RunFolder, type RunFolderOptions } from "./src/train/run_folder.ts";
-export {
-  type DataPrediction,
-  ddimStepArray as ddimStep,
-  ddpmStepArray as ddpmStep,
-  dpmSolverStepArray as dpmSolverStep,
-} from "./src/sample/steps_plain.ts";
+export { type DataPrediction, ddimStep, ddpmStep, dpmSolverStep } from "./src/sample/steps_plain.ts";
 export { DEFAULT_SAMPLER, DEFAULT_STEPS } from "./src/sample/defaults.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";

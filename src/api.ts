@@ -10,12 +10,12 @@ import type { CheckpointSource, LoadCheckpointOptions } from "./checkpoint_sourc
 import { type PretrainedModel, pretrainedUrl } from "./pretrained.ts";
 import { type LoadedModel, modelFromCheckpoint } from "./model/from_checkpoint.ts";
 import { DiffusionModel, type ModelConfig } from "./model/model.ts";
-import { qSample as qSampleTensor } from "./q_sample.ts";
+import { qSampleTensor } from "./q_sample.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./schedule.ts";
 import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";
 import { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult, trainRun } from "./train/run.ts";
 import type { StepReport, TrainConfig } from "./train/trainer.ts";
-import { type DatasetManifest, loadDataset as loadEmojiDataset } from "./dataset.ts";
+import { type DatasetManifest, loadEmojiDataset } from "./dataset.ts";
 import { sampleGrid } from "./sample/output.ts";
 import { decodeImage, encodePng } from "./image/codec.ts";
 import { parseColor } from "./image/colour.ts";

@@ -7,7 +7,7 @@
 import { join, normalize } from "node:path";
 import { pathExists } from "./io.ts";
 import { MANIFEST_FILE } from "./dataset/manifest.ts";
-import { type EmojiDataset, loadDataset } from "./dataset/load.ts";
+import { type EmojiDataset, loadEmojiDataset } from "./dataset/load.ts";
 import { DEFAULT_DATASET_DIR, prepareDataset, type PrepareOptions } from "./dataset/prepare.ts";
 
 export {
@@ -47,11 +47,11 @@ export {
   rgbaToDatasetImage,
 } from "./dataset/prepare.ts";
 export {
+  type BatchSamplerOptions,
   DatasetSampler,
   EmojiDataset,
   flipHorizontal,
-  loadDataset,
-  type SamplerOptions,
+  loadEmojiDataset,
   type SamplerState,
 } from "./dataset/load.ts";
 export { type ForwardStrip, forwardStrip } from "./dataset/forward_strip.ts";
@@ -89,5 +89,5 @@ export async function ensureDataset(
       await prepareDataset({ ...options, out: dir });
     }
   }
-  return await loadDataset(dir);
+  return await loadEmojiDataset(dir);
 }

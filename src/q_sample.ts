@@ -25,15 +25,15 @@ export function perExample(coef: Float64Array, t: ArrayLike<number>): tf.Tensor4
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { makeSchedule } from "./schedule.ts";
- * import { qSample } from "./q_sample.ts";
+ * import { qSampleTensor } from "./q_sample.ts";
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 500);
- * const xt = qSample(s, tf.zeros([1, 2, 2, 3]), [10], tf.ones([1, 2, 2, 3]));
+ * const xt = qSampleTensor(s, tf.zeros([1, 2, 2, 3]), [10], tf.ones([1, 2, 2, 3]));
  * const v = await xt.data();
  * console.assert(Math.abs(v[0] - s.sqrtOneMinusAlphasCumprod[10]) < 1e-6);
  * ```
  */
-export function qSample(
+export function qSampleTensor(
   schedule: DiffusionSchedule,
   x0: tf.Tensor4D,
   t: ArrayLike<number>,
@@ -41,7 +41,7 @@ export function qSample(
 ): tf.Tensor4D {
   const B = x0.shape[0];
   if (t.length !== B) {
-    throw new RangeError(`qSample needs one timestep per example: got ${t.length} for batch ${B}`);
+    throw new RangeError(`qSampleTensor needs one timestep per example: got ${t.length} for batch ${B}`);
   }
   if (noise.shape.join() !== x0.shape.join()) {
     throw new RangeError(`noise shape [${noise.shape}] must equal x0 shape [${x0.shape}]`);

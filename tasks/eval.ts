@@ -19,7 +19,7 @@ import {
   UsageError,
 } from "../src/cli.ts";
 import { loadCheckpoint } from "../src/checkpoint.ts";
-import { loadDataset } from "../src/dataset.ts";
+import { loadEmojiDataset } from "../src/dataset.ts";
 import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts";
 import { encodePng } from "../src/image/codec.ts";
 import { makeGrid } from "../src/image/grid.ts";
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const dataMean = chosenDataMean(v.prior, ckpt);
   const options = { n, batch, sampler, steps, eta, seed, dataMean };
   asUsage(() => checkSampleOptions(options, ckpt.meta.schedule.T));
-  const dataset = await loadDataset(data);
+  const dataset = await loadEmojiDataset(data);
   if (ckpt.meta.dataHash && dataset.manifest && ckpt.meta.dataHash !== dataset.manifest.atlas.sha256) {
     console.error(`warning: the checkpoint was trained on other data (${ckpt.meta.dataHash.slice(0, 12)}…)`);
   }

@@ -8,7 +8,7 @@
 import { dirname } from "node:path";
 import { checkWritableDir, choiceFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
 import { DATA_MEAN_TENSOR, loadCheckpoint, samplingCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
-import { loadDataset } from "../src/dataset.ts";
+import { loadEmojiDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
 import { trainingMean } from "../src/sample/prior.ts";
 
@@ -85,7 +85,7 @@ async function main(): Promise<void> {
         `--data "${v.data}" has no manifest.json; prepare it with: deno task prepare --out ${v.data}`,
       );
     }
-    const dataset = await loadDataset(v.data);
+    const dataset = await loadEmojiDataset(v.data);
     const hash = dataset.manifest?.atlas.sha256 ?? null;
     if (ckpt.meta.dataHash && hash !== ckpt.meta.dataHash) {
       throw new UsageError(

@@ -23,7 +23,7 @@ import { validateTrainConfig } from "../src/train/trainer.ts";
 import { RunFolder } from "../src/train/run_folder.ts";
 import { loadTrainRecipe, type TrainRecipe, TrainRecipeError } from "../src/train/config_file.ts";
 import { exportForReturn } from "../src/train/return_files.ts";
-import { loadDataset } from "../src/dataset.ts";
+import { loadEmojiDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
 import { basename, join } from "node:path";
 
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
   }
   if (v.epochs !== undefined) {
     const epochs = intFlag("epochs", v.epochs, 1, 1);
-    const count = (await loadDataset(config.data).catch(() => null))?.count ?? 118;
+    const count = (await loadEmojiDataset(config.data).catch(() => null))?.count ?? 118;
     config.steps = Math.ceil(epochs * count / config.batch);
   }
   const threads = threadsFlag(v.threads);

@@ -8,7 +8,7 @@ import {
   EmojiDataset,
   ensureDataset,
   forwardStrip,
-  loadDataset,
+  loadEmojiDataset,
   MANIFEST_FILE,
   prepareDataset,
   sha256Hex,
@@ -67,7 +67,7 @@ Deno.test("prepare --from: composites, crops, area-resizes, skips bad files with
   assert.equal(warnings.length, 2);
   assert.ok(warnings.some((w) => w.includes("corrupt.png") && w.includes("cannot be decoded")));
   assert.ok(warnings.some((w) => w.includes("notes.txt") && w.includes("not an image")));
-  const ds = await loadDataset(out);
+  const ds = await loadEmojiDataset(out);
   assert.equal(ds.count, 4);
   assert.equal(ds.size, 4);
   assert.equal(ds.images.length, 4 * 4 * 4 * 3);
@@ -89,7 +89,7 @@ Deno.test("prepare --from pads a non-square image on the background by default, 
   const out = join(await Deno.makeTempDir({ prefix: "emoji-set-" }), "set");
   const lines: string[] = [];
   await prepareDataset({ from, size: 6, out, log: (l) => lines.push(l), warn: null });
-  const ds = await loadDataset(out);
+  const ds = await loadEmojiDataset(out);
   const px = (x: number, y: number) => Array.from(ds.image(1).slice((y * 6 + x) * 3, (y * 6 + x) * 3 + 3));
   // half.png is 6x4: one background row above and below, the blue columns 0 and 5 kept
   assert.deepEqual(px(2, 0), [-1, -1, -1]);
@@ -112,7 +112,7 @@ Deno.test("manifest round trip; deterministic bytes; re-prepare replaces the fol
   assert.deepEqual(onDisk.atlas.columns * onDisk.atlas.rows >= 4, true);
   assert.equal(onDisk.atlas.sha256, await sha256Hex(await Deno.readFile(join(out, ATLAS_FILE))));
   assert.deepEqual(onDisk.sources, [{ kind: "folder", vendor: "folder", path: from, count: 4 }]);
-  const ds = await loadDataset(out);
+  const ds = await loadEmojiDataset(out);
   assert.deepEqual(ds.manifest, result.manifest);
   // Same inputs, same bytes; writing over an existing dataset leaves no temp or backup folders.
   const again = await prepareDataset({ from, size: 4, out, fit: "crop", log: null, warn: null });
@@ -131,11 +131,11 @@ Deno.test("manifest round trip; deterministic bytes; re-prepare replaces the fol
   });
   assert.notEqual(white.manifest.atlas.sha256, result.manifest.atlas.sha256);
   assert.equal(white.manifest.background, "#ffffff");
-  const w = await loadDataset(`${out}-white`);
+  const w = await loadEmojiDataset(`${out}-white`);
   assert.deepEqual(Array.from(w.image(0).slice(9, 12)), [1, 1, 1]); // arrow, x = 3: transparent → white
 });
 
-Deno.test("loadDataset rejects a tampered or missing atlas and a wrong format version", async () => {
+Deno.test("loadEmojiDataset rejects a tampered or missing atlas and a wrong format version", async () => {
   const { out } = await prepared(4);
   const atlasPath = join(out, ATLAS_FILE);
   const good = await Deno.readFile(atlasPath);
@@ -143,21 +143,21 @@ Deno.test("loadDataset rejects a tampered or missing atlas and a wrong format ve
   bad[bad.length - 20] ^= 0xff;
   await Deno.writeFile(atlasPath, bad);
   await assert.rejects(
-    loadDataset(out),
+    loadEmojiDataset(out),
     (e: Error) => e instanceof DatasetError && /does not match/.test(e.message),
   );
   await Deno.remove(atlasPath);
   await assert.rejects(
-    loadDataset(out),
+    loadEmojiDataset(out),
     (e: Error) => e instanceof DatasetError && /missing/.test(e.message),
   );
   await Deno.writeFile(atlasPath, good);
-  await loadDataset(out);
+  await loadEmojiDataset(out);
   const m = JSON.parse(await Deno.readTextFile(join(out, MANIFEST_FILE)));
   await Deno.writeTextFile(join(out, MANIFEST_FILE), JSON.stringify({ ...m, formatVersion: 99 }));
-  await assert.rejects(loadDataset(out), /formatVersion 99/);
+  await assert.rejects(loadEmojiDataset(out), /formatVersion 99/);
   await assert.rejects(
-    loadDataset(join(out, "nope")),
+    loadEmojiDataset(join(out, "nope")),
     (e: Error) => e instanceof DatasetError && /no dataset/.test(e.message),
   );
 });
@@ -271,7 +271,7 @@ Deno.test("sampler: flips are seeded, p ≈ 0.5, and a flipped image is the mirr
 Deno.test("batches: tensor shapes and value range on a prepared set", async () => {
   await initBackend("cpu", { log: null });
   const { out } = await prepared(4);
-  const ds = await loadDataset(out);
+  const ds = await loadEmojiDataset(out);
   const before = tf.memory().numTensors;
   const sampler = ds.sampler(new Rng(0), 6);
   const batch = sampler.nextBatch();
@@ -345,7 +345,7 @@ cliTest("deno task prepare --from: corrupt files are skipped with a warning nami
   assert.match(r.stderr, /warning: skipped .*corrupt\.png: cannot be decoded/);
   assert.match(r.stderr, /warning: skipped .*notes\.txt: not an image/);
   assert.match(r.stdout, /4 images, 2 skipped/);
-  assert.equal((await loadDataset(join(parent, "set"))).count, 4);
+  assert.equal((await loadEmojiDataset(join(parent, "set"))).count, 4);
 });
 
 cliTest("deno task prepare: unknown vendor, unknown category, empty filter → exit 2, one line", async () => {
@@ -404,7 +404,7 @@ Deno.test({
     ]]);
     assert.ok(manifest.filters.subcategories.every((s) => s.startsWith("face-")));
     assert.equal(manifest.images[0].shortName, "grinning");
-    const ds = await loadDataset(out);
+    const ds = await loadEmojiDataset(out);
     assert.equal(ds.images.length, 118 * 32 * 32 * 3);
     // Faces on black: corners are background, centres are bright.
     const centre = ds.image(0).slice((16 * 32 + 16) * 3, (16 * 32 + 16) * 3 + 3);

@@ -4,10 +4,10 @@ import { initBackend } from "../src/backend.ts";
 import { makeSchedule } from "../src/schedule.ts";
 import {
   type DataPrediction,
-  ddimStepArray,
+  ddimStep,
   dpmSolverCoefficients,
   dpmSolverFirstOrder,
-  dpmSolverStepArray,
+  dpmSolverStep,
 } from "../src/sample/steps_plain.ts";
 import { checkSampleOptions, sampleImages } from "../src/sample/sample.ts";
 import { DiffusionModel } from "../src/model/model.ts";
@@ -63,9 +63,9 @@ function solveError(solver: "ddim" | "dpm++2m", S: number): number {
   let last: DataPrediction<Float32Array> | null = null;
   for (let i = 0; i < S; i++) {
     const eps = exactEps(x, ts[i]);
-    if (solver === "ddim") x = ddimStepArray(gauss.schedule, x, eps, ts[i], ts[i + 1], 0, null, false);
+    if (solver === "ddim") x = ddimStep(gauss.schedule, x, eps, ts[i], ts[i + 1], 0, null, false);
     else {
-      const r = dpmSolverStepArray(gauss.schedule, x, eps, ts[i], ts[i + 1], i === 0 ? null : last, false);
+      const r = dpmSolverStep(gauss.schedule, x, eps, ts[i], ts[i + 1], i === 0 ? null : last, false);
       x = r.x;
       last = r.prediction;
     }
@@ -91,8 +91,8 @@ Deno.test("the first-order DPM-Solver++ step is DDIM η = 0", () => {
   const s = makeSchedule("cosine", 200), rng = new Rng(8);
   const xt = rng.normalArray(50), eps = rng.normalArray(50);
   for (const [t, tNext] of [[150, 120], [40, 0], [3, -1]]) {
-    const a = dpmSolverStepArray(s, xt, eps, t, tNext, null, true).x;
-    const b = ddimStepArray(s, xt, eps, t, tNext, 0, null, true);
+    const a = dpmSolverStep(s, xt, eps, t, tNext, null, true).x;
+    const b = ddimStep(s, xt, eps, t, tNext, 0, null, true);
     for (let i = 0; i < 50; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-5, `t=${t}→${tNext} i=${i}`);
   }
 });

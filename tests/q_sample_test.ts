@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend.ts";
 import { makeSchedule } from "../src/schedule.ts";
-import { qSample } from "../src/q_sample.ts";
+import { qSampleTensor } from "../src/q_sample.ts";
 import { Rng } from "../src/rng.ts";
 
 const schedule = makeSchedule("linear", 500);
 
-/** Plain-JS reference of qSample. */
+/** Plain-JS reference of qSampleTensor. */
 function qSampleRef(x0: Float32Array, t: number[], noise: Float32Array, per: number): Float32Array {
   const out = new Float32Array(x0.length);
   for (let i = 0; i < x0.length; i++) {
@@ -29,13 +29,13 @@ async function checkBackend(name: "cpu" | "wasm", tol: number) {
   const info = await initBackend(name, { log: null });
   assert.equal(info.name, name);
   assert.equal(tf.getBackend(), name);
-  const xt = qSample(schedule, tf.tensor4d(x0, shape), ts, tf.tensor4d(noise, shape));
+  const xt = qSampleTensor(schedule, tf.tensor4d(x0, shape), ts, tf.tensor4d(noise, shape));
   const got = await xt.data();
   let maxErr = 0;
   for (let i = 0; i < n; i++) maxErr = Math.max(maxErr, Math.abs(got[i] - ref[i]));
   assert.ok(maxErr <= tol, `${name}: max error ${maxErr}`);
   // no clamping: large inputs pass through
-  const big = qSample(
+  const big = qSampleTensor(
     schedule,
     tf.fill([1, 1, 1, 1], 5) as tf.Tensor4D,
     [0],
@@ -47,15 +47,15 @@ async function checkBackend(name: "cpu" | "wasm", tol: number) {
   tf.dispose([xt, big]);
 }
 
-Deno.test("qSample on cpu equals the plain-JS reference", () => checkBackend("cpu", 1e-6));
-Deno.test("qSample on wasm equals the plain-JS reference", () => checkBackend("wasm", 1e-6));
+Deno.test("qSampleTensor on cpu equals the plain-JS reference", () => checkBackend("cpu", 1e-6));
+Deno.test("qSampleTensor on wasm equals the plain-JS reference", () => checkBackend("wasm", 1e-6));
 
-Deno.test("qSample statistics: mean √ᾱ·x0 and variance 1−ᾱ", async () => {
+Deno.test("qSampleTensor statistics: mean √ᾱ·x0 and variance 1−ᾱ", async () => {
   await initBackend("cpu", { log: null });
   const draws = 20000, t = 100;
   const x0v = 0.7;
   const r = new Rng(3);
-  const xt = qSample(
+  const xt = qSampleTensor(
     schedule,
     tf.fill([draws, 1, 1, 1], x0v) as tf.Tensor4D,
     new Array(draws).fill(t),
@@ -73,11 +73,11 @@ Deno.test("qSample statistics: mean √ᾱ·x0 and variance 1−ᾱ", async () =
   assert.ok(Math.abs(variance - (1 - ab)) < 4 * (1 - ab) * Math.sqrt(2 / draws), `variance ${variance}`);
 });
 
-Deno.test("qSample rejects a bad timestep or shape with a RangeError", async () => {
+Deno.test("qSampleTensor rejects a bad timestep or shape with a RangeError", async () => {
   await initBackend("cpu", { log: null });
   const x = tf.zeros([2, 2, 2, 3]) as tf.Tensor4D;
-  assert.throws(() => qSample(schedule, x, [0, 500], x), { name: "RangeError", message: /got 500/ });
-  assert.throws(() => qSample(schedule, x, [0], x), {
+  assert.throws(() => qSampleTensor(schedule, x, [0, 500], x), { name: "RangeError", message: /got 500/ });
+  assert.throws(() => qSampleTensor(schedule, x, [0], x), {
     name: "RangeError",
     message: /one timestep per example/,
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend.ts";
 import { makeSchedule, scheduleFromBetas } from "../src/schedule.ts";
-import { ddimStep, ddimTimesteps, ddpmStep, predictX0 } from "../src/sample/steps.ts";
+import { ddimStepTensor, ddimTimesteps, ddpmStepTensor, predictX0 } from "../src/sample/steps.ts";
 import { sampleImages } from "../src/sample/sample.ts";
 import { DiffusionModel } from "../src/model/model.ts";
 import type { ForwardContext } from "../src/model/context.ts";
@@ -24,20 +24,25 @@ Deno.test("DDPM step against hand-computed numbers (ε ≡ 0 and ε known, with 
   // ε = 0.5, x_t = 0.4 at t = 2, z = 1, no clipping: mean = (0.4 − 0.3/√0.496·0.5)/√0.7
   const mean = (0.4 - 0.3 / Math.sqrt(1 - 0.504) * 0.5) / Math.sqrt(0.7);
   const sigma = Math.sqrt((1 - 0.72) / (1 - 0.504) * 0.3);
-  close(await val(ddpmStep(s3, one(0.4), one(0.5), 2, one(1), false)), mean + sigma, 1e-6, "ddpm no clip");
+  close(
+    await val(ddpmStepTensor(s3, one(0.4), one(0.5), 2, one(1), false)),
+    mean + sigma,
+    1e-6,
+    "ddpm no clip",
+  );
   // with clipping: x0 = (0.4 − √0.496·0.5)/√0.504 = 0.0688… (inside [−1,1]) → the same mean
   close(
-    await val(ddpmStep(s3, one(0.4), one(0.5), 2, one(1), true)),
+    await val(ddpmStepTensor(s3, one(0.4), one(0.5), 2, one(1), true)),
     mean + sigma,
     1e-6,
     "ddpm clip, x0 inside",
   );
   // ε ≡ 0 and a large x_t: x0 = 3/√0.504 is clipped to 1: mean = coefX0·1 + coefXt·3
   const clipped = s3.posteriorMeanCoefX0[2] * 1 + s3.posteriorMeanCoefXt[2] * 3;
-  close(await val(ddpmStep(s3, one(3), one(0), 2, null, true)), clipped, 1e-6, "ddpm clip active");
+  close(await val(ddpmStepTensor(s3, one(3), one(0), 2, null, true)), clipped, 1e-6, "ddpm clip active");
   // t = 0 returns the (clipped) x0 and ignores z
   close(
-    await val(ddpmStep(s3, one(0.5), one(0.1), 0, one(5), true)),
+    await val(ddpmStepTensor(s3, one(0.5), one(0.1), 0, one(5), true)),
     (0.5 - Math.sqrt(0.1) * 0.1) / Math.sqrt(0.9),
     1e-6,
     "t=0",
@@ -48,7 +53,7 @@ Deno.test("DDIM step against hand-computed numbers; η = 0 is deterministic", as
   // t = 2 → tPrev = 0, ε = 0.5, x = 0.4: x0 = (0.4 − √0.496·0.5)/√0.504; out = √0.9·x0 + √0.1·ε
   const x0 = (0.4 - Math.sqrt(0.496) * 0.5) / Math.sqrt(0.504);
   close(
-    await val(ddimStep(s3, one(0.4), one(0.5), 2, 0, 0, one(9), false)),
+    await val(ddimStepTensor(s3, one(0.4), one(0.5), 2, 0, 0, one(9), false)),
     Math.sqrt(0.9) * x0 + Math.sqrt(0.1) * 0.5,
     1e-6,
     "ddim η=0",
@@ -56,9 +61,9 @@ Deno.test("DDIM step against hand-computed numbers; η = 0 is deterministic", as
   // η = 1: σ² = (1−0.9)/(1−0.504)·(1 − 0.504/0.9), direction √(1−0.9−σ²)
   const sig2 = (1 - 0.9) / (1 - 0.504) * (1 - 0.504 / 0.9);
   const want = Math.sqrt(0.9) * x0 + Math.sqrt(0.1 - sig2) * 0.5 + Math.sqrt(sig2) * 1;
-  close(await val(ddimStep(s3, one(0.4), one(0.5), 2, 0, 1, one(1), false)), want, 1e-6, "ddim η=1");
+  close(await val(ddimStepTensor(s3, one(0.4), one(0.5), 2, 0, 1, one(1), false)), want, 1e-6, "ddim η=1");
   // to the clean image (tPrev = −1): returns x0
-  close(await val(ddimStep(s3, one(0.4), one(0.5), 2, -1, 0, null, false)), x0, 1e-6, "ddim to x0");
+  close(await val(ddimStepTensor(s3, one(0.4), one(0.5), 2, -1, 0, null, false)), x0, 1e-6, "ddim to x0");
   close(await val(predictX0(s3, one(10), one(0), 1, true)), 1, 0, "x0 clipped");
   assert.deepEqual(ddimTimesteps(10, 10), [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]);
   assert.deepEqual(ddimTimesteps(500, 50).slice(0, 3), [490, 480, 470]);
@@ -192,7 +197,7 @@ Deno.test("bad sample flags each give a one-line error and exit 2", async () => 
 });
 
 Deno.test("tensor DDPM/DDIM steps equal the plain-JS steps on random inputs (wasm)", async () => {
-  const { ddimStepArray, ddpmStepArray } = await import("../src/sample/steps_plain.ts");
+  const { ddimStep, ddpmStep } = await import("../src/sample/steps_plain.ts");
   const s = makeSchedule("cosine", 200);
   const rng = new Rng(21);
   const n = 2 * 4 * 4 * 3;
@@ -202,17 +207,17 @@ Deno.test("tensor DDPM/DDIM steps equal the plain-JS steps on random inputs (was
     for (const clip of [true, false]) {
       const xt = arr(), eps = arr(), z = arr();
       const cases: [Float32Array, tf.Tensor][] = [
-        [ddpmStepArray(s, xt, eps, t, z, clip), ddpmStep(s, T(xt), T(eps), t, T(z), clip)],
+        [ddpmStep(s, xt, eps, t, z, clip), ddpmStepTensor(s, T(xt), T(eps), t, T(z), clip)],
         ...(t > 0
           ? [[
-            ddimStepArray(s, xt, eps, t, t - 1, 0.7, z, clip),
-            ddimStep(s, T(xt), T(eps), t, t - 1, 0.7, T(z), clip),
+            ddimStep(s, xt, eps, t, t - 1, 0.7, z, clip),
+            ddimStepTensor(s, T(xt), T(eps), t, t - 1, 0.7, T(z), clip),
           ]] as [
             Float32Array,
             tf.Tensor,
           ][]
           : []),
-        [ddimStepArray(s, xt, eps, t, -1, 0, null, clip), ddimStep(s, T(xt), T(eps), t, -1, 0, null, clip)],
+        [ddimStep(s, xt, eps, t, -1, 0, null, clip), ddimStepTensor(s, T(xt), T(eps), t, -1, 0, null, clip)],
       ];
       for (const [want, got] of cases) {
         const g = await got.data();

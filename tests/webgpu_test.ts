@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, probeGpuAdapter, releaseWebgpu } from "../src/backend.ts";
 import { makeSchedule } from "../src/schedule.ts";
-import { qSample } from "../src/q_sample.ts";
+import { qSampleTensor } from "../src/q_sample.ts";
 import { Rng } from "../src/rng.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { fixtureDataset, testOnBackends, TINY_SEED, tinyTrainConfig } from "./helpers.ts";
@@ -37,7 +37,7 @@ Deno.test("auto picks webgpu only for a hardware adapter, and reports why", asyn
 });
 
 Deno.test({
-  name: `qSample on webgpu (${skipped}) equals the plain-JS reference`,
+  name: `qSampleTensor on webgpu (${skipped}) equals the plain-JS reference`,
   ignore: !gpu.adapter,
   fn: async () => {
     const schedule = makeSchedule("linear", 500);
@@ -48,7 +48,7 @@ Deno.test({
     const noise = rng.normalArray(n);
     const ts = [0, 17, 250, 499];
     await initBackend("webgpu", { log: null });
-    const xt = qSample(schedule, tf.tensor4d(x0, shape), ts, tf.tensor4d(noise, shape));
+    const xt = qSampleTensor(schedule, tf.tensor4d(x0, shape), ts, tf.tensor4d(noise, shape));
     const got = await xt.data();
     let maxErr = 0;
     for (let i = 0; i < n; i++) {

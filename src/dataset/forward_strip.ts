@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { qSample } from "../q_sample.ts";
+import { qSampleTensor } from "../q_sample.ts";
 import type { Rng } from "../rng.ts";
 import { checkTimestep, type DiffusionSchedule } from "../schedule.ts";
 
@@ -22,7 +22,7 @@ export interface ForwardStrip {
 }
 
 /**
- * Computes x_t with {@linkcode qSample} (exactly, no clamping) for every image × timestep × schedule.
+ * Computes x_t with {@linkcode qSampleTensor} (exactly, no clamping) for every image × timestep × schedule.
  * One ε per image (drawn from `rng` in image order, `size·size·3` normals each) is shared by all its
  * columns and schedules, so the strip shows the same noise growing and the schedules compare fairly.
  * Uses the active tfjs backend; reads results with `await data()`; leaks no tensors.
@@ -79,7 +79,7 @@ export async function forwardStrip(
   const x = tf.tensor4d(xRep, shape), n = tf.tensor4d(nRep, shape);
   try {
     for (let s = 0; s < schedules.length; s++) {
-      const xt = qSample(schedules[s], x, tRep, n);
+      const xt = qSampleTensor(schedules[s], x, tRep, n);
       try {
         data.set(await xt.data(), s * count * cols * per);
       } finally {

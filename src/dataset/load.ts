@@ -18,7 +18,7 @@ import {
 } from "./manifest.ts";
 
 /** Options of {@linkcode DatasetSampler}. */
-export interface SamplerOptions {
+export interface BatchSamplerOptions {
   /** Random horizontal flips, p = 0.5 per example (the notebook's RandomHorizontalFlip). Default true. */
   flip?: boolean;
 }
@@ -104,7 +104,7 @@ export class DatasetSampler {
     size: number,
     rng: Rng,
     batchSize: number,
-    options: SamplerOptions = {},
+    options: BatchSamplerOptions = {},
   ) {
     if (!Number.isInteger(batchSize) || batchSize < 1) {
       throw new RangeError(`batch size must be an integer >= 1, got ${batchSize}`);
@@ -207,7 +207,7 @@ export class EmojiDataset {
   /** The folder it was loaded from, if any. */
   readonly dir: string | null;
 
-  /** Wraps NHWC float pixels; {@linkcode loadDataset} is the usual way to get one. */
+  /** Wraps NHWC float pixels; {@linkcode loadEmojiDataset} is the usual way to get one. */
   constructor(
     images: Float32Array,
     count: number,
@@ -235,7 +235,7 @@ export class EmojiDataset {
   }
 
   /** A batch sampler drawing from `rng` (see {@linkcode DatasetSampler}). */
-  sampler(rng: Rng, batchSize: number, options: SamplerOptions = {}): DatasetSampler {
+  sampler(rng: Rng, batchSize: number, options: BatchSamplerOptions = {}): DatasetSampler {
     return new DatasetSampler(this.images, this.count, this.size, rng, batchSize, options);
   }
 
@@ -247,7 +247,7 @@ export class EmojiDataset {
     rng: Rng,
     batchSize: number,
     limit = Infinity,
-    options: SamplerOptions = {},
+    options: BatchSamplerOptions = {},
   ): Generator<tf.Tensor4D> {
     const s = this.sampler(rng, batchSize, options);
     for (let i = 0; i < limit; i++) yield s.nextBatch();
@@ -285,17 +285,17 @@ async function listDatasets(parent: string): Promise<string[]> {
  *
  * @example
  * ```ts
- * import { loadDataset } from "./load.ts";
+ * import { loadEmojiDataset } from "./load.ts";
  * import { prepareDataset } from "./prepare.ts";
  * import { encodePng } from "../image/codec.ts";
  * const src = await Deno.makeTempDir(), out = `${await Deno.makeTempDir()}/set`;
  * await Deno.writeFile(`${src}/a.png`, await encodePng(Uint8Array.of(255, 255, 255, 255), 1, 1));
  * await prepareDataset({ from: src, size: 2, out, log: null });
- * const ds = await loadDataset(out);
+ * const ds = await loadEmojiDataset(out);
  * console.assert(ds.count === 1 && ds.images.every((v) => v === 1));
  * ```
  */
-export async function loadDataset(dir: string): Promise<EmojiDataset> {
+export async function loadEmojiDataset(dir: string): Promise<EmojiDataset> {
   const manifestPath = join(dir, MANIFEST_FILE);
   let text: string;
   try {

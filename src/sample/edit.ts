@@ -27,7 +27,7 @@ import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./def
 import { priorStart } from "./prior.ts";
 import { checkSampleOptions, type SamplerName, samplerTimesteps } from "./sample.ts";
 import { slerp } from "./slerp.ts";
-import { ddimStep, ddpmStep, dpmSolverStep } from "./steps.ts";
+import { ddimStepTensor, ddpmStepTensor, dpmSolverStepTensor } from "./steps.ts";
 import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
 
 /**
@@ -178,14 +178,14 @@ export async function reverseFrom(
         const eps = denoiser.predict(x as tf.Tensor4D, tArr);
         let next: tf.Tensor;
         if (sampler === "dpm++2m") {
-          const step = dpmSolverStep(schedule, x, eps, t, tNext, useLast, clip);
+          const step = dpmSolverStepTensor(schedule, x, eps, t, tNext, useLast, clip);
           prediction?.x0.dispose();
           prediction = step.prediction;
           next = step.x;
         } else {
           next = sampler === "ddpm"
-            ? ddpmStep(schedule, x, eps, t, z, clip)
-            : ddimStep(schedule, x, eps, t, tNext, eta, z, clip);
+            ? ddpmStepTensor(schedule, x, eps, t, z, clip)
+            : ddimStepTensor(schedule, x, eps, t, tNext, eta, z, clip);
         }
         eps.dispose();
         x.dispose();

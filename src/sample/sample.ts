@@ -11,7 +11,7 @@ import { Rng } from "../rng.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
 import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./defaults.ts";
 import { priorStart } from "./prior.ts";
-import { ddimStep, ddimTimesteps, ddpmStep, dpmSolverStep } from "./steps.ts";
+import { ddimStepTensor, ddimTimesteps, ddpmStepTensor, dpmSolverStepTensor } from "./steps.ts";
 import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
 
 /**
@@ -163,14 +163,14 @@ export async function sampleImages(
       let next: tf.Tensor;
       if (sampler === "dpm++2m") {
         const useLast = dpmSolverFirstOrder(i, ts.length) ? null : last;
-        const step = dpmSolverStep(schedule, x, eps, t, tNext, useLast, clip);
+        const step = dpmSolverStepTensor(schedule, x, eps, t, tNext, useLast, clip);
         last?.x0.dispose();
         last = step.prediction;
         next = step.x;
       } else {
         next = sampler === "ddpm"
-          ? ddpmStep(schedule, x, eps, t, z, clip)
-          : ddimStep(schedule, x, eps, t, tNext, eta, z, clip);
+          ? ddpmStepTensor(schedule, x, eps, t, z, clip)
+          : ddimStepTensor(schedule, x, eps, t, tNext, eta, z, clip);
       }
       eps.dispose();
       x.dispose();

@@ -42,14 +42,14 @@ export function predictX0(
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { makeSchedule } from "../schedule.ts";
- * import { ddpmStep } from "./steps.ts";
+ * import { ddpmStepTensor } from "./steps.ts";
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 10);
- * const x = ddpmStep(s, tf.fill([1, 1, 1, 1], 0.5), tf.zeros([1, 1, 1, 1]), 0, null, true);
+ * const x = ddpmStepTensor(s, tf.fill([1, 1, 1, 1], 0.5), tf.zeros([1, 1, 1, 1]), 0, null, true);
  * console.assert(Math.abs((await x.data())[0] - 0.5 / s.sqrtAlphasCumprod[0]) < 1e-6);
  * ```
  */
-export function ddpmStep(
+export function ddpmStepTensor(
   schedule: DiffusionSchedule,
   xt: tf.Tensor,
   eps: tf.Tensor,
@@ -84,14 +84,14 @@ export function ddpmStep(
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { makeSchedule } from "../schedule.ts";
- * import { ddimStep } from "./steps.ts";
+ * import { ddimStepTensor } from "./steps.ts";
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 10);
- * const x = ddimStep(s, tf.fill([1, 1, 1, 1], 0.3), tf.zeros([1, 1, 1, 1]), 5, -1, 0, null, false);
+ * const x = ddimStepTensor(s, tf.fill([1, 1, 1, 1], 0.3), tf.zeros([1, 1, 1, 1]), 5, -1, 0, null, false);
  * console.assert(Math.abs((await x.data())[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
  * ```
  */
-export function ddimStep(
+export function ddimStepTensor(
   schedule: DiffusionSchedule,
   xt: tf.Tensor,
   eps: tf.Tensor,
@@ -130,15 +130,15 @@ export function ddimStep(
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { makeSchedule } from "../schedule.ts";
- * import { dpmSolverStep } from "./steps.ts";
+ * import { dpmSolverStepTensor } from "./steps.ts";
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 10);
- * const { x, prediction } = dpmSolverStep(s, tf.fill([1, 1, 1, 1], 0.3), tf.zeros([1, 1, 1, 1]), 5, -1, null, false);
+ * const { x, prediction } = dpmSolverStepTensor(s, tf.fill([1, 1, 1, 1], 0.3), tf.zeros([1, 1, 1, 1]), 5, -1, null, false);
  * console.assert(Math.abs((await x.data())[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
  * prediction.x0.dispose();
  * ```
  */
-export function dpmSolverStep(
+export function dpmSolverStepTensor(
   schedule: DiffusionSchedule,
   xt: tf.Tensor,
   eps: tf.Tensor,

@@ -16,13 +16,13 @@ function checkSame(a: Float32Array, b: Float32Array, what: string): void {
  * @example
  * ```ts
  * import { makeSchedule } from "../schedule.ts";
- * import { ddpmStepArray } from "./steps_plain.ts";
+ * import { ddpmStep } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 10);
- * const x = ddpmStepArray(s, Float32Array.of(0.5), Float32Array.of(0), 0, null, true);
+ * const x = ddpmStep(s, Float32Array.of(0.5), Float32Array.of(0), 0, null, true);
  * console.assert(Math.abs(x[0] - 0.5 / s.sqrtAlphasCumprod[0]) < 1e-6);
  * ```
  */
-export function ddpmStepArray(
+export function ddpmStep(
   schedule: DiffusionSchedule,
   xt: Float32Array,
   eps: Float32Array,
@@ -61,13 +61,13 @@ export function ddpmStepArray(
  * @example
  * ```ts
  * import { makeSchedule } from "../schedule.ts";
- * import { ddimStepArray } from "./steps_plain.ts";
+ * import { ddimStep } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 10);
- * const x = ddimStepArray(s, Float32Array.of(0.3), Float32Array.of(0), 5, -1, 0, null, false);
+ * const x = ddimStep(s, Float32Array.of(0.3), Float32Array.of(0), 5, -1, 0, null, false);
  * console.assert(Math.abs(x[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
  * ```
  */
-export function ddimStepArray(
+export function ddimStep(
   schedule: DiffusionSchedule,
   xt: Float32Array,
   eps: Float32Array,
@@ -211,14 +211,14 @@ export interface DataPrediction<T> {
  * @example
  * ```ts
  * import { makeSchedule } from "../schedule.ts";
- * import { dpmSolverStepArray } from "./steps_plain.ts";
+ * import { dpmSolverStep } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 10);
  * // ε = 0: x̂0 = x_t/√ᾱ_t, and the step to the clean image returns it
- * const { x } = dpmSolverStepArray(s, Float32Array.of(0.3), Float32Array.of(0), 5, -1, null, false);
+ * const { x } = dpmSolverStep(s, Float32Array.of(0.3), Float32Array.of(0), 5, -1, null, false);
  * console.assert(Math.abs(x[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
  * ```
  */
-export function dpmSolverStepArray(
+export function dpmSolverStep(
   schedule: DiffusionSchedule,
   xt: Float32Array,
   eps: Float32Array,

@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { ForwardContext } from "../model/context.ts";
 import { DiffusionModel, type ModelConfig } from "../model/model.ts";
-import { qSample } from "../q_sample.ts";
+import { qSampleTensor } from "../q_sample.ts";
 import { Rng } from "../rng.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "../schedule.ts";
 import { type Checkpoint, type CheckpointMeta, DATA_MEAN_TENSOR, type StoredTensor } from "../checkpoint.ts";
@@ -158,7 +158,7 @@ export class Trainer {
       });
       const shape: [number, number, number, number] = [batch, size, size, 3];
       const noise = tf.tensor4d(eps, shape);
-      const xt = qSample(this.schedule, tf.tensor4d(x0, shape), t, noise);
+      const xt = qSampleTensor(this.schedule, tf.tensor4d(x0, shape), t, noise);
       const pred = this.model.forward(ctx, xt, t);
       return tf.mean(tf.square(tf.sub(pred, noise))) as tf.Scalar;
     }, vars);

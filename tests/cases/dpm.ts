@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { makeSchedule } from "../../src/schedule.ts";
-import { ddimStep, ddimTimesteps, dpmSolverStep } from "../../src/sample/steps.ts";
-import { type DataPrediction, ddimStepArray, dpmSolverStepArray } from "../../src/sample/steps_plain.ts";
+import { ddimStepTensor, ddimTimesteps, dpmSolverStepTensor } from "../../src/sample/steps.ts";
+import { type DataPrediction, ddimStep, dpmSolverStep } from "../../src/sample/steps_plain.ts";
 import { Rng } from "../../src/rng.ts";
 
 /** Plain-JS vs tensor DPM-Solver++ steps (both orders, clip on and off) on the active backend. */
@@ -23,9 +23,9 @@ export async function plainEqualsTensor(): Promise<void> {
     for (let i = 0; i < ts.length; i++) {
       const tNext = i + 1 < ts.length ? ts[i + 1] : -1, eps = arr();
       const first = i === 0 || tNext === -1;
-      const p = dpmSolverStepArray(s, xPlain, eps, ts[i], tNext, first ? null : lastPlain, clip);
+      const p = dpmSolverStep(s, xPlain, eps, ts[i], tNext, first ? null : lastPlain, clip);
       const epsT = tf.tensor4d(eps, shape);
-      const g = dpmSolverStep(s, x, epsT, ts[i], tNext, first ? null : last, clip);
+      const g = dpmSolverStepTensor(s, x, epsT, ts[i], tNext, first ? null : last, clip);
       const got = await g.x.data();
       for (let k = 0; k < n; k++) {
         assert.ok(
@@ -44,7 +44,8 @@ export async function plainEqualsTensor(): Promise<void> {
   }
   // DDIM's tensor step, for comparison on the same backend
   const a = arr(), e = arr();
-  const d = await ddimStep(s, tf.tensor4d(a, shape), tf.tensor4d(e, shape), 300, 200, 0, null, true).data();
-  const dp = ddimStepArray(s, a, e, 300, 200, 0, null, true);
+  const d = await ddimStepTensor(s, tf.tensor4d(a, shape), tf.tensor4d(e, shape), 300, 200, 0, null, true)
+    .data();
+  const dp = ddimStep(s, a, e, 300, 200, 0, null, true);
   for (let k = 0; k < n; k++) assert.ok(Math.abs(d[k] - dp[k]) <= 1e-5 * Math.max(1, Math.abs(dp[k])));
 }
