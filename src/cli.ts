@@ -7,6 +7,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { dirname, join, resolve } from "node:path";
+import { type Checkpoint, DATA_MEAN_TENSOR } from "./checkpoint.ts";
 import { UsageError } from "./errors.ts";
 import { DatasetError } from "./dataset/manifest.ts";
 
@@ -193,3 +194,27 @@ export function threadsFlag(value: string | undefined, fallback: number | "auto"
   if (value === "auto") return "auto";
   return intFlag("threads", value, 1, 1, 8);
 }
+
+/** The values of `--prior`. */
+export const PRIORS = ["data-mean", "standard"] as const;
+
+/**
+ * The data mean `--prior` asks for: the checkpoint's with `data-mean` (the default when it has
+ * one), none with `standard` (N(0, I), the notebook's start).
+ */
+export function chosenDataMean(flag: string | undefined, ckpt: Checkpoint): Float32Array | undefined {
+  const mean = ckpt.tensors.get(DATA_MEAN_TENSOR)?.data;
+  const prior = choiceFlag("prior", flag, PRIORS, mean ? "data-mean" : "standard");
+  if (prior === "standard") return undefined;
+  if (!mean) {
+    throw new UsageError(
+      `--prior data-mean: the checkpoint has no data mean (data/mean); add it with "deno task export --data DIR"`,
+    );
+  }
+  return mean;
+}
+
+/** The usage line of `--prior`, shared by sample and eval. */
+export const PRIOR_USAGE =
+  `  --prior NAME        start of the reverse process: data-mean = N(√ᾱ·mean training image, (1−ᾱ)·I), the
+                      forward process's own mean (default when the checkpoint has one) | standard = N(0, I)`;

@@ -28,10 +28,16 @@ import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { DiffusionModel } from "../src/model/model.ts";
 import { predictsZeroNoise, ZeroNoiseModel } from "../src/model/zero_noise.ts";
 import { checkSampleOptions, sampleImages, SAMPLERS, samplerTimesteps } from "../src/sample/sample.ts";
-import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "../src/sample/defaults.ts";
+import {
+  DEFAULT_CHECKPOINT,
+  DEFAULT_ETA,
+  DEFAULT_SAMPLER,
+  DEFAULT_STEPS,
+  defaultBatch,
+} from "../src/sample/defaults.ts";
 import { formatSamplingProgress } from "../src/sample/progress.ts";
 import { sampleGrid } from "../src/sample/output.ts";
-import { chosenDataMean, DEFAULT_CHECKPOINT, PRIOR_USAGE } from "./sample.ts";
+import { chosenDataMean, PRIOR_USAGE } from "../src/cli.ts";
 
 const USAGE = `usage: deno task eval [options]
   --checkpoint FILE   checkpoint to evaluate (default ${DEFAULT_CHECKPOINT})

@@ -8,47 +8,29 @@ import {
   asUsage,
   checkWritableDir,
   choiceFlag,
+  chosenDataMean,
   intFlag,
   numberFlag,
   parseFlags,
+  PRIOR_USAGE,
   runCli,
   threadsFlag,
   UsageError,
 } from "../src/cli.ts";
-import { type Checkpoint, DATA_MEAN_TENSOR, loadCheckpoint } from "../src/checkpoint.ts";
+import { loadCheckpoint } from "../src/checkpoint.ts";
 import { pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { checkSampleOptions, sampleImages, SAMPLERS, samplerTimesteps } from "../src/sample/sample.ts";
-import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "../src/sample/defaults.ts";
+import {
+  DEFAULT_CHECKPOINT,
+  DEFAULT_ETA,
+  DEFAULT_SAMPLER,
+  DEFAULT_STEPS,
+  defaultBatch,
+} from "../src/sample/defaults.ts";
 import { formatSamplingProgress } from "../src/sample/progress.ts";
 import { writeSampleFiles } from "../src/sample/output.ts";
 import { EDIT_OPTIONS, EDIT_USAGE, isEdit, runEdit } from "./sample_edit.ts";
-
-/** The model `deno task sample` uses when no --checkpoint is given. */
-export const DEFAULT_CHECKPOINT = "data/models/apple-faces-unet.safetensors";
-/** The values of `--prior`. */
-export const PRIORS = ["data-mean", "standard"] as const;
-
-/**
- * The data mean `--prior` asks for: the checkpoint's with `data-mean` (the default when it has
- * one), none with `standard` (N(0, I), the notebook's start).
- */
-export function chosenDataMean(flag: string | undefined, ckpt: Checkpoint): Float32Array | undefined {
-  const mean = ckpt.tensors.get(DATA_MEAN_TENSOR)?.data;
-  const prior = choiceFlag("prior", flag, PRIORS, mean ? "data-mean" : "standard");
-  if (prior === "standard") return undefined;
-  if (!mean) {
-    throw new UsageError(
-      `--prior data-mean: the checkpoint has no data mean (data/mean); add it with "deno task export --data DIR"`,
-    );
-  }
-  return mean;
-}
-
-/** The usage line of `--prior`, shared by sample and eval. */
-export const PRIOR_USAGE =
-  `  --prior NAME        start of the reverse process: data-mean = N(√ᾱ·mean training image, (1−ᾱ)·I), the
-                      forward process's own mean (default when the checkpoint has one) | standard = N(0, I)`;
 
 const USAGE = `usage: deno task sample [options]
   --checkpoint FILE   trained checkpoint (default ${DEFAULT_CHECKPOINT})

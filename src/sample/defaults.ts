@@ -49,3 +49,6 @@ export function defaultBatch(n: number): number {
  * DDIM run from a fixed seed, so that the grids of one run differ only by the weights.
  */
 export const PROGRESS_GRID_SAMPLING = { sampler: "ddim", steps: 25, seed: 1234 } as const;
+
+/** The checkpoint `deno task sample` and `deno task eval` use when no `--checkpoint` is given. */
+export const DEFAULT_CHECKPOINT = "data/models/apple-faces-unet.safetensors";
