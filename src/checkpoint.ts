@@ -37,8 +37,8 @@ const CHECKSUM_KEY = '"checksum":"sha256:';
 const ZERO_DIGEST = "0".repeat(64);
 /**
  * The tensor holding the training set's mean image (`size`×`size`×3, flips included), where the
- * reverse process starts from (see `priorStart`). Written by training since it existed; older
- * checkpoints lack it and sample from N(0, I) unless given one by `deno task export --data`.
+ * reverse process starts from (see `priorStart`). Training writes it into every checkpoint; a
+ * checkpoint without it samples from N(0, I) unless given one by `deno task export --data`.
  */
 export const DATA_MEAN_TENSOR = "data/mean";
 
