@@ -225,8 +225,24 @@ async function main(): Promise<void> {
     await folder.close();
     throw err;
   }
+  // On a terminal the progress line is rewritten in place, and a message first ends it with a newline.
+  const tty = Deno.stderr.isTerminal();
+  let open = false;
+  const log = (line: string) => {
+    if (open) console.error();
+    open = false;
+    console.error(line);
+  };
+  const progress = (line: string, step: number, steps: number) => {
+    if (tty) {
+      Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}\x1b[K`));
+      open = true;
+    } else if (step % 10 === 0 || step === steps) log(line);
+  };
   const result = await trainRun(config, {
     out,
+    log,
+    progress,
     folder,
     every,
     minutes,
@@ -236,6 +252,7 @@ async function main(): Promise<void> {
     resume: v.resume,
     init: v.init,
   });
+  if (open) console.error();
   console.log(
     `trained to step ${result.steps} at ${
       result.imagesPerSecond.toFixed(1)

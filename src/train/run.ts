@@ -59,8 +59,13 @@ export interface RunOptions {
   writeAll?: RunFolderOptions["writeAll"];
   /** Called after every step. */
   onStep?: (report: StepReport & { smoothed: number; imagesPerSecond: number; etaSeconds: number }) => void;
-  /** Where progress lines go (default: stderr, rewritten in place on a terminal). */
+  /** Where messages go (default: stderr; null: nowhere). */
   log?: ((line: string) => void) | null;
+  /**
+   * Receives the progress line of every step (step, loss, images/s, ETA), e.g. to rewrite it in place
+   * on a terminal. Default: every 10th step's line (and the last) goes to `log`.
+   */
+  progress?: (line: string, step: number, steps: number) => void;
 }
 
 /** The default training configuration (the notebook's schedule and T, CPU-sized batch). */
@@ -94,6 +99,45 @@ function fmtDuration(s: number): string {
   if (!Number.isFinite(s)) return "?";
   const m = Math.floor(s / 60), r = Math.round(s % 60);
   return m ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
+}
+
+/**
+ * The configuration a run trains, from the one asked for and the checkpoint it continues or starts
+ * from. A resumed run trains its checkpoint's model with its checkpoint's settings, except what a
+ * resume usually changes: the run's length (`steps`), its end-of-run decay (`cooldown`) and its
+ * `dropout` (each kept from the checkpoint unless given). A fine-tuned run (`init`) trains the
+ * checkpoint's model with the settings asked for, and records where its weights came from.
+ *
+ * @example A resume keeps the checkpoint's batch but takes the new length
+ * ```ts
+ * import { runConfig } from "./run.ts";
+ * import { DEFAULT_TRAIN_CONFIG } from "./run.ts";
+ * import type { Checkpoint } from "../checkpoint.ts";
+ * const resume = { meta: { model: DEFAULT_TRAIN_CONFIG.model, train: { ...DEFAULT_TRAIN_CONFIG, batch: 16 } },
+ *   tensors: new Map() } as unknown as Checkpoint;
+ * const c = runConfig({ ...DEFAULT_TRAIN_CONFIG, batch: 64, steps: 5000 }, { resume });
+ * console.assert(c.batch === 16 && c.steps === 5000);
+ * ```
+ */
+export function runConfig(
+  config: TrainConfig,
+  from: { resume?: Checkpoint; init?: { path: string; checkpoint: Checkpoint } } = {},
+): TrainConfig {
+  if (from.resume) {
+    const saved = from.resume.meta.train as Partial<TrainConfig> | undefined;
+    const cooldown = config.cooldown ?? saved?.cooldown;
+    const dropout = config.dropout ?? saved?.dropout;
+    return { ...config, ...saved, model: from.resume.meta.model, steps: config.steps, cooldown, dropout };
+  }
+  if (from.init) {
+    const { step, dataHash } = from.init.checkpoint.meta;
+    return {
+      ...config,
+      model: from.init.checkpoint.meta.model,
+      init: { checkpoint: from.init.path, step, dataHash },
+    };
+  }
+  return config;
 }
 
 /**
@@ -136,21 +180,12 @@ async function trainInto(
   log: ((line: string) => void) | null,
 ): Promise<RunResult> {
   await run.checkNewOrResumed(options.resume);
-  let resumeCkpt: Checkpoint | null = null;
-  if (options.resume) {
-    resumeCkpt = await loadCheckpoint(options.resume);
-    const saved = resumeCkpt.meta.train as Partial<TrainConfig> | undefined;
-    // The run's length, its end-of-run decay and its dropout are what a resume usually changes.
-    const cooldown = config.cooldown ?? saved?.cooldown;
-    const dropout = config.dropout ?? saved?.dropout;
-    config = { ...config, ...saved, model: resumeCkpt.meta.model, steps: config.steps, cooldown, dropout };
-  }
-  let initCkpt: Checkpoint | null = null;
-  if (options.init) {
-    initCkpt = await loadCheckpoint(options.init);
-    const { step, dataHash } = initCkpt.meta;
-    config = { ...config, model: initCkpt.meta.model, init: { checkpoint: options.init, step, dataHash } };
-  }
+  const resumeCkpt = options.resume ? await loadCheckpoint(options.resume) : null;
+  const initCkpt = options.init ? await loadCheckpoint(options.init) : null;
+  config = runConfig(config, {
+    resume: resumeCkpt ?? undefined,
+    init: initCkpt && options.init ? { path: options.init, checkpoint: initCkpt } : undefined,
+  });
   try {
     validateTrainConfig(config); // the settings a resumed run ends up with, before any work
   } catch (err) {
@@ -219,7 +254,10 @@ async function trainInto(
         );
       }
     };
-    const isTty = Deno.stderr.isTerminal();
+    const progress = options.progress ??
+      ((line: string, step: number) => {
+        if (step % 10 === 0 || step === config.steps) log?.(line);
+      });
     const deadline = options.minutes === undefined ? Infinity : start + options.minutes * 60_000;
     let savedAt = -1;
     while (trainer.step < config.steps) {
@@ -246,12 +284,12 @@ async function trainInto(
       rows.push(row);
       run.appendLoss(row);
       options.onStep?.({ ...report, smoothed, imagesPerSecond: ips, etaSeconds: eta });
-      if (log && (isTty || trainer.step % 10 === 0 || trainer.step === config.steps)) {
-        const line = `step ${trainer.step}/${config.steps}  loss ${smoothed.toFixed(4)}  ` +
-          `${ips.toFixed(1)} img/s  ETA ${fmtDuration(eta)}`;
-        if (isTty) Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}\x1b[K`));
-        else log(line);
-      }
+      progress(
+        `step ${trainer.step}/${config.steps}  loss ${smoothed.toFixed(4)}  ` +
+          `${ips.toFixed(1)} img/s  ETA ${fmtDuration(eta)}`,
+        trainer.step,
+        config.steps,
+      );
       if (trainer.step % every === 0 || trainer.step === config.steps) {
         const t0 = performance.now();
         await save();
@@ -259,7 +297,6 @@ async function trainInto(
         savingMs += performance.now() - t0;
         // live tensors after a checkpoint: flat from one interval to the next when nothing leaks
         log?.(`checkpoint at step ${trainer.step}; ${tf.memory().numTensors} live tensors`);
-        if (isTty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
       }
     }
     if (trainer.step === startStep || savedAt !== trainer.step) await save();
