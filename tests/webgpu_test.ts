@@ -1,9 +1,10 @@
 /**
- * Every test that touches WebGPU, in this one module: each test module runs in a runtime of its own
- * within the test process, so here one adapter and one tfjs device serve all the WebGPU tests, and the
- * device is destroyed by the last test (and, as a safety net, when the module unloads). The test
- * process still aborts at exit now and then (heap corruption after all tests pass, issue #19); this
- * layout did not change its rate, so the native library at fault is not known yet.
+ * Every test that touches WebGPU, in this one module, which `deno task test` runs in a test process of
+ * its own: one adapter and one tfjs device serve all the WebGPU tests, and the last test destroys the
+ * device (the module's unload handler does too, as a safety net). Run together with the other modules
+ * in one process, the process aborted now and then at exit with heap corruption after every test had
+ * passed (Deno's WebGPU on Mesa llvmpipe torn down beside the wasm and imagescript native code); in
+ * a process of its own it does not.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
