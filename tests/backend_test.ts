@@ -17,14 +17,14 @@ Deno.test("cpu and wasm start on request", async () => {
   }
 });
 
-Deno.test("only tests/webgpu_test.ts touches WebGPU (one adapter and device per test process)", async () => {
+Deno.test("only tests/webgpu_suite.ts touches WebGPU (one adapter and device per test process)", async () => {
   // built from parts, so that this file does not match itself
   const uses = new RegExp(
     ["probe" + "GpuAdapter", "navigator" + "\\.gpu", 'initBackend\\("(web' + 'gpu|auto)"'].join("|"),
   );
   const offenders: string[] = [];
   for await (const e of Deno.readDir("tests")) {
-    if (!e.name.endsWith(".ts") || e.name === "webgpu_test.ts") continue;
+    if (!e.name.endsWith(".ts") || e.name === "webgpu_suite.ts") continue;
     if (uses.test(await Deno.readTextFile(`tests/${e.name}`))) offenders.push(e.name);
   }
   assert.deepEqual(offenders, []);

@@ -120,7 +120,7 @@ export function ownLines(stderr: string): string[] {
 
 /**
  * Registers one test per backend, named `NAME (BACKEND)`, each run with that backend started, as
- * tfjs-core's own tests do. WebGPU cases are registered only in `tests/webgpu_test.ts`, which keeps one
+ * tfjs-core's own tests do. WebGPU cases are registered only in `tests/webgpu_suite.ts`, which keeps one
  * adapter and device for the whole test process (`ignore` skips them where there is no adapter).
  */
 export function testOnBackends(

@@ -1,6 +1,6 @@
 /**
  * DPM-Solver++'s plain-JS reference steps against its tensor steps, as a case that
- * `tests/dpm_solver_test.ts` runs on cpu and wasm and `tests/webgpu_test.ts` on WebGPU.
+ * `tests/dpm_solver_test.ts` runs on cpu and wasm and `tests/webgpu_suite.ts` on WebGPU.
  *
  * @module
  */

@@ -1,7 +1,7 @@
 /**
  * The fused optimizer against a plain reference Adam written out here, and its loss guard, as cases
  * that `tests/fused_adam_test.ts` runs on wasm (its one kernel) and cpu (whole-buffer ops) and
- * `tests/webgpu_test.ts` on WebGPU.
+ * `tests/webgpu_suite.ts` on WebGPU.
  *
  * @module
  */

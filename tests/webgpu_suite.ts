@@ -1,6 +1,6 @@
 /**
  * Every test that touches WebGPU, in this one module, which `deno task test` runs in a test process of
- * its own: one adapter and one tfjs device serve all the WebGPU tests, and the last test destroys the
+ * its own (its name does not end in `_test.ts`, so the first test process does not pick it up): one adapter and one tfjs device serve all the WebGPU tests, and the last test destroys the
  * device (the module's unload handler does too, as a safety net). Run together with the other modules
  * in one process, the process aborted now and then at exit with heap corruption after every test had
  * passed (Deno's WebGPU on Mesa llvmpipe torn down beside the wasm and imagescript native code); in
