@@ -11,8 +11,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { atomicWriteFile } from "./io.ts";
+import { atomicWriteFile } from "./platform/files.ts";
+import { sha256Hex } from "./platform/sha256.ts";
 import {
   type CheckpointSource,
   type LoadCheckpointOptions,
@@ -126,7 +126,7 @@ export function encodeCheckpoint(ckpt: Checkpoint, options: EncodeOptions = {}):
   header.__metadata__ = {
     format: CHECKPOINT_FORMAT,
     format_version: String(CHECKPOINT_VERSION),
-    sha256: createHash("sha256").update(data).digest("hex"),
+    sha256: sha256Hex(data),
     meta: JSON.stringify(ckpt.meta),
   };
   let json = new TextEncoder().encode(JSON.stringify(header));
@@ -186,7 +186,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = "checkpoint"): Chec
       `${source} is truncated: data section is ${data.length} bytes, header says ${end}`,
     );
   }
-  const digest = createHash("sha256").update(data).digest("hex");
+  const digest = sha256Hex(data);
   if (digest !== md.sha256) throw new CheckpointError(`${source} is corrupt: payload checksum mismatch`);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const tensors = new Map<string, StoredTensor>();
