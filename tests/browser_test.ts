@@ -9,6 +9,9 @@ import { Trainer } from "../src/train/trainer.ts";
 import { fixtureDataset, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 import { type Browser, findChromium, launchChromium, type Page, waitForPage } from "./chromium.ts";
 
+/** `deno task serve`'s command line from deno.json, after "deno run": its declared permissions. */
+const SERVE_TASK: string[] = JSON.parse(await Deno.readTextFile("deno.json")).tasks.serve.split(" ").slice(2);
+
 const CHROMIUM = findChromium();
 const CHECKPOINT = "data/models/apple-faces-unet.safetensors";
 
@@ -18,10 +21,7 @@ async function startServer(): Promise<{ url: string; stop: () => Promise<void> }
     args: [
       "run",
       "--quiet",
-      "--allow-net=127.0.0.1",
-      "--allow-read=.",
-      "--allow-run=deno",
-      "tasks/serve.ts",
+      ...SERVE_TASK,
       "--port",
       "0",
     ],
@@ -148,6 +148,19 @@ Deno.test({
         );
         assert.equal(shown.hidden, false);
         assert.equal(shown.text, state.error);
+      });
+
+      await t.step("WebGPU asked for where there is none: a readable message, not a blank", async () => {
+        const page = await wasmBrowser.open(
+          `${server.url}?model=apple-faces&n=1&steps=1&backend=webgpu&generate`,
+        );
+        const state = await waitForPage(page, 30_000);
+        assert.equal(state.state, "error");
+        assert.match(
+          state.error!,
+          /^The webgpu backend could not start: WebGPU cannot start: .*(no WebGPU|adapter)/,
+        );
+        assert.equal(await page.evaluate<boolean>("document.getElementById('error').hidden"), false);
       });
 
       await wasmBrowser.close();

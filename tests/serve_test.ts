@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ISOLATION_HEADERS, makeHandler, shippedModels, WASM_FILES } from "../web/server.ts";
 
+/** `deno task serve`'s command line from deno.json, after "deno run": its declared permissions. */
+const SERVE_TASK: string[] = JSON.parse(await Deno.readTextFile("deno.json")).tasks.serve.split(" ").slice(2);
+
 const BUNDLE = new TextEncoder().encode("globalThis.bundled = true;");
 
 async function get(path: string, method = "GET"): Promise<Response> {
@@ -15,10 +18,7 @@ async function serveCli(args: string[]): Promise<{ code: number; stdout: string;
     args: [
       "run",
       "--quiet",
-      "--allow-net=127.0.0.1",
-      "--allow-read=.",
-      "--allow-run=deno",
-      "tasks/serve.ts",
+      ...SERVE_TASK,
       ...args,
     ],
     stdout: "piped",

@@ -236,7 +236,7 @@ function download(): void {
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
     a.download = `emojis-${
-      modelSelect.selectedOptions[0]?.textContent ?? "model"
+      modelSelect.selectedOptions[0]?.dataset.name ?? "custom"
     }-seed${seedInput.value}.png`;
     a.click();
     setTimeout(() => URL.revokeObjectURL(a.href), 1000);
@@ -271,14 +271,14 @@ async function start(): Promise<void> {
     return showError(`The list of models could not be loaded: ${firstLine(err)}`);
   }
   for (const m of models) {
-    modelSelect.add(
-      new Option(
-        `${m.name} (${(m.bytes / 1e6).toFixed(1)} MB)`,
-        m.url,
-        false,
-        m.name === params.get("model"),
-      ),
+    const option = new Option(
+      `${m.name} (${(m.bytes / 1e6).toFixed(1)} MB)`,
+      m.url,
+      false,
+      m.name === params.get("model"),
     );
+    option.dataset.name = m.name;
+    modelSelect.add(option);
   }
   const custom = params.get("checkpoint");
   if (custom) modelSelect.add(new Option(`custom: ${custom}`, custom, true, true));

@@ -72,12 +72,13 @@ export async function buildBundle(entry = join(WEB_DIR, "page.ts")): Promise<Uin
       entry,
     ],
     cwd: ROOT,
+    env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const err = new TextDecoder().decode(out.stderr).split("\n").filter((l) =>
-    l.trim() && !/experimental/.test(l)
-  );
+  const err = new TextDecoder().decode(out.stderr).split("\n")
+    .map((l) => l.replace(/^error: /, "").trim())
+    .filter((l) => l && !/experimental/.test(l));
   if (!out.success || out.stdout.length === 0) {
     throw new Error(`deno bundle failed: ${err[0] ?? `exit code ${out.code}`}`);
   }
