@@ -88,17 +88,36 @@ export {
 } from "./src/model/model.ts";
 export { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult } from "./src/train/run.ts";
 export type { LossRow } from "./src/train/loss_plot.ts";
-export type { StepReport, TrainConfig } from "./src/train/trainer.ts";
-export { ddimStepArray as ddimStep, ddpmStepArray as ddpmStep } from "./src/sample/steps_plain.ts";
+export { NonFiniteLossError, type StepReport, type TrainConfig } from "./src/train/trainer.ts";
+export { type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
+export { type LossCsvRow, RunFolder, type RunFolderOptions } from "./src/train/run_folder.ts";
+export {
+  type DataPrediction,
+  ddimStepArray as ddimStep,
+  ddpmStepArray as ddpmStep,
+  dpmSolverStepArray as dpmSolverStep,
+} from "./src/sample/steps_plain.ts";
+export { DEFAULT_SAMPLER, DEFAULT_STEPS } from "./src/sample/defaults.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";
 export { type SampleOptions, type SampleResult, type SamplerName, SAMPLERS } from "./src/sample/sample.ts";
+export {
+  type EditOptions,
+  type EditResult,
+  type EditSamplerOptions,
+  editTimesteps,
+  type MorphEnd,
+  type MorphOptions,
+  type MorphResult,
+} from "./src/sample/edit.ts";
+export { slerp } from "./src/sample/slerp.ts";
 export {
   type Checkpoint,
   CheckpointError,
   type CheckpointMeta,
   DATA_MEAN_TENSOR,
   decodeCheckpoint,
+  type DecodeOptions,
   encodeCheckpoint,
   type EncodeOptions,
   loadCheckpoint,
@@ -108,6 +127,7 @@ export {
 export type { CheckpointSource, LoadCheckpointOptions, LoadProgress } from "./src/checkpoint_source.ts";
 export { PRETRAINED_MODELS, type PretrainedModel } from "./src/pretrained.ts";
 export {
+  DatasetError,
   type DatasetManifest,
   type ManifestAtlas,
   type ManifestImage,

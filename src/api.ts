@@ -17,7 +17,18 @@ import { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult, trainRun } from 
 import type { StepReport, TrainConfig } from "./train/trainer.ts";
 import { type DatasetManifest, loadDataset as loadEmojiDataset } from "./dataset.ts";
 import { sampleGrid } from "./sample/output.ts";
-import { encodePng } from "./image/codec.ts";
+import { decodeImage, encodePng } from "./image/codec.ts";
+import { parseColor } from "./image/colour.ts";
+import {
+  editImages,
+  type EditOptions,
+  type EditResult,
+  type MorphEnd,
+  morphImages,
+  type MorphOptions,
+  type MorphResult,
+} from "./sample/edit.ts";
+import { imageToModelInput, maskFromRgba } from "./sample/edit_input.ts";
 
 /** A batch of images: NHWC float values (in [−1, 1] for images) and the shape [B, H, W, C]. */
 export interface ImageBatch {
@@ -109,6 +120,9 @@ export class EmojiDiffusion {
    * Loads a checkpoint from a path, a URL (`file:`, `http:`, `https:`), its bytes, or a decoded
    * checkpoint, with the same integrity checks for each; EMA weights unless `useEma` is false
    * (`false` alone is short for `{ useEma: false }`). `onProgress` follows a download.
+   *
+   * @throws {CheckpointError} when the file is corrupt, truncated or does not fit its model config.
+   * @throws {Deno.errors.NotFound} when the file (or URL) does not exist.
    */
   static async load(
     source: CheckpointSource | Checkpoint,
@@ -185,12 +199,124 @@ export class EmojiDiffusion {
   }
 
   /**
-   * Generates images from noise (DDIM-50 by default); see {@linkcode SampleOptions}. The start is
+   * Generates images from noise (the sampler and steps of `DEFAULT_SAMPLER`, `DEFAULT_STEPS` by
+   * default); see {@linkcode SampleOptions}. The start is
    * drawn around the checkpoint's data mean when it has one; pass `dataMean: undefined` for N(0, I).
    */
   sample(options: SampleOptions): Promise<SampleResult> {
     const withMean = this.#loaded.dataMean ? { dataMean: this.#loaded.dataMean, ...options } : options;
     return sampleImages(this.#loaded.model, this.#loaded.schedule, withMean);
+  }
+
+  /**
+   * An image file's bytes (PNG or JPEG) as a model input for {@linkcode EmojiDiffusion.variations},
+   * {@linkcode EmojiDiffusion.inpaint} and {@linkcode EmojiDiffusion.morph}: composited over
+   * `background` (default black, the shipped model's), centre-cropped and area-resized to the
+   * model's size exactly as `deno task prepare` makes training images; size·size·3 values in [−1, 1].
+   *
+   * @example
+   * ```ts
+   * import { EmojiDiffusion } from "../mod.ts";
+   * import { encodePng } from "./image/codec.ts";
+   * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
+   * const white = await encodePng(new Uint8Array(64 * 64 * 4).fill(255), 64, 64);
+   * const x = await m.imageInput(white);
+   * console.assert(x.length === 32 * 32 * 3 && x.every((v) => v === 1));
+   * m.dispose();
+   * ```
+   */
+  async imageInput(bytes: Uint8Array, background = "black"): Promise<Float32Array> {
+    const img = await decodeImage(bytes);
+    return imageToModelInput(img.rgba, img.width, img.height, this.imageSize, parseColor(background));
+  }
+
+  /**
+   * A mask file's bytes as an inpainting mask (size·size values, 1 = redraw where the picture is
+   * white, 0 = keep), resized to the model's size like {@linkcode EmojiDiffusion.imageInput}.
+   *
+   * @example
+   * ```ts
+   * import { EmojiDiffusion } from "../mod.ts";
+   * import { encodePng } from "./image/codec.ts";
+   * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
+   * const mask = await m.maskInput(await encodePng(new Uint8Array(32 * 32 * 4).fill(255), 32, 32));
+   * console.assert(mask.length === 32 * 32 && mask.every((v) => v === 1));
+   * m.dispose();
+   * ```
+   */
+  async maskInput(bytes: Uint8Array): Promise<Uint8Array> {
+    const img = await decodeImage(bytes);
+    return maskFromRgba(img.rgba, img.width, img.height, this.imageSize);
+  }
+
+  /**
+   * Variations of images (SDEdit): each of the inputs (count·size·size·3 values in [−1, 1], e.g. from
+   * {@linkcode EmojiDiffusion.imageInput}) is noised to `strength` (in (0, 1]; small keeps more of the
+   * input) and denoised `n` times; see {@linkcode EditOptions}. Returns the outputs input-major.
+   *
+   * @example Two variations of a grey square with a tiny untrained model
+   * ```ts
+   * import { EmojiDiffusion, initBackend } from "../mod.ts";
+   * await initBackend("cpu", { log: null });
+   * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 }, { T: 20 });
+   * const out = await m.variations(new Float32Array(32 * 32 * 3), { strength: 0.5, n: 2, steps: 4, seed: 1 });
+   * console.assert(out.n === 2 && out.images.length === 2 * 32 * 32 * 3 && out.evaluations === 2);
+   * m.dispose();
+   * ```
+   */
+  variations(images: Float32Array, options: EditOptions): Promise<EditResult> {
+    return editImages(this.#loaded.model, this.#loaded.schedule, images, options);
+  }
+
+  /**
+   * Inpainting (RePaint): redraws where `mask` (size·size, 1 = redraw, e.g. from
+   * {@linkcode EmojiDiffusion.maskInput}) is set and keeps every other pixel of the inputs exactly.
+   * `strength` defaults to 1 (the redrawn part starts from pure noise), `resample` to 3 tries per step.
+   *
+   * @example Redraw the top half of a grey square with a tiny untrained model
+   * ```ts
+   * import { EmojiDiffusion, initBackend } from "../mod.ts";
+   * await initBackend("cpu", { log: null });
+   * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 }, { T: 20 });
+   * const mask = new Uint8Array(32 * 32).fill(1, 0, 16 * 32);
+   * const out = await m.inpaint(new Float32Array(32 * 32 * 3), mask, { steps: 2, resample: 1 });
+   * console.assert(out.images.subarray(16 * 32 * 3).every((v) => v === 0)); // the kept half, exactly
+   * m.dispose();
+   * ```
+   */
+  inpaint(
+    images: Float32Array,
+    mask: ArrayLike<number>,
+    options: Omit<EditOptions, "mask" | "strength"> & { strength?: number } = {},
+  ): Promise<EditResult> {
+    return editImages(this.#loaded.model, this.#loaded.schedule, images, {
+      resample: 3,
+      ...options,
+      strength: options.strength ?? 1,
+      mask,
+    });
+  }
+
+  /**
+   * A morph between two ends, each a seed (the start `sample({ seed, n: 1 })` draws) or an image
+   * (size·size·3 in [−1, 1], inverted with DDIM): spherical interpolation of the starting noise,
+   * then deterministic sampling (`ddim` η = 0 or `dpm++2m`). Starts around the checkpoint's data mean
+   * when it has one, like {@linkcode EmojiDiffusion.sample}; see {@linkcode MorphOptions}.
+   *
+   * @example A 3-frame morph between seeds 1 and 2 with a tiny untrained model
+   * ```ts
+   * import { EmojiDiffusion, initBackend } from "../mod.ts";
+   * await initBackend("cpu", { log: null });
+   * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 }, { T: 20 });
+   * const out = await m.morph(1, 2, { frames: 3, steps: 2 });
+   * const first = await m.sample({ n: 1, seed: 1, steps: 2 });
+   * console.assert(out.frames === 3 && out.images.subarray(0, 32 * 32 * 3).every((v, i) => Math.abs(v - first.images[i]) < 1e-5));
+   * m.dispose();
+   * ```
+   */
+  morph(a: MorphEnd, b: MorphEnd, options: MorphOptions = {}): Promise<MorphResult> {
+    const withMean = this.#loaded.dataMean ? { dataMean: this.#loaded.dataMean, ...options } : options;
+    return morphImages(this.#loaded.model, this.#loaded.schedule, a, b, withMean);
   }
 
   /** Releases the weights. */
@@ -260,6 +386,8 @@ export interface DatasetImages {
 
 /**
  * Loads and verifies a prepared dataset (manifest, atlas hash) as plain arrays.
+ *
+ * @throws {DatasetError} when there is no dataset in `dir` or (with `corrupt`) its files fail their checks.
  *
  * @example
  * ```ts ignore

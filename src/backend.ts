@@ -54,11 +54,19 @@ interface AdapterProbe {
   fallback: boolean;
 }
 
+let adapterProbe: Promise<AdapterProbe> | null = null;
+
 /**
- * Asks the platform for a WebGPU adapter. tfjs alone cannot tell: with no adapter,
- * `tf.setBackend("webgpu")` returns false while `getBackend()` may still say webgpu.
+ * Asks the platform for a WebGPU adapter, once per runtime (later calls get the same answer). tfjs
+ * alone cannot tell: with no adapter, `tf.setBackend("webgpu")` returns false while `getBackend()` may
+ * still say webgpu.
  */
-export async function probeGpuAdapter(): Promise<AdapterProbe> {
+export function probeGpuAdapter(): Promise<AdapterProbe> {
+  adapterProbe ??= requestAdapter();
+  return adapterProbe;
+}
+
+async function requestAdapter(): Promise<AdapterProbe> {
   const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
   if (!gpu) return { adapter: null, description: "navigator.gpu is missing", fallback: false };
   let adapter: GPUAdapter | null = null;
@@ -127,6 +135,26 @@ async function startWebgpu(probe: AdapterProbe): Promise<void> {
   if (!ok || tf.getBackend() !== "webgpu") {
     throw new Error(`backend webgpu failed to start on adapter "${probe.description}"`);
   }
+}
+
+/**
+ * Ends tfjs's WebGPU backend in this runtime: disposes its buffers, destroys its GPU device and
+ * forgets the adapter, so that no GPU work is alive when the runtime ends. The backend cannot be used
+ * again in this runtime. Returns whether there was one.
+ *
+ * @example
+ * ```ts
+ * import { releaseWebgpu } from "./backend.ts";
+ * console.assert(releaseWebgpu() === false); // never started here
+ * ```
+ */
+export function releaseWebgpu(): boolean {
+  const backend = tf.findBackend("webgpu") as { device?: GPUDevice } | null;
+  if (!backend) return false;
+  tf.removeBackend("webgpu");
+  backend.device?.destroy();
+  adapterProbe = null;
+  return true;
 }
 
 /**

@@ -1,6 +1,8 @@
 /**
  * Benchmarks: training images/s, forward latency and sampling time per image, as medians of
- * several timed runs after warm-up, all in one process so that ratios are measured side by side.
+ * several timed runs after warm-up, all in one process so that ratios are measured side by side;
+ * and what a training step costs in kernels, readbacks and bytes, which does not depend on the
+ * hardware.
  *
  * @module
  */
@@ -11,6 +13,7 @@ import { Rng } from "./rng.ts";
 import { makeSchedule } from "./schedule.ts";
 import { sampleImages } from "./sample/sample.ts";
 import { Trainer } from "./train/trainer.ts";
+import { measureCost, type StepCost } from "./step_cost.ts";
 
 /** Median of a non-empty list. */
 export function median(xs: number[]): number {
@@ -39,9 +42,8 @@ function randomDataset(count: number, size: number): EmojiDataset {
   );
 }
 
-/** Median seconds of one training step (forward, backward, Adam, EMA) at a batch size. */
-export async function benchTrainStep(model: ModelConfig, batch: number, repeats = 5): Promise<number> {
-  const trainer = new Trainer(
+function benchTrainer(model: ModelConfig, batch: number): Trainer {
+  return new Trainer(
     {
       data: "synthetic",
       model,
@@ -57,8 +59,27 @@ export async function benchTrainStep(model: ModelConfig, batch: number, repeats 
     },
     randomDataset(64, 32),
   );
+}
+
+/** Median seconds of one training step (forward, backward, Adam, EMA) at a batch size. */
+export async function benchTrainStep(model: ModelConfig, batch: number, repeats = 5): Promise<number> {
+  const trainer = benchTrainer(model, batch);
   try {
     return await timeIt(async () => void await trainer.trainStep(), 2, repeats) / 1000;
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/**
+ * What one training step costs whatever the hardware: kernels (by kind), readbacks and bytes of new
+ * tensor data, counted on the step after a warm-up step.
+ */
+export async function benchTrainStepCost(model: ModelConfig, batch: number): Promise<StepCost> {
+  const trainer = benchTrainer(model, batch);
+  try {
+    await trainer.trainStep();
+    return (await measureCost(() => trainer.trainStep())).cost;
   } finally {
     trainer.dispose();
   }

@@ -6,12 +6,16 @@
  * tensor bytes. The JSON maps each tensor name (`params/…`, `ema/…`, `adam_m/…`, `adam_v/…`,
  * `state/…`) to `{dtype: "F32"|"F16", shape, data_offsets: [begin, end]}` and holds
  * `__metadata__` (string values, as safetensors requires): `format` = `emoji-diffusion`,
- * `format_version`, `sha256` of the whole data section, and `meta`, the JSON of
- * {@linkcode CheckpointMeta}. Files are written atomically (temp file, fsync, rename).
+ * `format_version`, `meta` (the JSON of {@linkcode CheckpointMeta}) and `checksum` =
+ * `sha256:<hex>`, the SHA-256 of everything that is read: the 8-byte length, the header with the 64
+ * hex digits of the checksum itself written as `0`, and the data section. A change to any byte of the
+ * header (a tensor's shape or offsets, the schedule in `meta`, …) or of the data fails the check.
+ * Format version 1 (`sha256` of the data section only) still loads, with a warning naming
+ * `deno task export`, which rewrites it. Files are written atomically (temp file, fsync, rename).
  *
  * @module
  */
-import { atomicWriteFile } from "./platform/files.ts";
+import { atomicWriteFile, isSplitPart, loadSplitCheckpoint } from "./platform/files.ts";
 import { sha256Hex } from "./platform/sha256.ts";
 import {
   type CheckpointSource,
@@ -20,13 +24,16 @@ import {
 } from "./checkpoint_source.ts";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.ts";
 import type { ModelConfig } from "./model/model.ts";
-import type { ScheduleKind } from "./schedule.ts";
+import { SCHEDULE_KINDS, type ScheduleKind } from "./schedule.ts";
 import type { RngState } from "./rng.ts";
 
 /** The format tag in every checkpoint. */
 export const CHECKPOINT_FORMAT = "emoji-diffusion";
-/** The version this code writes and reads. */
-export const CHECKPOINT_VERSION = 1;
+/** The version this code writes (it also reads version 1, with a warning). */
+export const CHECKPOINT_VERSION = 2;
+/** Where the checksum's hex digits start in the header: right after this text. */
+const CHECKSUM_KEY = '"checksum":"sha256:';
+const ZERO_DIGEST = "0".repeat(64);
 /**
  * The tensor holding the training set's mean image (`size`×`size`×3, flips included), where the
  * reverse process starts from (see `priorStart`). Written by training since it existed; older
@@ -72,9 +79,22 @@ export interface Checkpoint {
   meta: CheckpointMeta;
   /** Tensors by full name (`params/in.w`, `ema/in.w`, …). */
   tensors: Map<string, StoredTensor>;
+  /** The format version the bytes were read from (set by {@linkcode decodeCheckpoint}). */
+  formatVersion?: number;
 }
 
-/** A checkpoint that cannot be read, with the reason. */
+/**
+ * A checkpoint that cannot be read (missing tensors, corrupt, truncated, of another model), with the
+ * reason: a runtime failure.
+ *
+ * @example
+ * ```ts
+ * import { CheckpointError, decodeCheckpoint } from "./checkpoint.ts";
+ * let caught: unknown;
+ * try { decodeCheckpoint(new Uint8Array(16)); } catch (e) { caught = e; }
+ * console.assert(caught instanceof CheckpointError);
+ * ```
+ */
 export class CheckpointError extends Error {
   /** Always `"CheckpointError"`. */
   override name = "CheckpointError";
@@ -126,8 +146,8 @@ export function encodeCheckpoint(ckpt: Checkpoint, options: EncodeOptions = {}):
   header.__metadata__ = {
     format: CHECKPOINT_FORMAT,
     format_version: String(CHECKPOINT_VERSION),
-    sha256: sha256Hex(data),
     meta: JSON.stringify(ckpt.meta),
+    checksum: `sha256:${ZERO_DIGEST}`,
   };
   let json = new TextEncoder().encode(JSON.stringify(header));
   // safetensors pads the header with spaces to an 8-byte boundary
@@ -141,12 +161,39 @@ export function encodeCheckpoint(ckpt: Checkpoint, options: EncodeOptions = {}):
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
   out.set(data, 8 + json.length);
+  const at = checksumOffset(out, json.length);
+  if (at < 0) throw new Error("internal: checkpoint header lost its checksum field");
+  out.set(new TextEncoder().encode(wholeFileDigest(out, at)), at);
   return out;
 }
 
+/** Offset in `bytes` of the checksum's 64 hex digits (after CHECKSUM_KEY, exactly once), or -1. */
+function checksumOffset(bytes: Uint8Array, headerLen: number): number {
+  const text = new TextDecoder("latin1").decode(bytes.subarray(8, 8 + headerLen));
+  const i = text.indexOf(CHECKSUM_KEY);
+  if (i < 0 || text.indexOf(CHECKSUM_KEY, i + 1) >= 0) return -1;
+  const at = 8 + i + CHECKSUM_KEY.length;
+  return at + 64 <= 8 + headerLen ? at : -1;
+}
+
+/** SHA-256 (hex) of the whole file with the 64 digits at `at` read as `0`. */
+function wholeFileDigest(bytes: Uint8Array, at: number): string {
+  const zeroed = bytes.slice();
+  zeroed.set(new TextEncoder().encode(ZERO_DIGEST), at);
+  return sha256Hex(zeroed);
+}
+
+/** Options of {@linkcode decodeCheckpoint} and {@linkcode loadCheckpoint}. */
+export interface DecodeOptions {
+  /** Where a warning goes (an old format version); default `console.error` with `warning: `. */
+  warn?: ((line: string) => void) | null;
+}
+
 /**
- * Parses and verifies checkpoint bytes: format, version, header bounds, checksum. Throws a
- * {@linkcode CheckpointError} with a one-line reason otherwise.
+ * Parses and verifies checkpoint bytes: the whole-file checksum (format 2; format 1 checked by its
+ * payload checksum, with a warning), format, version, header bounds, metadata values.
+ *
+ * @throws {CheckpointError} with a one-line reason naming `source` when any check fails.
  *
  * @example
  * ```ts
@@ -154,40 +201,78 @@ export function encodeCheckpoint(ckpt: Checkpoint, options: EncodeOptions = {}):
  * try { decodeCheckpoint(new Uint8Array(4)); } catch (e) { console.assert((e as Error).name === "CheckpointError"); }
  * ```
  */
-export function decodeCheckpoint(bytes: Uint8Array, source = "checkpoint"): Checkpoint {
+export function decodeCheckpoint(
+  bytes: Uint8Array,
+  source = "checkpoint",
+  options: DecodeOptions = {},
+): Checkpoint {
   if (bytes.length < 8) throw new CheckpointError(`${source} is truncated: ${bytes.length} bytes`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));
   if (headerLen <= 0 || 8 + headerLen > bytes.length) {
     throw new CheckpointError(`${source} is truncated or not a checkpoint: header length ${headerLen}`);
   }
+  // The whole-file checksum first: nothing of a header that fails it is trusted.
+  const at = checksumOffset(bytes, headerLen);
+  const stored = at < 0 ? "" : new TextDecoder("latin1").decode(bytes.subarray(at, at + 64));
+  const verified = at >= 0 && wholeFileDigest(bytes, at) === stored;
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> & {
     __metadata__?: Record<string, string>;
   };
   try {
     header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen)));
   } catch {
-    throw new CheckpointError(`${source} has a corrupt header (not JSON)`);
+    if (at >= 0) {
+      throw new CheckpointError(`${source} is corrupt: checksum mismatch (the header is not JSON)`);
+    }
+    throw new CheckpointError(`${source} is corrupt or not a checkpoint: no valid checksum, header not JSON`);
   }
-  const md = header.__metadata__;
-  if (!md || md.format !== CHECKPOINT_FORMAT) {
+  const md = header?.__metadata__;
+  if (!md || typeof md !== "object" || md.format !== CHECKPOINT_FORMAT) {
+    if (at >= 0) throw new CheckpointError(`${source} is corrupt: checksum mismatch (format tag)`);
     throw new CheckpointError(`${source} is not an ${CHECKPOINT_FORMAT} checkpoint (format "${md?.format}")`);
-  }
-  if (md.format_version !== String(CHECKPOINT_VERSION)) {
-    throw new CheckpointError(
-      `${source} has format version ${md.format_version}; this code reads version ${CHECKPOINT_VERSION}`,
-    );
   }
   const data = bytes.subarray(8 + headerLen);
   const names = Object.keys(header).filter((k) => k !== "__metadata__");
-  const end = Math.max(0, ...names.map((n) => header[n].data_offsets?.[1] ?? 0));
+  const end = Math.max(0, ...names.map((n) => header[n]?.data_offsets?.[1] ?? 0));
+  let version: number;
+  if (verified) {
+    version = Number(md.format_version);
+    if (version !== CHECKPOINT_VERSION) {
+      throw new CheckpointError(
+        `${source} has format version ${md.format_version}; this code reads versions 1 to ${CHECKPOINT_VERSION}`,
+      );
+    }
+  } else if (md.format_version === "1" && typeof md.sha256 === "string" && md.checksum === undefined) {
+    // Version 1: the checksum covers the data section only.
+    version = 1;
+    if (end !== data.length) {
+      throw new CheckpointError(
+        `${source} is truncated: data section is ${data.length} bytes, header says ${end}`,
+      );
+    }
+    if (sha256Hex(data) !== md.sha256) {
+      throw new CheckpointError(`${source} is corrupt: payload checksum mismatch`);
+    }
+    const warn = options.warn === undefined ? (l: string) => console.error(`warning: ${l}`) : options.warn;
+    warn?.(
+      `${source} is in checkpoint format 1, whose checksum does not cover its metadata; rewrite it with: ` +
+        `deno task export --checkpoint FILE --out NEW_FILE (--full keeps the optimizer state)`,
+    );
+  } else if (end !== data.length && at >= 0) {
+    throw new CheckpointError(
+      `${source} is truncated or corrupt: checksum mismatch, data section is ${data.length} bytes, header says ${end}`,
+    );
+  } else {
+    const v = md.format_version;
+    const newer = Number(v) > CHECKPOINT_VERSION ? ` or written by a newer version (format ${v})` : "";
+    throw new CheckpointError(`${source} is corrupt${newer}: checksum mismatch`);
+  }
   if (end !== data.length) {
     throw new CheckpointError(
       `${source} is truncated: data section is ${data.length} bytes, header says ${end}`,
     );
   }
-  const digest = sha256Hex(data);
-  if (digest !== md.sha256) throw new CheckpointError(`${source} is corrupt: payload checksum mismatch`);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const tensors = new Map<string, StoredTensor>();
   for (const name of names) {
@@ -212,10 +297,39 @@ export function decodeCheckpoint(bytes: Uint8Array, source = "checkpoint"): Chec
   } catch {
     throw new CheckpointError(`${source} has corrupt metadata`);
   }
-  return { meta, tensors };
+  checkMeta(meta, source);
+  return { meta, tensors, formatVersion: version };
 }
 
-/** Writes a checkpoint atomically. */
+/** Throws a CheckpointError unless the metadata fields that are read have valid values. */
+function checkMeta(meta: CheckpointMeta, source: string): void {
+  const bad = (what: string) => new CheckpointError(`${source} has invalid metadata: ${what}`);
+  if (!meta || typeof meta !== "object") throw bad("not an object");
+  if (!meta.model || typeof meta.model !== "object") throw bad("no model config");
+  if (!(SCHEDULE_KINDS as readonly string[]).includes(meta.schedule?.kind)) {
+    throw bad(`unknown schedule "${meta.schedule?.kind}"`);
+  }
+  if (!Number.isInteger(meta.schedule.T) || meta.schedule.T < 1) throw bad(`schedule T = ${meta.schedule.T}`);
+  if (!Number.isInteger(meta.step) || meta.step < 0) throw bad(`step = ${meta.step}`);
+  if (meta.imageSize !== undefined && (!Number.isInteger(meta.imageSize) || meta.imageSize < 1)) {
+    throw bad(`imageSize = ${meta.imageSize}`);
+  }
+}
+
+/**
+ * Writes a checkpoint atomically (temp file, fsync, rename): `path` holds the old file or the new
+ * one, never a part.
+ *
+ * @example
+ * ```ts
+ * import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
+ *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null }, tensors: new Map() };
+ * const path = `${await Deno.makeTempDir()}/a.safetensors`;
+ * await saveCheckpoint(path, ckpt);
+ * console.assert((await loadCheckpoint(path)).meta.step === 0);
+ * ```
+ */
 export async function saveCheckpoint(
   path: string,
   ckpt: Checkpoint,
@@ -227,7 +341,12 @@ export async function saveCheckpoint(
 /**
  * Reads and verifies a checkpoint from a path, a URL (`file:`, `http:`, `https:`) or its bytes: the
  * same integrity checks whatever the source (see {@linkcode readCheckpointSource}). A missing file
- * (or an HTTP 404) is a Deno.errors.NotFound naming it.
+ * (or an HTTP 404) is a Deno.errors.NotFound naming it. A local path naming one part of a split
+ * checkpoint (`<base>-00001-of-00002.safetensors`, see `saveSplitCheckpoint`) loads all its parts as one
+ * checkpoint.
+ *
+ * @throws {Deno.errors.NotFound} when the file does not exist (the message names it).
+ * @throws {CheckpointError} when it is truncated, corrupt or not a checkpoint.
  *
  * @example From bytes
  * ```ts
@@ -240,10 +359,13 @@ export async function saveCheckpoint(
  */
 export async function loadCheckpoint(
   source: CheckpointSource,
-  options: LoadCheckpointOptions = {},
+  options: LoadCheckpointOptions & DecodeOptions = {},
 ): Promise<Checkpoint> {
+  if (typeof source === "string" && !/^(https?|file):/i.test(source) && isSplitPart(source)) {
+    return await loadSplitCheckpoint(source);
+  }
   const { bytes, name } = await readCheckpointSource(source, options);
-  return decodeCheckpoint(bytes, name);
+  return decodeCheckpoint(bytes, name, options);
 }
 
 /**

@@ -1,28 +1,144 @@
 /**
- * Shared plumbing for the thin CLIs in `tasks/`: flag errors become one line and exit code 2.
+ * Shared plumbing for the thin CLIs in `tasks/` (the library never imports it): the error contract
+ * of `docs/errors.md` — a usage error prints one line `error: …` and exits 2, a runtime failure
+ * prints one line and exits 1 — and flag parsing that names the flag and its range.
  *
  * @module
  */
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { dirname, join, resolve } from "node:path";
+import { UsageError } from "./errors.ts";
+import { DatasetError } from "./dataset/manifest.ts";
 
-/** A bad flag or bad input the user can fix; the CLI prints its message and exits 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
+export { UsageError };
+
+/**
+ * The exit status for an error under the contract: 2 for bad input found before any work
+ * ({@linkcode UsageError} and its subclasses but a corrupt dataset, a missing input file, a flag the
+ * parser rejects), 1 for everything else (corrupt or unreadable files, a full disk, a non-finite
+ * loss, an internal RangeError).
+ *
+ * @example
+ * ```ts
+ * import { exitCodeFor, UsageError } from "./cli.ts";
+ * console.assert(exitCodeFor(new UsageError("x")) === 2 && exitCodeFor(new RangeError("x")) === 1);
+ * ```
+ */
+export function exitCodeFor(err: unknown): 1 | 2 {
+  if (err instanceof DatasetError) return err.corrupt ? 1 : 2;
+  const usage = err instanceof UsageError || err instanceof Deno.errors.NotFound ||
+    (err as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS");
+  return usage ? 2 : 1;
 }
 
 /**
- * Runs a CLI main function: usage problems (UsageError, RangeError, TypeError from flag parsing,
- * NotFound) print `error: <message>` on one line and exit 2; other failures exit 1.
+ * Runs a CLI main function under the error contract: any error prints `error: <message>` on one line
+ * and exits with {@linkcode exitCodeFor}'s status. `EMOJI_DIFFUSION_DEBUG=1` adds the stack of a
+ * runtime failure.
  */
 export async function runCli(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (err) {
-    const usage = err instanceof UsageError || err instanceof RangeError ||
-      err instanceof Deno.errors.NotFound || (err as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS");
+    const code = exitCodeFor(err);
     const message = err instanceof Error ? err.message : String(err);
     console.error(`error: ${message.split("\n")[0]}`);
-    if (!usage && Deno.env.get("EMOJI_DIFFUSION_DEBUG")) console.error(err);
-    Deno.exit(usage ? 2 : 1);
+    if (code !== 2 && Deno.env.get("EMOJI_DIFFUSION_DEBUG")) console.error(err);
+    Deno.exit(code);
+  }
+}
+
+/**
+ * `node:util` parseArgs, except that a negative number after a string option is its value
+ * (`--eta -1` reads as `--eta=-1`, which the range checks then reject by name) instead of an
+ * "ambiguous" error.
+ *
+ * @example
+ * ```ts
+ * import { parseFlags } from "./cli.ts";
+ * const { values } = parseFlags({ args: ["--n", "-3"], options: { n: { type: "string" } } });
+ * console.assert(values.n === "-3");
+ * ```
+ */
+export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  const args = [...(config.args ?? Deno.args)];
+  const strings = new Set(
+    Object.entries(config.options ?? {}).filter(([, o]) => o.type === "string").map(([k]) => `--${k}`),
+  );
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    if (strings.has(args[i]) && i + 1 < args.length && /^-(\d|\.\d|Infinity)/.test(args[i + 1])) {
+      out.push(`${args[i]}=${args[i + 1]}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return parseArgs({ ...config, args: out } as T);
+}
+
+/**
+ * Runs a validation that throws a RangeError for a bad value and reports it as a
+ * {@linkcode UsageError} with the same message (so a flag's range is a usage error, while a
+ * RangeError from deeper inside stays a runtime failure).
+ *
+ * @example
+ * ```ts
+ * import { asUsage } from "./cli.ts";
+ * let name = "";
+ * try { asUsage(() => { throw new RangeError("bad"); }); } catch (e) { name = (e as Error).name; }
+ * console.assert(name === "UsageError");
+ * ```
+ */
+export function asUsage<T>(check: () => T, prefix = ""): T {
+  try {
+    return check();
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(`${prefix}${err.message}`);
+    throw err;
+  }
+}
+
+/**
+ * Checks, before any work, that the folder `dir` (given by `--<flag>`) can be written: the task's
+ * `--allow-write` covers it and the file system lets this user create a file in it or, when it does
+ * not exist yet, in its nearest existing parent. Creates nothing.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkWritableDir } from "./cli.ts";
+ * await checkWritableDir("out", "data/samples");
+ * ```
+ */
+export async function checkWritableDir(flag: string, dir: string): Promise<void> {
+  const status = await Deno.permissions.query({ name: "write", path: dir });
+  if (status.state !== "granted") {
+    throw new UsageError(
+      `--${flag} ${dir} is outside the folders this task may write (data/): choose an --${flag} under data/`,
+    );
+  }
+  let existing = resolve(dir);
+  for (;;) {
+    try {
+      const stat = await Deno.stat(existing);
+      if (!stat.isDirectory) {
+        throw new UsageError(
+          `--${flag} ${dir}: ${existing} is a file, not a folder; choose another --${flag}`,
+        );
+      }
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+      const parent = dirname(existing);
+      if (parent === existing) break;
+      existing = parent;
+    }
+  }
+  const probe = join(existing, `.write-test-${Deno.pid}-${Math.random().toString(36).slice(2)}`);
+  try {
+    await Deno.writeFile(probe, new Uint8Array(0), { createNew: true });
+    await Deno.remove(probe);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new UsageError(`--${flag} ${dir} cannot be written (${reason}): choose another --${flag}`);
   }
 }
 

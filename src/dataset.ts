@@ -65,6 +65,9 @@ export { type ForwardStrip, forwardStrip } from "./dataset/forward_strip.ts";
  * overwritten. Needs `--allow-read --allow-ffi --allow-env`, and `--allow-write` for `dir` when it
  * prepares.
  *
+ * @throws {DatasetError} for a missing dataset nobody said how to prepare, bad prepare options, or
+ * (with `corrupt`) files that fail their checks.
+ *
  * @example
  * ```ts
  * import { ensureDataset } from "./dataset.ts";

@@ -1,15 +1,15 @@
 /**
  * `deno task bench`: one table of training images/s, forward ms and sampling seconds per image,
- * per backend and preset; `--peer` runs the notebook's PyTorch model in the same sitting and
+ * per backend and preset, and one of what a training step costs (kernels by kind, readbacks, bytes
+ * of new tensor data: figures that do not depend on the hardware); `--peer` runs the notebook's PyTorch model in the same sitting and
  * prints the ratios.
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { BACKEND_REQUESTS, type BackendName, initBackend, probeGpuAdapter } from "../src/backend.ts";
-import { intFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
-import { benchForward, benchSampling, benchTrainStep } from "../src/bench.ts";
+import { intFlag, parseFlags, runCli, threadsFlag, UsageError } from "../src/cli.ts";
+import { benchForward, benchSampling, benchTrainStep, benchTrainStepCost } from "../src/bench.ts";
 import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
 import { atomicWriteFile } from "../src/io.ts";
 
@@ -34,6 +34,14 @@ interface Row {
   ddim50SPerImg?: number;
   ddim50Of64S?: number;
   ddpm500SPerImg?: number;
+  /** Kernels dispatched by one training step at batch 16. */
+  kernelsPerStep: number;
+  /** Readbacks per training step. */
+  syncsPerStep: number;
+  /** MB of new tensor data per training step at batch 16. */
+  mbPerStep: number;
+  /** The most frequent kernels of a step. */
+  topKernels: string;
 }
 
 async function runPeer(threads: number): Promise<Record<string, number> | null> {
@@ -55,7 +63,7 @@ async function runPeer(threads: number): Promise<Record<string, number> | null> 
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: Deno.args,
     options: {
       backends: { type: "string" },
@@ -95,9 +103,14 @@ async function main(): Promise<void> {
     for (const preset of presets) {
       const model = modelConfig(preset);
       console.error(`measuring ${preset} on ${info.name}…`);
+      const cost = await benchTrainStepCost(model, 16);
       const row: Row = {
         backend: info.name + (info.fallbackAdapter ? " (software)" : ""),
         preset,
+        kernelsPerStep: cost.kernels,
+        syncsPerStep: cost.syncs,
+        mbPerStep: cost.bytes / 1e6,
+        topKernels: cost.byKind.slice(0, 6).map(([k, n]) => `${k} ${n}`).join(", "),
         trainImgPerS8: 8 / await benchTrainStep(model, 8, repeats),
         trainImgPerS32: 32 / await benchTrainStep(model, 32, repeats),
         forwardMs8: await benchForward(model, 8, repeats),
@@ -125,6 +138,16 @@ async function main(): Promise<void> {
       `${f(r.forwardMs64, 0)} | ${f(r.ddim50SPerImg, 3)} | ${f(r.ddim50Of64S)} | ${f(r.ddpm500SPerImg, 2)} |`
     ),
   ];
+  lines.push(
+    "",
+    "| backend | preset | kernels / step b16 | syncs / step | MB new tensor data / step b16 | most frequent kernels |",
+    "|---|---|---:|---:|---:|---|",
+    ...rows.map((r) =>
+      `| ${r.backend} | ${r.preset} | ${r.kernelsPerStep} | ${r.syncsPerStep} | ${
+        f(r.mbPerStep, 0)
+      } | ${r.topKernels} |`
+    ),
+  );
   let peer: Record<string, number> | null = null;
   if (v.peer) {
     console.error("running the PyTorch peer…");

@@ -5,10 +5,19 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
-import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
+import {
+  asUsage,
+  checkWritableDir,
+  choiceFlag,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  runCli,
+  threadsFlag,
+  UsageError,
+} from "../src/cli.ts";
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts";
@@ -18,16 +27,19 @@ import { atomicWriteFile, pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { DiffusionModel } from "../src/model/model.ts";
 import { predictsZeroNoise, ZeroNoiseModel } from "../src/model/zero_noise.ts";
-import { checkSampleOptions, sampleImages, SAMPLERS } from "../src/sample/sample.ts";
+import { checkSampleOptions, sampleImages, SAMPLERS, samplerTimesteps } from "../src/sample/sample.ts";
+import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "../src/sample/defaults.ts";
+import { formatSamplingProgress } from "../src/sample/progress.ts";
 import { sampleGrid } from "../src/sample/output.ts";
-import { chosenDataMean, DEFAULT_CHECKPOINT, DEFAULT_ETA, PRIOR_USAGE } from "./sample.ts";
+import { chosenDataMean, DEFAULT_CHECKPOINT, PRIOR_USAGE } from "./sample.ts";
 
 const USAGE = `usage: deno task eval [options]
   --checkpoint FILE   checkpoint to evaluate (default ${DEFAULT_CHECKPOINT})
   --untrained         evaluate the checkpoint's architecture with fresh random weights (the reference)
   --data DIR          training set to compare with (default: the checkpoint's, else data/apple-faces-32)
-  --n N               samples (default 256)     --batch N   (default 64)
-  --sampler NAME      ddim (default) | ddpm     --steps S   DDIM steps (default 50)   --eta X (default ${DEFAULT_ETA})
+  --n N               samples (default 256)     --batch N   (default min(n, ${defaultBatch(Infinity)}))
+  --sampler NAME      ${SAMPLERS.join(" | ")} (default ${DEFAULT_SAMPLER})
+  --steps S           steps of ddim and dpm++2m (default ${DEFAULT_STEPS})   --eta X   ddim only (default ${DEFAULT_ETA})
   --seed N            sampling seed (default 0)
 ${PRIOR_USAGE}
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
@@ -35,7 +47,7 @@ ${PRIOR_USAGE}
   --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>, plus -standard when starting from N(0, I))`;
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: Deno.args,
     options: {
       checkpoint: { type: "string" },
@@ -57,12 +69,13 @@ async function main(): Promise<void> {
   });
   if (v.help) return console.log(USAGE);
   const n = intFlag("n", v.n, 256, 2, 100000);
-  const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, "ddim");
-  const steps = intFlag("steps", v.steps, 50, 1);
-  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0);
+  const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, DEFAULT_SAMPLER);
+  const steps = intFlag("steps", v.steps, DEFAULT_STEPS, 1);
+  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0, 1);
   const seed = intFlag("seed", v.seed, 0, 0);
-  const batch = intFlag("batch", v.batch, Math.min(n, 64), 1, 4096);
-  const backend = parseBackendRequest(v.backend ?? "auto");
+  const batch = intFlag("batch", v.batch, defaultBatch(n), 1, 4096);
+  const backend = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
+  const threads = threadsFlag(v.threads);
   const checkpoint = v.checkpoint ?? DEFAULT_CHECKPOINT;
   if (!(await pathExists(checkpoint))) {
     throw new UsageError(`--checkpoint "${checkpoint}" does not exist; train one with "deno task train"`);
@@ -79,15 +92,18 @@ async function main(): Promise<void> {
   }
   const dataMean = chosenDataMean(v.prior, ckpt);
   const options = { n, batch, sampler, steps, eta, seed, dataMean };
-  checkSampleOptions(options, ckpt.meta.schedule.T);
+  asUsage(() => checkSampleOptions(options, ckpt.meta.schedule.T));
   const dataset = await loadDataset(data);
   if (ckpt.meta.dataHash && dataset.manifest && ckpt.meta.dataHash !== dataset.manifest.atlas.sha256) {
     console.error(`warning: the checkpoint was trained on other data (${ckpt.meta.dataHash.slice(0, 12)}…)`);
   }
-  await initBackend(backend, {
-    wasmThreads: threadsFlag(v.threads),
-    tempDir: "data/.cache",
-  });
+  const name = checkpoint.split("/").pop()!.replace(/\.safetensors$/, "");
+  const out = v.out ??
+    `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddpm" ? "" : steps}${
+      dataMean ? "" : "-standard"
+    }`;
+  await checkWritableDir("out", out);
+  await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
   const loaded = modelFromCheckpoint(ckpt);
   if (v.untrained) {
     // same architecture, weights as at initialisation (seed 0): the reference an untrained model gives
@@ -103,19 +119,15 @@ async function main(): Promise<void> {
       fresh.dispose();
     }
   }
-  const name = checkpoint.split("/").pop()!.replace(/\.safetensors$/, "");
-  const out = v.out ??
-    `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddim" ? steps : ""}${
-      dataMean ? "" : "-standard"
-    }`;
   let last = -1;
+  const t0 = performance.now();
   const result = await sampleImages(loaded.model, loaded.schedule, {
     ...options,
     onProgress: (done, total) => {
       const pct = Math.floor(100 * done / total);
       if (pct !== last && pct % 10 === 0) {
         last = pct;
-        console.error(`sampling ${pct}% (${done}/${total} steps)`);
+        console.error(formatSamplingProgress(done, total, n, (performance.now() - t0) / 1000));
       }
     },
   });
@@ -147,7 +159,10 @@ async function main(): Promise<void> {
     checkpoint,
     weights,
     step: v.untrained ? 0 : loaded.step,
-    sampler: sampler === "ddim" ? `ddim-${steps} eta=${eta}` : `ddpm-${loaded.schedule.T}`,
+    sampler: sampler === "ddim"
+      ? `ddim-${steps} eta=${eta}`
+      : `${sampler}-${samplerTimesteps(sampler, loaded.schedule.T, steps).length}`,
+    networkEvaluations: samplerTimesteps(sampler, loaded.schedule.T, steps).length,
     prior: dataMean ? "data-mean" : "standard",
     samplingSeconds: Number(result.seconds.toFixed(2)),
     command: `deno task eval ${Deno.args.join(" ")}`.trim(),

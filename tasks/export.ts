@@ -5,24 +5,25 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { choiceFlag, runCli, UsageError } from "../src/cli.ts";
+import { dirname } from "node:path";
+import { checkWritableDir, choiceFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
 import { DATA_MEAN_TENSOR, loadCheckpoint, samplingCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
 import { trainingMean } from "../src/sample/prior.ts";
 
 const USAGE =
-  `usage: deno task export --checkpoint FILE --out FILE [--dtype F32|F16] [--data DIR] [--eval report.json,...]
+  `usage: deno task export --checkpoint FILE --out FILE [--dtype F32|F16] [--data DIR] [--eval report.json,...] [--full]
   --checkpoint FILE   training checkpoint (e.g. data/runs/<run>/latest.safetensors)
-  --out FILE          the sampling checkpoint to write
+  --out FILE          the sampling checkpoint to write (in the current format: this also rewrites an old file)
+  --full              keep every tensor (raw weights, optimizer moments, random state), so --resume still works
   --dtype F32|F16     storage type (default F32)
   --data DIR          the prepared set the checkpoint was trained on: (re)computes its mean image (data/mean),
                       where sampling starts; needed only for checkpoints written before training stored it
   --eval LIST         report.json files of deno task eval to record in the metadata`;
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: Deno.args,
     options: {
       checkpoint: { type: "string" },
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
       dtype: { type: "string" },
       eval: { type: "string" },
       data: { type: "string" },
+      full: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -40,6 +42,10 @@ async function main(): Promise<void> {
     throw new UsageError(`--checkpoint "${v.checkpoint}" does not exist`);
   }
   const dtype = choiceFlag("dtype", v.dtype, ["F32", "F16"] as const, "F32");
+  if (v.full && dtype !== "F32") {
+    throw new UsageError("--full keeps a training checkpoint exact: drop --dtype F16");
+  }
+  await checkWritableDir("out", dirname(v.out));
   const evals: Record<string, unknown> = {};
   for (const path of v.eval?.split(",").filter((s) => s) ?? []) {
     if (!(await pathExists(path))) throw new UsageError(`--eval "${path}" does not exist`);
@@ -67,8 +73,12 @@ async function main(): Promise<void> {
       command: meta?.command,
     };
   }
-  const ckpt = await loadCheckpoint(v.checkpoint);
-  const out = samplingCheckpoint(ckpt, Object.keys(evals).length ? { eval: evals } : {});
+  // the old-format warning is what this task answers: say nothing of it here
+  const ckpt = await loadCheckpoint(v.checkpoint, { warn: null });
+  const extra = Object.keys(evals).length ? { eval: evals } : {};
+  const out = v.full
+    ? { meta: { ...ckpt.meta, ...extra }, tensors: new Map(ckpt.tensors) }
+    : samplingCheckpoint(ckpt, extra);
   if (v.data !== undefined) {
     if (!(await pathExists(`${v.data}/manifest.json`))) {
       throw new UsageError(

@@ -10,9 +10,9 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { initBackend } from "../src/backend.ts";
-import { intFlag, runCli, UsageError } from "../src/cli.ts";
+import { dirname } from "node:path";
+import { checkWritableDir, intFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
 import { DEFAULT_DATASET_DIR, type EmojiDataset, ensureDataset, forwardStrip } from "../src/dataset.ts";
 import { encodePng } from "../src/image/codec.ts";
 import { makeGrid, stackVertical } from "../src/image/grid.ts";
@@ -88,7 +88,7 @@ function parseSchedules(value: string | undefined): ScheduleKind[] {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: Deno.args,
     options: {
       dataset: { type: "string" },
@@ -114,6 +114,7 @@ async function main(): Promise<void> {
   const seed = intFlag("seed", values.seed, 0, 0);
   const scale = intFlag("scale", values.scale, 4, 1, 64);
   const out = values.out ?? "data/forward.png";
+  await checkWritableDir("out", dirname(out));
 
   const ds = await ensureDataset(values.dataset ?? DEFAULT_DATASET_DIR);
   const rows = pickEmoji(ds, values.emoji);

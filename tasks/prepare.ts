@@ -3,13 +3,13 @@
  *
  * ```
  * deno task prepare [--vendor apple,google] [--category LIST] [--subcategory LIST]
- *                   [--from FOLDER] [--size 32] [--background black|white|#rrggbb] [--out DIR] [--name NAME]
+ *                   [--from FOLDER [--fit pad|crop]] [--size 32] [--background black|white|#rrggbb]
+ *                   [--out DIR] [--name NAME]
  * ```
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { intFlag, runCli, UsageError } from "../src/cli.ts";
+import { checkWritableDir, choiceFlag, intFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
 import { prepareDataset, VENDORS } from "../src/dataset.ts";
 
 const USAGE = `usage: deno task prepare [options]
@@ -17,19 +17,21 @@ const USAGE = `usage: deno task prepare [options]
   --category LIST      categories to include, e.g. "Smileys & Emotion" or smileys-emotion
   --subcategory LIST   subcategories to include; a trailing * matches a prefix (default: face-* of Smileys & Emotion)
   --from FOLDER        use the PNG/JPEG files in FOLDER instead of an emoji package
+  --fit pad|crop       non-square images of --from: pad to square on the background (default) or crop the centre
   --size N             output size in pixels (default 32)
   --background COLOUR  black (default), white or #rrggbb
   --out DIR            output folder (default data/<name>)
   --name NAME          dataset name (default e.g. apple-faces-32)`;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
+  const { values } = parseFlags({
     args: Deno.args,
     options: {
       vendor: { type: "string" },
       category: { type: "string" },
       subcategory: { type: "string" },
       from: { type: "string" },
+      fit: { type: "string" },
       size: { type: "string" },
       background: { type: "string" },
       out: { type: "string" },
@@ -44,12 +46,19 @@ async function main(): Promise<void> {
     return;
   }
   if (values.out !== undefined && values.out.trim() === "") throw new UsageError("--out must not be empty");
+  const size = intFlag("size", values.size, 32, 1, 1024);
+  const fit = choiceFlag("fit", values.fit, ["pad", "crop"] as const, "pad");
+  if (values.fit !== undefined && values.from === undefined) {
+    throw new UsageError("--fit applies to --from folders only (emoji packages are square): drop --fit");
+  }
+  await checkWritableDir("out", values.out ?? "data");
   await prepareDataset({
     vendors: values.vendor,
     category: values.category,
     subcategory: values.subcategory,
     from: values.from,
-    size: intFlag("size", values.size, 32, 1, 1024),
+    size,
+    fit,
     background: values.background,
     out: values.out,
     name: values.name,

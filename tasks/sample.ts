@@ -3,25 +3,29 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
-import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
+import {
+  asUsage,
+  checkWritableDir,
+  choiceFlag,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  runCli,
+  threadsFlag,
+  UsageError,
+} from "../src/cli.ts";
 import { type Checkpoint, DATA_MEAN_TENSOR, loadCheckpoint } from "../src/checkpoint.ts";
 import { pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
-import { checkSampleOptions, sampleImages, SAMPLERS } from "../src/sample/sample.ts";
+import { checkSampleOptions, sampleImages, SAMPLERS, samplerTimesteps } from "../src/sample/sample.ts";
+import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "../src/sample/defaults.ts";
+import { formatSamplingProgress } from "../src/sample/progress.ts";
 import { writeSampleFiles } from "../src/sample/output.ts";
+import { EDIT_OPTIONS, EDIT_USAGE, isEdit, runEdit } from "./sample_edit.ts";
 
 /** The model `deno task sample` uses when no --checkpoint is given. */
 export const DEFAULT_CHECKPOINT = "data/models/apple-faces-unet.safetensors";
-/**
- * DDIM η of `sample` and `eval`: 0 (deterministic DDIM), as in the library. On the shipped model (DDIM-50,
- * n = 256) it meets every number of the quality bar: KID 0.0025 (conv) / 0.0006 (pixels), memorised 2.7 %.
- * η = 1 (fresh noise in every step, as in DDPM) has the same conv KID but memorises 10.9 % — it pulls samples
- * onto the simplest training faces — and η = 0.5 lies between (0.0028 / 0.0025, 3.5 %).
- */
-export const DEFAULT_ETA = 0;
-
 /** The values of `--prior`. */
 export const PRIORS = ["data-mean", "standard"] as const;
 
@@ -49,10 +53,10 @@ export const PRIOR_USAGE =
 const USAGE = `usage: deno task sample [options]
   --checkpoint FILE   trained checkpoint (default ${DEFAULT_CHECKPOINT})
   --n N               images to generate (default 64)
-  --batch N           images per forward pass (default 64)
-  --sampler NAME      ddim (default) | ddpm
-  --steps S           DDIM steps, S <= T (default 50)
-  --eta X             DDIM eta: 0 = deterministic, 1 = DDPM-like noise (default ${DEFAULT_ETA})
+  --batch N           images per forward pass (default min(n, ${defaultBatch(Infinity)}))
+  --sampler NAME      ${SAMPLERS.join(" | ")} (default ${DEFAULT_SAMPLER}); dpm++2m = DPM-Solver++(2M)
+  --steps S           steps (network evaluations) of ddim and dpm++2m, S <= T (default ${DEFAULT_STEPS})
+  --eta X             DDIM eta: 0 = deterministic, 1 = DDPM-like noise (default ${DEFAULT_ETA}; ddim only)
   --clip on|off       clip the predicted x0 to [-1, 1] in every step (default on)
 ${PRIOR_USAGE}
   --seed N            same seed, same images (default 0)
@@ -63,10 +67,11 @@ ${PRIOR_USAGE}
   --each              also write every image as its own PNG
   --gif               also write reverse.gif, the reverse process (a frame every --frame-every steps)
   --frame-every K     (default: about 25 frames in all)
-  --raw               use the raw weights instead of the EMA weights`;
+  --raw               use the raw weights instead of the EMA weights
+${EDIT_USAGE}`;
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: Deno.args,
     options: {
       checkpoint: { type: "string" },
@@ -87,20 +92,22 @@ async function main(): Promise<void> {
       "frame-every": { type: "string" },
       raw: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...EDIT_OPTIONS,
     },
     strict: true,
   });
   if (v.help) return console.log(USAGE);
   const n = intFlag("n", v.n, 64, 1, 100000);
-  const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, "ddim");
-  const steps = intFlag("steps", v.steps, 50, 1);
-  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0);
+  const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, DEFAULT_SAMPLER);
+  const steps = intFlag("steps", v.steps, DEFAULT_STEPS, 1);
+  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0, 1);
   const clip = choiceFlag("clip", v.clip, ["on", "off"] as const, "on") === "on";
   const seed = intFlag("seed", v.seed, 0, 0);
-  const batch = intFlag("batch", v.batch, Math.min(n, 64), 1, 4096);
+  const batch = intFlag("batch", v.batch, defaultBatch(n), 1, 4096);
   const scale = intFlag("scale", v.scale, 3, 1, 32);
   const out = v.out ?? "data/samples";
-  const backend = parseBackendRequest(v.backend ?? "auto");
+  const backend = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
+  const threads = threadsFlag(v.threads);
   const checkpoint = v.checkpoint ?? DEFAULT_CHECKPOINT;
   if (!(await pathExists(checkpoint))) {
     throw new UsageError(
@@ -111,36 +118,52 @@ async function main(): Promise<void> {
   }
   const ckpt = await loadCheckpoint(checkpoint);
   const T = ckpt.meta.schedule.T;
-  if (sampler === "ddim" && steps > T) {
+  if (sampler !== "ddpm" && steps > T) {
     throw new UsageError(`--steps ${steps} exceeds the checkpoint's T = ${T}`);
   }
-  const totalSteps = sampler === "ddpm" ? T : steps;
+  const totalSteps = samplerTimesteps(sampler, T, steps).length;
   const frameEvery = v.gif
     ? intFlag("frame-every", v["frame-every"], Math.max(1, Math.round(totalSteps / 25)), 1)
     : 0;
   const dataMean = chosenDataMean(v.prior, ckpt);
+  if (isEdit(v)) {
+    return await runEdit(v, {
+      ckpt,
+      raw: v.raw ?? false,
+      sampler,
+      steps,
+      eta,
+      clip,
+      seed,
+      batch: v.batch === undefined ? undefined : batch,
+      scale,
+      out,
+      backend,
+      threads: v.threads,
+      dataMean,
+    });
+  }
   const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery, dataMean };
-  checkSampleOptions(options, T);
-  await initBackend(backend, {
-    wasmThreads: threadsFlag(v.threads),
-    tempDir: "data/.cache",
-  });
+  asUsage(() => checkSampleOptions(options, T));
+  await checkWritableDir("out", out);
+  await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
   const loaded = modelFromCheckpoint(ckpt, !v.raw);
   console.error(
     `model: ${loaded.model.config.preset}, step ${loaded.step}, ${loaded.usedEma ? "EMA" : "raw"} weights, ` +
-      `${loaded.schedule.kind} schedule T=${T}; ${sampler}${
-        sampler === "ddim" ? `-${steps} eta=${eta}` : `-${T}`
-      }, start ${dataMean ? "N(√ᾱ·data mean, (1−ᾱ)·I)" : "N(0, I)"}`,
+      `${loaded.schedule.kind} schedule T=${T}; ${sampler}-${totalSteps}${
+        sampler === "ddim" ? ` eta=${eta}` : ""
+      }, batch ${Math.min(batch, n)}, start ${dataMean ? "N(√ᾱ·data mean, (1−ᾱ)·I)" : "N(0, I)"}`,
   );
   const isTty = Deno.stderr.isTerminal();
   let lastPct = -1;
+  const t0 = performance.now();
   const result = await sampleImages(loaded.model, loaded.schedule, {
     ...options,
     onProgress: (done, total) => {
       const pct = Math.floor(100 * done / total);
       if (pct !== lastPct && (isTty || pct % 25 === 0)) {
         lastPct = pct;
-        const line = `sampling ${pct}%`;
+        const line = formatSamplingProgress(done, total, n, (performance.now() - t0) / 1000);
         if (isTty) Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}\x1b[K`));
         else console.error(line);
       }

@@ -3,18 +3,39 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
-import { choiceFlag, intFlag, numberFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
-import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
+import {
+  asUsage,
+  checkWritableDir,
+  choiceFlag,
+  intFlag,
+  numberFlag,
+  parseFlags,
+  runCli,
+  threadsFlag,
+  UsageError,
+} from "../src/cli.ts";
+import { loadCheckpoint } from "../src/checkpoint.ts";
+import { MODEL_PRESETS, modelConfig, type UNetConfig } from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/schedule.ts";
 import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
+import { validateTrainConfig } from "../src/train/trainer.ts";
+import { RunFolder } from "../src/train/run_folder.ts";
+import { loadTrainRecipe, type TrainRecipe, TrainRecipeError } from "../src/train/config_file.ts";
+import { exportForReturn } from "../src/train/return_files.ts";
 import { loadDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 const D = DEFAULT_TRAIN_CONFIG;
 const USAGE = `usage: deno task train [options]
+  --config FILE       JSON recipe (e.g. configs/faces4-64.json): a run's config.json fields plus
+                      "every" and "minutes"; flags given here override it
+  --dry-run           print the configuration this command would train (JSON), and stop
+  --minutes N         stop the training loop after N minutes of wall clock (--steps stays the cap)
+  --export-to DIR     at the end, also write DIR/ema-*.safetensors (EMA weights, F16, split into
+                      files of at most --part-mib MiB, loadable as one checkpoint), the last grid and loss.csv
+  --part-mib N        largest exported file in MiB (default 16)
   --data DIR          prepared dataset (default ${D.data}; prepared on demand when missing)
   --model NAME        ${MODEL_PRESETS.join(" | ")} (default unet)
   --channels N        unet base channels (default 32)    --blocks N   res blocks per level (default 1)
@@ -32,13 +53,16 @@ const USAGE = `usage: deno task train [options]
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
+  --grid N            images in each sample grid (default 16; 0 = no grids)
+  --keep N            keep the newest N ckpt-*.safetensors (default 3; latest.safetensors is always there)
+  --keep-every K      also keep every checkpoint whose step is a multiple of K (default 0: none)
   --resume FILE       continue from a checkpoint (its settings win, except --steps, --cooldown, --dropout);
                       a new --out folder starts with the checkpoint's run's loss history
   --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N`;
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: Deno.args,
     options: Object.fromEntries(
       [
@@ -63,49 +87,84 @@ async function main(): Promise<void> {
         "backend",
         "out",
         "every",
+        "grid",
+        "keep",
+        "keep-every",
         "resume",
         "init",
         "threads",
-      ].map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat([["help", {
-        type: "boolean",
-      }]]),
+        "config",
+        "minutes",
+        "export-to",
+        "part-mib",
+      ].map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat(
+        ["help", "dry-run"].map((k) => [k, { type: "boolean" }]),
+      ),
     ),
     strict: true,
   }) as { values: Record<string, string | undefined> & { help?: boolean } };
   if (v.help) return console.log(USAGE);
-  const preset = choiceFlag("model", v.model, MODEL_PRESETS, "unet");
+  let recipe: TrainRecipe = { config: {} };
+  if (v.config !== undefined) {
+    try {
+      recipe = await loadTrainRecipe(v.config);
+    } catch (err) {
+      if (err instanceof TrainRecipeError) throw new UsageError(`--config ${err.message}`);
+      throw err;
+    }
+  }
+  // precedence: flags, then the recipe file, then the defaults
+  const B = { ...D, ...recipe.config };
+  const preset = choiceFlag("model", v.model, MODEL_PRESETS, B.model.preset);
   const mult = v.mult?.split(",").map((s) => intFlag("mult", s.trim(), 1, 1, 16));
-  const attention = choiceFlag("attention", v.attention, ["on", "off"] as const, "on") === "on";
-  const model = preset === "unet"
-    ? modelConfig("unet", {
-      channels: intFlag("channels", v.channels, 32, 2, 1024),
-      blocks: intFlag("blocks", v.blocks, 1, 1, 8),
-      ...(mult ? { channelMult: mult } : {}),
-      attention,
-    })
-    : modelConfig("seed");
+  const baseUnet = B.model.preset === "unet" ? B.model : modelConfig("unet") as UNetConfig;
+  const attention =
+    choiceFlag("attention", v.attention, ["on", "off"] as const, baseUnet.attention ? "on" : "off") ===
+      "on";
+  const model = asUsage(() =>
+    preset === "unet"
+      ? modelConfig("unet", {
+        ...baseUnet,
+        channels: intFlag("channels", v.channels, baseUnet.channels, 2, 1024),
+        blocks: intFlag("blocks", v.blocks, baseUnet.blocks, 1, 8),
+        ...(mult ? { channelMult: mult } : {}),
+        attention,
+      })
+      : modelConfig("seed")
+  );
   if (v.steps !== undefined && v.epochs !== undefined) {
     throw new UsageError("give --steps or --epochs, not both");
   }
   const config = {
-    ...D,
-    data: v.data ?? D.data,
+    ...B,
+    data: v.data ?? B.data,
     model,
-    schedule: choiceFlag("schedule", v.schedule, SCHEDULE_KINDS, D.schedule),
-    T: intFlag("T", v.T, D.T, 2, 100000),
-    batch: intFlag("batch", v.batch, D.batch, 1, 4096),
-    steps: intFlag("steps", v.steps, D.steps, 1),
-    lr: numberFlag("lr", v.lr, D.lr, 1e-8, 1),
-    warmup: intFlag("warmup", v.warmup, D.warmup, 0),
+    schedule: choiceFlag("schedule", v.schedule, SCHEDULE_KINDS, B.schedule),
+    T: intFlag("T", v.T, B.T, 2, 100000),
+    batch: intFlag("batch", v.batch, B.batch, 1, 4096),
+    steps: intFlag("steps", v.steps, B.steps, 1),
+    lr: numberFlag("lr", v.lr, B.lr, 1e-8, 1),
+    warmup: intFlag("warmup", v.warmup, B.warmup, 0),
     // undefined unless given, so a resumed run keeps its checkpoint's cooldown
-    cooldown: v.cooldown === undefined ? undefined : intFlag("cooldown", v.cooldown, 0, 0),
-    gradClip: numberFlag("grad-clip", v["grad-clip"], D.gradClip, 0),
-    ema: numberFlag("ema", v.ema, D.ema, 0, 0.999999),
+    cooldown: v.cooldown === undefined ? B.cooldown : intFlag("cooldown", v.cooldown, 0, 0),
+    gradClip: numberFlag("grad-clip", v["grad-clip"], B.gradClip, 0),
+    ema: numberFlag("ema", v.ema, B.ema, 0, 0.999999),
     // undefined unless given, like cooldown
-    dropout: v.dropout === undefined ? undefined : numberFlag("dropout", v.dropout, 0, 0, 0.99),
-    seed: intFlag("seed", v.seed, D.seed, 0),
+    dropout: v.dropout === undefined ? B.dropout : numberFlag("dropout", v.dropout, 0, 0, 0.99),
+    seed: intFlag("seed", v.seed, B.seed, 0),
   };
-  const backendRequest = parseBackendRequest(v.backend ?? "auto");
+  const minutes = v.minutes === undefined
+    ? recipe.minutes
+    : numberFlag("minutes", v.minutes, 0, 1e-6, 7 * 24 * 60);
+  const partMib = intFlag("part-mib", v["part-mib"], 16, 1, 4096);
+  if (v["export-to"] !== undefined && v["export-to"].trim() === "") {
+    throw new UsageError("--export-to must name a folder");
+  }
+  const every = intFlag("every", v.every, recipe.every ?? 250, 1);
+  const gridImages = intFlag("grid", v.grid, 16, 0, 256);
+  const keep = intFlag("keep", v.keep, 3, 1);
+  const keepEvery = intFlag("keep-every", v["keep-every"], 0, 0);
+  const backendRequest = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
   if (v.resume !== undefined && !(await pathExists(v.resume))) {
     throw new UsageError(
       `--resume "${v.resume}" does not exist; point it at a .safetensors checkpoint of a run`,
@@ -122,19 +181,58 @@ async function main(): Promise<void> {
       `--data "${v.data}" has no manifest.json; prepare it with: deno task prepare --out ${v.data}`,
     );
   }
+  if (
+    v.data === undefined && recipe.config.data !== undefined &&
+    !(await pathExists(join(recipe.config.data, "manifest.json")))
+  ) {
+    throw new UsageError(
+      `--config ${v.config}: "data" folder "${recipe.config.data}" has no manifest.json; prepare it with: ` +
+        `deno task prepare --out ${recipe.config.data}`,
+    );
+  }
+  const from = v.resume ?? v.init;
+  const modelFlags = ["model", "channels", "blocks", "mult", "attention"].filter((k) => v[k] !== undefined);
+  if (from !== undefined && modelFlags.length > 0) {
+    // a resumed or fine-tuned run trains its checkpoint's model: model flags that say otherwise are refused
+    const saved = (await loadCheckpoint(from)).meta.model;
+    if (JSON.stringify(saved) !== JSON.stringify(model)) {
+      throw new UsageError(
+        `${modelFlags.map((k) => `--${k}`).join(", ")} describe another model than the checkpoint ` +
+          `${from} (${saved.preset}${"channels" in saved ? `, channels ${saved.channels}` : ""}): ` +
+          `drop them, --${v.resume !== undefined ? "resume" : "init"} trains the checkpoint's model`,
+      );
+    }
+  }
   if (v.epochs !== undefined) {
     const epochs = intFlag("epochs", v.epochs, 1, 1);
     const count = (await loadDataset(config.data).catch(() => null))?.count ?? 118;
     config.steps = Math.ceil(epochs * count / config.batch);
   }
-  await initBackend(backendRequest, {
-    wasmThreads: threadsFlag(v.threads),
-    tempDir: "data/.cache",
-  });
+  const threads = threadsFlag(v.threads);
+  if (from === undefined) asUsage(() => validateTrainConfig(config));
+  if (v["dry-run"]) {
+    // the configuration this command would train, as the run's config.json will record it
+    return console.log(JSON.stringify(config, null, 2));
+  }
   const out = v.out ?? `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
+  await checkWritableDir("out", out);
+  // the run folder is locked before anything else starts: a second run into it is refused at once
+  const folder = await RunFolder.open(out, { keep, keepEvery });
+  try {
+    await folder.checkNewOrResumed(v.resume);
+    await initBackend(backendRequest, { wasmThreads: threads, tempDir: "data/.cache" });
+  } catch (err) {
+    await folder.close();
+    throw err;
+  }
   const result = await trainRun(config, {
     out,
-    every: intFlag("every", v.every, 250, 1),
+    folder,
+    every,
+    minutes,
+    gridImages,
+    keep,
+    keepEvery,
     resume: v.resume,
     init: v.init,
   });
@@ -143,6 +241,12 @@ async function main(): Promise<void> {
       result.imagesPerSecond.toFixed(1)
     } images/s; checkpoint: ${result.checkpoint}`,
   );
+  if (v["export-to"] !== undefined) {
+    const files = await exportForReturn(result.checkpoint, v["export-to"], { maxBytes: partMib * 2 ** 20 });
+    console.log(
+      `exported ${files.length} files to ${v["export-to"]}: ${files.map((f) => basename(f)).join(", ")}`,
+    );
+  }
 }
 
 if (import.meta.main) await runCli(main);

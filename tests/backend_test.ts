@@ -1,18 +1,5 @@
 import assert from "node:assert/strict";
-import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, parseBackendRequest, probeGpuAdapter } from "../src/backend.ts";
-
-Deno.test("auto picks webgpu only for a hardware adapter, and reports why", async () => {
-  const lines: string[] = [];
-  const probe = await probeGpuAdapter();
-  const info = await initBackend("auto", { log: (l) => lines.push(l) });
-  const expected = probe.adapter && !probe.fallback ? "webgpu" : "wasm";
-  assert.equal(info.name, expected);
-  assert.equal(tf.getBackend(), expected);
-  assert.equal(lines.length, 1);
-  assert.match(lines[0], new RegExp(`^backend: ${expected} \\(.+\\)$`));
-  console.log(`  ${lines[0]}`);
-});
+import { initBackend, parseBackendRequest } from "../src/backend.ts";
 
 Deno.test("unknown backend names are RangeErrors listing the choices", async () => {
   // @ts-expect-error: invalid on purpose
@@ -24,15 +11,21 @@ Deno.test("unknown backend names are RangeErrors listing the choices", async () 
   assert.equal(parseBackendRequest("cpu"), "cpu");
 });
 
-Deno.test("report: the backends this run exercises", async () => {
-  const probe = await probeGpuAdapter();
-  const exercised = ["cpu", "wasm", probe.adapter ? `webgpu (${probe.description})` : null].filter(Boolean);
-  console.log(
-    `  backends exercised: ${exercised.join(", ")}${
-      probe.adapter ? "" : "; webgpu tests ignored: no adapter"
-    }`,
-  );
+Deno.test("cpu and wasm start on request", async () => {
   for (const name of ["cpu", "wasm"] as const) {
     assert.equal((await initBackend(name, { log: null })).name, name);
   }
+});
+
+Deno.test("only tests/webgpu_test.ts touches WebGPU (one adapter and device per test process)", async () => {
+  // built from parts, so that this file does not match itself
+  const uses = new RegExp(
+    ["probe" + "GpuAdapter", "navigator" + "\\.gpu", 'initBackend\\("(web' + 'gpu|auto)"'].join("|"),
+  );
+  const offenders: string[] = [];
+  for await (const e of Deno.readDir("tests")) {
+    if (!e.name.endsWith(".ts") || e.name === "webgpu_test.ts") continue;
+    if (uses.test(await Deno.readTextFile(`tests/${e.name}`))) offenders.push(e.name);
+  }
+  assert.deepEqual(offenders, []);
 });

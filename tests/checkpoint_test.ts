@@ -10,9 +10,54 @@ import {
 } from "../src/checkpoint.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "../src/float16.ts";
+import { createHash } from "node:crypto";
 import { fixtureDataset, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
+
+/** The header text of checkpoint bytes, edited by `edit` (same length: the padding absorbs the change). */
+function editHeader(bytes: Uint8Array, edit: (header: string) => string): Uint8Array {
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const text = edit(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  const header = new TextEncoder().encode(text.padEnd(n, " "));
+  assert.equal(header.length, n, "the edit keeps the header length");
+  const out = bytes.slice();
+  out.set(header, 8);
+  return out;
+}
+
+/** Recomputes the whole-file checksum of format-2 bytes, as a writer of a valid file would. */
+function reseal(bytes: Uint8Array): Uint8Array {
+  const text = new TextDecoder("latin1").decode(bytes);
+  const at = text.indexOf('"checksum":"sha256:') + '"checksum":"sha256:'.length;
+  const out = bytes.slice();
+  out.set(new TextEncoder().encode("0".repeat(64)), at);
+  out.set(new TextEncoder().encode(createHash("sha256").update(out).digest("hex")), at);
+  return out;
+}
+
+/** A format-1 file of `ckpt` (sha256 of the data section only), as the code before format 2 wrote. */
+function encodeVersion1(ckpt: Checkpoint): Uint8Array {
+  const v2 = encodeCheckpoint(ckpt);
+  const n = Number(new DataView(v2.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(v2.subarray(8, 8 + n)));
+  const data = v2.subarray(8 + n);
+  header.__metadata__ = {
+    format: "emoji-diffusion",
+    format_version: "1",
+    sha256: createHash("sha256").update(data).digest("hex"),
+    meta: header.__metadata__.meta,
+  };
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = new Uint8Array(Math.ceil(json.length / 8) * 8).fill(0x20);
+  padded.set(json);
+  json = padded;
+  const out = new Uint8Array(8 + json.length + data.length);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(data, 8 + json.length);
+  return out;
+}
 
 async function trainedCheckpoint(steps = 3): Promise<{ trainer: Trainer; ckpt: Checkpoint }> {
   const trainer = new Trainer(tinyTrainConfig(TINY_SEED), fixtureDataset(4, 8));
@@ -67,11 +112,9 @@ Deno.test("truncated, bit-flipped, wrong-version and wrong-shape checkpoints are
   const flipped = bytes.slice();
   flipped[flipped.length - 5] ^= 0x10;
   assert.throws(() => decodeCheckpoint(flipped), { name: "CheckpointError", message: /checksum mismatch/ });
-  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
-  const headerText = new TextDecoder().decode(bytes.subarray(8, 8 + n));
-  const v2 = new TextEncoder().encode(headerText.replace('"format_version":"1"', '"format_version":"9"'));
-  const wrongVersion = bytes.slice();
-  wrongVersion.set(v2, 8);
+  const wrongVersion = reseal(
+    editHeader(bytes, (h) => h.replace('"format_version":"2"', '"format_version":"9"')),
+  );
   assert.throws(() => decodeCheckpoint(wrongVersion), {
     name: "CheckpointError",
     message: /format version 9/,
@@ -96,6 +139,82 @@ Deno.test("truncated, bit-flipped, wrong-version and wrong-shape checkpoints are
   });
   trainer.dispose();
   other.dispose();
+});
+
+Deno.test("every byte of the header flipped in turn fails the checksum; so does the length", async () => {
+  const { trainer, ckpt } = await trainedCheckpoint(1);
+  // the full metadata of a training checkpoint, over three small tensors (the header is what is flipped)
+  const small: Checkpoint = {
+    meta: ckpt.meta,
+    tensors: new Map(
+      [...ckpt.tensors].slice(0, 3).map(([k, t]) => [k, { shape: [2], data: t.data.slice(0, 2) }]),
+    ),
+  };
+  trainer.dispose();
+  const bytes = encodeCheckpoint(small);
+  assert.equal(decodeCheckpoint(bytes).meta.step, 1);
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  for (let i = 8; i < 8 + n; i++) {
+    const bad = bytes.slice();
+    bad[i] ^= 0x01;
+    assert.throws(() => decodeCheckpoint(bad), {
+      name: "CheckpointError",
+      message: /checksum/,
+    }, `byte ${i} (${JSON.stringify(String.fromCharCode(bytes[i]))}) flipped`);
+  }
+  for (let i = 0; i < 8; i++) {
+    const bad = bytes.slice();
+    bad[i] ^= 0x01;
+    assert.throws(() => decodeCheckpoint(bad), CheckpointError, `length byte ${i} flipped`);
+  }
+});
+
+Deno.test("a changed schedule in the metadata fails the checksum (it used to sample with the wrong T)", async () => {
+  const { trainer, ckpt } = await trainedCheckpoint(1);
+  trainer.dispose();
+  const bytes = encodeCheckpoint(ckpt);
+  const edited = editHeader(bytes, (h) => h.replace('\\"T\\":100', '\\"T\\":400'));
+  assert.notDeepEqual(edited, bytes, "the edit happened");
+  assert.throws(() => decodeCheckpoint(edited), { name: "CheckpointError", message: /checksum mismatch/ });
+  // resealed by a writer, an unknown schedule is still refused as invalid metadata, not a usage error
+  const unknown = reseal(
+    editHeader(bytes, (h) => h.replace('\\"kind\\":\\"linear\\"', '\\"kind\\":\\"lineaR\\"')),
+  );
+  assert.throws(() => decodeCheckpoint(unknown), {
+    name: "CheckpointError",
+    message: /unknown schedule "lineaR"/,
+  });
+});
+
+Deno.test("a format-1 file loads with a warning naming deno task export; its payload is still checked", async () => {
+  const { trainer, ckpt } = await trainedCheckpoint(1);
+  trainer.dispose();
+  const v1 = encodeVersion1(ckpt);
+  const warnings: string[] = [];
+  const back = decodeCheckpoint(v1, "old.safetensors", { warn: (l) => warnings.push(l) });
+  assert.equal(back.formatVersion, 1);
+  for (const [name, t] of ckpt.tensors) assert.deepEqual(back.tensors.get(name)!.data, t.data, name);
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /old\.safetensors is in checkpoint format 1.*deno task export --checkpoint/);
+  const flipped = v1.slice();
+  flipped[flipped.length - 3] ^= 0x04;
+  assert.throws(() => decodeCheckpoint(flipped, "old", { warn: null }), {
+    message: /payload checksum mismatch/,
+  });
+});
+
+Deno.test("the shipped checkpoints load", async () => {
+  for (
+    const path of ["data/models/apple-faces-unet.safetensors", "data/models/four-vendors/unet.safetensors"]
+  ) {
+    const warnings: string[] = [];
+    const ckpt = await loadCheckpoint(path, { warn: (l) => warnings.push(l) });
+    assert.ok(ckpt.tensors.size > 0 && ckpt.meta.step > 0, path);
+    assert.ok(
+      ckpt.formatVersion === 2 ? warnings.length === 0 : /deno task export/.test(warnings[0] ?? ""),
+      `${path}: format ${ckpt.formatVersion}, warnings ${warnings}`,
+    );
+  }
 });
 
 Deno.test("resume after N steps continues the same loss curve as an uninterrupted run, dropout masks included", async () => {

@@ -50,11 +50,11 @@ async function makeFixtureFolder(): Promise<string> {
   return dir;
 }
 
-async function prepared(size = 4) {
+async function prepared(size = 4, fit: "pad" | "crop" = "crop") {
   const from = await makeFixtureFolder();
   const out = join(await Deno.makeTempDir({ prefix: "emoji-set-" }), "set");
   const warnings: string[] = [];
-  const result = await prepareDataset({ from, size, out, log: null, warn: (l) => warnings.push(l) });
+  const result = await prepareDataset({ from, size, out, fit, log: null, warn: (l) => warnings.push(l) });
   return { from, out, result, warnings };
 }
 
@@ -84,6 +84,24 @@ Deno.test("prepare --from: composites, crops, area-resizes, skips bad files with
   for (const v of ds.images) assert.ok(v >= -1 && v <= 1);
 });
 
+Deno.test("prepare --from pads a non-square image on the background by default, and says so", async () => {
+  const from = await makeFixtureFolder();
+  const out = join(await Deno.makeTempDir({ prefix: "emoji-set-" }), "set");
+  const lines: string[] = [];
+  await prepareDataset({ from, size: 6, out, log: (l) => lines.push(l), warn: null });
+  const ds = await loadDataset(out);
+  const px = (x: number, y: number) => Array.from(ds.image(1).slice((y * 6 + x) * 3, (y * 6 + x) * 3 + 3));
+  // half.png is 6x4: one background row above and below, the blue columns 0 and 5 kept
+  assert.deepEqual(px(2, 0), [-1, -1, -1]);
+  assert.deepEqual(px(2, 5), [-1, -1, -1]);
+  assert.deepEqual(px(0, 1), [-1, -1, 1]);
+  assert.deepEqual(px(2, 1), [128 / 127.5 - 1, 128 / 127.5 - 1, 128 / 127.5 - 1].map(Math.fround));
+  assert.ok(
+    lines.some((l) => /1 non-square image\(s\) padded to square.*--fit crop/.test(l)),
+    lines.join("\n"),
+  );
+});
+
 Deno.test("manifest round trip; deterministic bytes; re-prepare replaces the folder", async () => {
   const { from, out, result } = await prepared(4);
   const onDisk = JSON.parse(await Deno.readTextFile(join(out, MANIFEST_FILE)));
@@ -97,7 +115,7 @@ Deno.test("manifest round trip; deterministic bytes; re-prepare replaces the fol
   const ds = await loadDataset(out);
   assert.deepEqual(ds.manifest, result.manifest);
   // Same inputs, same bytes; writing over an existing dataset leaves no temp or backup folders.
-  const again = await prepareDataset({ from, size: 4, out, log: null, warn: null });
+  const again = await prepareDataset({ from, size: 4, out, fit: "crop", log: null, warn: null });
   assert.equal(again.manifest.atlas.sha256, result.manifest.atlas.sha256);
   const siblings = [];
   for await (const e of Deno.readDir(dirname(out))) siblings.push(e.name);
@@ -354,7 +372,7 @@ cliTest("deno task prepare: unknown vendor, unknown category, empty filter → e
   assert.deepEqual(left, []);
 });
 
-cliTest("deno task forward: writes the strip; a tampered atlas is exit 2", async () => {
+cliTest("deno task forward: writes the strip; a tampered atlas is a runtime failure, exit 1", async () => {
   const { out } = await prepared(4);
   const png = join(dirname(out), "forward.png");
   const r = await runTask("forward.ts", ["--dataset", out, "--out", png, "--schedule", "both"], dirname(out));
@@ -369,7 +387,7 @@ cliTest("deno task forward: writes the strip; a tampered atlas is exit 2", async
   atlas[atlas.length - 20] ^= 1;
   await Deno.writeFile(join(out, ATLAS_FILE), atlas);
   const t = await runTask("forward.ts", ["--dataset", out, "--out", png], dirname(out));
-  assert.equal(t.code, 2);
+  assert.equal(t.code, 1);
   assert.match(t.stderr, /^error: atlas .* does not match its manifest/);
 });
 

@@ -1,6 +1,7 @@
 /** Shared fixtures for the tests: tiny models and datasets that train in seconds, task runs. */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type BackendName, initBackend } from "../src/backend.ts";
 import { EmojiDataset } from "../src/dataset.ts";
 import { type ModelConfig, modelConfig } from "../src/model/model.ts";
 import { Rng } from "../src/rng.ts";
@@ -86,7 +87,8 @@ export interface TaskRun {
 export async function runTask(
   script: string,
   args: string[],
-  { writable = "data", sys = true }: { writable?: string; sys?: boolean } = {},
+  { writable = "data", sys = true, env }: { writable?: string; sys?: boolean; env?: Record<string, string> } =
+    {},
 ): Promise<TaskRun> {
   const deno = await denoCommand();
   if (!deno) throw new Deno.errors.NotCapable("subprocess tests need --allow-run=deno");
@@ -105,6 +107,7 @@ export async function runTask(
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
+    ...(env ? { env } : {}),
   }).output();
   const text = new TextDecoder();
   return { code: out.code, stdout: text.decode(out.stdout), stderr: text.decode(out.stderr) };
@@ -113,4 +116,27 @@ export async function runTask(
 /** The lines of a task's stderr that are its own (not Deno's permission prompts or warnings). */
 export function ownLines(stderr: string): string[] {
   return stderr.split("\n").filter((l) => l && !/approve|Warning|╭|│|╰/.test(l));
+}
+
+/**
+ * Registers one test per backend, named `NAME (BACKEND)`, each run with that backend started, as
+ * tfjs-core's own tests do. WebGPU cases are registered only in `tests/webgpu_test.ts`, which keeps one
+ * adapter and device for the whole test process (`ignore` skips them where there is no adapter).
+ */
+export function testOnBackends(
+  name: string,
+  backends: readonly BackendName[],
+  fn: (backend: BackendName) => Promise<void> | void,
+  options: { ignore?: boolean } = {},
+): void {
+  for (const backend of backends) {
+    Deno.test({
+      name: `${name} (${backend})`,
+      ignore: options.ignore,
+      fn: async () => {
+        await initBackend(backend, { log: null });
+        await fn(backend);
+      },
+    });
+  }
 }

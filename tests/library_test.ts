@@ -10,8 +10,16 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
   const expected = [
     "BACKEND_REQUESTS",
     "CheckpointError",
+    "DatasetError",
+    "NonFiniteLossError",
+    "RunFolder",
+    "RunLockedError",
+    "RunWriteError",
+    "UsageError",
     "DATA_MEAN_TENSOR",
+    "DEFAULT_SAMPLER",
     "DEFAULT_SEED_CONFIG",
+    "DEFAULT_STEPS",
     "DEFAULT_TRAIN_CONFIG",
     "DEFAULT_UNET_CONFIG",
     "EmojiDiffusion",
@@ -25,6 +33,8 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
     "ddimStep",
     "ddimTimesteps",
     "ddpmStep",
+    "dpmSolverStep",
+    "editTimesteps",
     "decodeCheckpoint",
     "encodeCheckpoint",
     "gridPng",
@@ -41,6 +51,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
     "sample",
     "saveCheckpoint",
     "scheduleFromBetas",
+    "slerp",
     "train",
   ];
   assert.deepEqual(Object.keys(mod).sort(), expected.sort());

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, probeGpuAdapter } from "../src/backend.ts";
+import { initBackend } from "../src/backend.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { Ema, emaDecayAt } from "../src/train/ema.ts";
 import { Adam } from "../src/train/adam.ts";
 import { trainRun } from "../src/train/run.ts";
 import { CheckpointError, loadCheckpoint, samplingCheckpoint } from "../src/checkpoint.ts";
+import { UsageError } from "../src/errors.ts";
 import { fixtureDataset, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
@@ -190,33 +191,9 @@ Deno.test("--init starts a new run from another run's weights and EMA, with a fr
       init: src.checkpoint,
       resume: src.checkpoint,
     }),
-    RangeError,
+    UsageError,
   );
   await Deno.remove(dir, { recursive: true });
-});
-
-const gpu = await probeGpuAdapter();
-Deno.test({
-  name: `one train step on webgpu gives the cpu loss within 1e-4 (${
-    gpu.adapter ? gpu.description : "no adapter: skipped"
-  })`,
-  ignore: !gpu.adapter,
-  fn: async () => {
-    const losses: Record<string, number[]> = {};
-    for (const backend of ["cpu", "webgpu"] as const) {
-      await initBackend(backend, { log: null });
-      const trainer = new Trainer(tinyTrainConfig(TINY_SEED, { batch: 2 }), fixtureDataset(2, 8));
-      losses[backend] = [(await trainer.trainStep()).loss, (await trainer.trainStep()).loss];
-      trainer.dispose();
-    }
-    await initBackend("wasm", { log: null });
-    for (let i = 0; i < 2; i++) {
-      assert.ok(
-        Math.abs(losses.cpu[i] - losses.webgpu[i]) < 1e-4,
-        `step ${i + 1}: ${losses.cpu[i]} vs ${losses.webgpu[i]}`,
-      );
-    }
-  },
 });
 
 Deno.test("one train step of each preset on wasm gives the cpu loss and update", async () => {

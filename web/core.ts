@@ -14,8 +14,9 @@ import { type LoadProgress, readCheckpointSource } from "../src/checkpoint_sourc
 import { type LoadedModel, modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { sampleImages, type SampleOptions, type SampleResult, SAMPLERS } from "../src/sample/sample.ts";
 import { registerWasmTrainingKernels } from "../src/wasm_kernels.ts";
+import { DEFAULT_SAMPLER, DEFAULT_STEPS } from "../src/sample/defaults.ts";
 
-export { SAMPLERS };
+export { DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS };
 export type { LoadProgress, SampleOptions, SampleResult };
 
 /** What the page asked for: `auto` is WebGPU on a hardware adapter, else wasm. */

@@ -15,6 +15,8 @@ import {
   type BrowserBackendInfo,
   type BrowserBackendRequest,
   type BrowserModel,
+  DEFAULT_SAMPLER,
+  DEFAULT_STEPS,
   loadBrowserModel,
   sampleBrowser,
   SAMPLERS,
@@ -213,7 +215,9 @@ async function generate(): Promise<void> {
     page.secondsPerImage = result.seconds / n;
     status.textContent = `${n} images in ${result.seconds.toFixed(1)} s: ${
       page.secondsPerImage.toFixed(2)
-    } s per image (${sampler}${sampler === "ddim" ? `-${steps}, η = 0` : ""}, seed ${seed})`;
+    } s per image (${sampler === "ddpm" ? "ddpm" : `${sampler}-${steps}`}${
+      sampler === "ddim" ? ", η = 0" : ""
+    }, seed ${seed})`;
     downloadButton.disabled = false;
     setState("done");
   } catch (err) {
@@ -244,7 +248,8 @@ function download(): void {
 }
 
 async function start(): Promise<void> {
-  for (const s of SAMPLERS) samplerSelect.add(new Option(s, s, s === "ddim", s === "ddim"));
+  for (const s of SAMPLERS) samplerSelect.add(new Option(s, s, s === DEFAULT_SAMPLER, s === DEFAULT_SAMPLER));
+  stepsInput.value = String(DEFAULT_STEPS);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     void generate();

@@ -254,6 +254,9 @@ async function listDatasets(parent: string): Promise<string[]> {
  * {@linkcode DatasetError} naming the path (and, for a missing dataset, the datasets that exist).
  * Needs `--allow-read --allow-ffi --allow-env` (PNG decoding).
  *
+ * @throws {DatasetError} for a missing dataset (a usage error), or with `corrupt` set for a manifest or
+ * atlas that fails its checks (a runtime failure).
+ *
  * @example
  * ```ts
  * import { loadDataset } from "./load.ts";
@@ -284,7 +287,9 @@ export async function loadDataset(dir: string): Promise<EmojiDataset> {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    throw new DatasetError(`${manifestPath} is not valid JSON (${(err as Error).message.split("\n")[0]})`);
+    throw new DatasetError(`${manifestPath} is not valid JSON (${(err as Error).message.split("\n")[0]})`, {
+      corrupt: true,
+    });
   }
   const manifest = validateManifest(parsed, manifestPath);
   const atlasPath = join(dir, manifest.atlas.file);
@@ -295,6 +300,7 @@ export async function loadDataset(dir: string): Promise<EmojiDataset> {
     if (err instanceof Deno.errors.NotFound) {
       throw new DatasetError(
         `atlas ${atlasPath} is missing: prepare the dataset again (deno task prepare --out ${dir})`,
+        { corrupt: true },
       );
     }
     throw err;
@@ -304,6 +310,7 @@ export async function loadDataset(dir: string): Promise<EmojiDataset> {
     throw new DatasetError(
       `atlas ${atlasPath} does not match its manifest: sha256 ${hash.slice(0, 16)}… expected ` +
         `${manifest.atlas.sha256.slice(0, 16)}…; prepare the dataset again (deno task prepare --out ${dir})`,
+      { corrupt: true },
     );
   }
   const img = await decodeImage(bytes);
@@ -311,6 +318,7 @@ export async function loadDataset(dir: string): Promise<EmojiDataset> {
   if (img.width !== width || img.height !== height) {
     throw new DatasetError(
       `atlas ${atlasPath} is ${img.width}x${img.height}, manifest says ${width}x${height}`,
+      { corrupt: true },
     );
   }
   const size = manifest.size, count = manifest.count;

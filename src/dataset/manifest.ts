@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { UsageError } from "../cli.ts";
+import { UsageError } from "../errors.ts";
 
 /** The `format` field of every manifest. */
 export const MANIFEST_FORMAT = "emoji-diffusion-dataset";
@@ -16,19 +16,33 @@ export const MANIFEST_FILE = "manifest.json";
 export const ATLAS_FILE = "atlas.png";
 
 /**
- * A problem with a dataset the user can fix (missing, tampered, bad filter). It is a UsageError, so
- * runCli prints it as one `error: …` line and exits 2.
+ * A problem with a dataset: bad input the user can fix (a missing dataset, a bad filter: a
+ * UsageError), or, with `corrupt`, a dataset on disk that fails its checks (a tampered atlas, a broken
+ * manifest: a runtime failure). The CLIs exit 2 for the first, 1 for the second.
  *
  * @example
  * ```ts
  * import { DatasetError } from "./manifest.ts";
- * import { UsageError } from "../cli.ts";
- * console.assert(new DatasetError("x") instanceof UsageError);
+ * import { UsageError } from "../errors.ts";
+ * console.assert(new DatasetError("x") instanceof UsageError && !new DatasetError("x").corrupt);
+ * console.assert(new DatasetError("x", { corrupt: true }).corrupt);
  * ```
  */
 export class DatasetError extends UsageError {
   /** Always `DatasetError`. */
   override name = "DatasetError";
+  /** Whether the dataset on disk is corrupt (a runtime failure) rather than the input wrong. */
+  readonly corrupt: boolean;
+  /**
+   * Creates the error.
+   *
+   * @param message One line naming the path or value and the fix.
+   * @param options `corrupt`: the files fail their checks.
+   */
+  constructor(message: string, options: { corrupt?: boolean } = {}) {
+    super(message);
+    this.corrupt = options.corrupt ?? false;
+  }
 }
 
 /** Where the images of one vendor (or folder) came from. */
@@ -126,7 +140,7 @@ export interface DatasetManifest {
  */
 export function validateManifest(value: unknown, where: string): DatasetManifest {
   const m = value as DatasetManifest;
-  const bad = (what: string) => new DatasetError(`${where}: ${what}`);
+  const bad = (what: string) => new DatasetError(`${where}: ${what}`, { corrupt: true });
   if (!m || typeof m !== "object") throw bad("not a JSON object");
   if (m.format !== MANIFEST_FORMAT) throw bad(`format is "${m.format}", expected "${MANIFEST_FORMAT}"`);
   if (m.formatVersion !== MANIFEST_VERSION) {

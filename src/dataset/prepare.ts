@@ -51,6 +51,11 @@ export interface PrepareOptions {
   size?: number;
   /** Background: `black` (default), `white`, `#rrggbb`, or an Rgb triple. */
   background?: string | Rgb;
+  /**
+   * How a non-square image of a `from` folder becomes square: `pad` (default) centres it on the
+   * background, `crop` keeps its centre square.
+   */
+  fit?: "pad" | "crop";
   /** Output folder. Default `data/<name>`. */
   out?: string;
   /** Dataset name (manifest). Default derived, e.g. `apple-faces-32`. */
@@ -76,9 +81,37 @@ interface Item {
   path: string;
 }
 
+/** The values of `fit`: how a non-square image becomes square. */
+export const FIT_MODES: readonly ("pad" | "crop")[] = ["pad", "crop"];
+
 /**
- * Turns RGBA pixels into one dataset image: composite over `bg`, centre-crop to a square, area-resize
- * to `size`, round to bytes. Returns `size·size·3` RGB bytes.
+ * Centres an RGB image on a square of the background colour (side = the longer side).
+ *
+ * @example A 2×1 image padded: one background row below (the odd row goes after the image)
+ * ```ts
+ * import { padToSquare } from "./prepare.ts";
+ * const { data, side } = padToSquare(Float32Array.of(1, 1, 1, 2, 2, 2), 2, 1, [9, 9, 9]);
+ * console.assert(side === 2 && data.join() === "1,1,1,2,2,2,9,9,9,9,9,9");
+ * ```
+ */
+export function padToSquare(rgb: Float32Array, width: number, height: number, bg: Rgb): {
+  data: Float32Array;
+  side: number;
+} {
+  if (width === height) return { data: rgb, side: width };
+  const side = Math.max(width, height);
+  const out = new Float32Array(side * side * 3);
+  for (let i = 0; i < side * side; i++) out.set(bg, i * 3);
+  const x0 = Math.floor((side - width) / 2), y0 = Math.floor((side - height) / 2);
+  for (let y = 0; y < height; y++) {
+    out.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), ((y + y0) * side + x0) * 3);
+  }
+  return { data: out, side };
+}
+
+/**
+ * Turns RGBA pixels into one dataset image: composite over `bg`, make square (`fit`: pad on `bg`, the
+ * default, or centre-crop), area-resize to `size`, round to bytes. Returns `size·size·3` RGB bytes.
  *
  * @example A 2×2 half-transparent white image over black becomes one grey pixel
  * ```ts
@@ -93,9 +126,12 @@ export function rgbaToDatasetImage(
   height: number,
   bg: Rgb,
   size: number,
+  fit: "pad" | "crop" = "pad",
 ): Uint8Array {
   const rgb = compositeOver(rgba, bg);
-  const { data, side } = centerCropSquare(rgb, width, height, 3);
+  const { data, side } = fit === "pad"
+    ? padToSquare(rgb, width, height, bg)
+    : centerCropSquare(rgb, width, height, 3);
   return roundToBytes(areaResize(data, side, side, 3, size, size));
 }
 
@@ -168,6 +204,10 @@ async function checkOutDir(dir: string): Promise<void> {
  * Bad input throws a {@linkcode DatasetError} (one line, naming the value and the valid choices):
  * an unknown vendor, category or subcategory, a filter or folder that yields no image, mixing
  * `from` with vendor filters. Unreadable files in a `from` folder are skipped with a warning.
+ * Non-square images of a `from` folder are padded to square on the background (`fit: "crop"` crops
+ * them), and the log says how many.
+ *
+ * @throws {DatasetError} for bad input (a usage error).
  *
  * @example Prepare a dataset from a folder of one generated PNG
  * ```ts
@@ -195,6 +235,8 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
     throw new DatasetError(`--background: ${(err as Error).message}`);
   }
 
+  const fit = options.fit ?? "pad";
+  if (!FIT_MODES.includes(fit)) throw new DatasetError(`--fit "${fit}" is unknown: choose one of pad, crop`);
   if (options.out !== undefined) await checkOutDir(options.out);
   const items: Item[] = [];
   const sources: ManifestSource[] = [];
@@ -218,6 +260,7 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
       throw err;
     }
     if (!stat.isDirectory) throw new DatasetError(`--from ${root} is not a folder`);
+    let nonSquare = 0;
     for (const path of await listImageFiles(root)) {
       const rel = relative(root, path);
       const ext = extname(path).toLowerCase();
@@ -230,7 +273,8 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
       }
       try {
         const img = await decodeImage(await Deno.readFile(path));
-        imagesByItem.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
+        imagesByItem.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size, fit));
+        if (img.width !== img.height) nonSquare++;
       } catch (err) {
         skipped.push({ file: rel, reason: `cannot be decoded (${(err as Error).message})` });
         continue;
@@ -255,6 +299,13 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
     }
     sources.push({ kind: "folder", vendor: "folder", path: root, count: items.length });
     log?.(`folder ${root}: ${items.length} images, ${skipped.length} skipped`);
+    if (nonSquare > 0) {
+      log?.(
+        fit === "pad"
+          ? `${nonSquare} non-square image(s) padded to square on the background (--fit crop crops them instead)`
+          : `${nonSquare} non-square image(s) cropped to their centre square (--fit pad pads them instead)`,
+      );
+    }
     name = options.name ?? `${slug(basename(root)) || "folder"}-${size}${bgSuffix(bg)}`;
   } else {
     const vendors = typeof options.vendors === "string"

@@ -27,6 +27,8 @@ export interface LoadedModel {
  * Builds the model a checkpoint describes and loads its weights: the EMA weights when present and
  * `useEma` (default), else the raw ones. Every tensor is checked against the config first; a
  * mismatch is a {@linkcode CheckpointError} and nothing is loaded.
+ *
+ * @throws {CheckpointError} when the config is invalid or a tensor is missing, extra or of another shape.
  */
 export function modelFromCheckpoint(ckpt: Checkpoint, useEma = true): LoadedModel {
   const { meta } = ckpt;

@@ -8,6 +8,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ForwardContext, ParamBuilder } from "./context.ts";
+import { channelSum as wasmChannelSum, groupNormGrad } from "../wasm_kernels/backward.ts";
+import { inferenceFusion } from "./fusion.ts";
+import { groupNormWasmFused } from "../wasm_kernels/group_norm.ts";
+import { attentionWasmFused } from "../wasm_kernels/attention.ts";
 
 /** The function type tf.customGrad takes (its multi-input form is not expressible in its typings). */
 type CustomGradFunc = Parameters<typeof tf.customGrad>[0];
@@ -38,11 +42,15 @@ export function conv(ctx: ForwardContext, name: string, x: tf.Tensor4D, stride =
   const pad = (k - 1) >> 1;
   const padding: "same" | [[number, number], [number, number], [number, number], [number, number]] =
     stride === 1 ? "same" : [[0, 0], [pad, pad], [pad, pad], [0, 0]];
-  const y = tf.conv2d(x, w, stride, padding);
+  const b = ctx.params.get(`${name}.b`);
+  // inference: the bias inside the convolution (no separate pass over the output)
+  const fused = b && !ctx.training && inferenceFusion();
+  const y = fused
+    ? tf.fused.conv2d({ x, filter: w, strides: stride, pad: padding, bias: b })
+    : tf.conv2d(x, w, stride, padding);
   const [, ho, wo] = y.shape;
   ctx.flops += 2 * x.shape[0] * ho * wo * k * k * cin * cout;
-  const b = ctx.params.get(`${name}.b`);
-  return b ? addBias(y, b) : y;
+  return b && !fused ? addBias(y, b) : y;
 }
 
 /**
@@ -56,7 +64,10 @@ export function addBias<T extends tf.Tensor>(y: T, b: tf.Tensor): T {
       value: tf.add(yIn, bIn),
       gradFunc: (dy: tf.Tensor) => {
         const rows = dy.size / c;
-        return [dy, tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(dy, [rows, c])), [c])];
+        return [
+          dy,
+          wasmChannelSum(dy) ?? tf.reshape(tf.matMul(tf.ones([1, rows]), tf.reshape(dy, [rows, c])), [c]),
+        ];
       },
     })) as unknown as CustomGradFunc,
   );
@@ -110,6 +121,8 @@ export function declareNorm(b: ParamBuilder, name: string, c: number): void {
  * small kernels per norm, this runs ~15, which is most of a CPU training step's non-conv time.
  * Backward, with x̂ the normalised input and z = γx̂ + β: dz = dy·σ(z)(1 + z(1 − σ(z))),
  * dγ = Σ dz·x̂, dβ = Σ dz, dx = rstd·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) over each group, dx̂ = γ·dz.
+ * `shift` ([B, C], e.g. a timestep embedding) is added to x first. In inference on wasm (with
+ * {@linkcode inferenceFusion}) the norm is one kernel: two passes over x, then SiLU's two.
  */
 export function groupNorm(
   ctx: ForwardContext,
@@ -117,11 +130,17 @@ export function groupNorm(
   x: tf.Tensor4D,
   groups: number,
   activate = false,
+  shift?: tf.Tensor2D,
 ): tf.Tensor4D {
   const [bsz, h, w, c] = x.shape;
   if (c % groups !== 0) {
     throw new RangeError(`GroupNorm "${name}": ${c} channels do not split into ${groups} groups`);
   }
+  if (!ctx.training && inferenceFusion() && tf.getBackend() === "wasm") {
+    const z = groupNormWasmFused(x, ctx.p(`${name}.g`), ctx.p(`${name}.b`), shift ?? null, groups, false);
+    return activate ? silu(z) as tf.Tensor4D : z;
+  }
+  if (shift) x = tf.add(x, tf.reshape(shift, [bsz, 1, 1, c]));
   const cg = c / groups, n = h * w;
   /** Per-group mean over positions and the group's channels: [B,N,G,Cg] → [B,1,G,1]. */
   const groupMean = (t: tf.Tensor) => tf.mean(t, [1, 3], true);
@@ -146,6 +165,9 @@ export function groupNorm(
         value: tf.reshape(y, [bsz, h, w, c]),
         gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
           const [sx, sr, sg, sz, ss] = saved;
+          // on wasm one kernel does all of the below (the broadcasting ops are its slowest part)
+          const fused = groupNormGrad(dy, sx, sr, sg, sz, ss);
+          if (fused) return [tf.reshape(fused[0], [bsz, h, w, c]), fused[1], fused[2]];
           let dz = tf.reshape(dy, [bsz, n, groups, cg]);
           if (ss) dz = tf.mul(dz, tf.mul(ss, tf.add(1, tf.mul(sz, tf.sub(1, ss)))));
           const dGamma = channelSum(tf.mul(dz, sx));
@@ -214,10 +236,13 @@ export function batchNorm(ctx: ForwardContext, name: string, x: tf.Tensor4D): tf
 
 /**
  * Nearest-neighbour ×2 up-sampling as two rank-4 concatenations (cheap on every backend; their
- * gradient is a split), so that no backend's ResizeNearestNeighborGrad is needed.
+ * gradient is a split), so that no backend's ResizeNearestNeighborGrad is needed. With `training`
+ * false (and {@linkcode inferenceFusion}), one resize.
  */
-export function upsampleNearest2x(x: tf.Tensor4D): tf.Tensor4D {
+export function upsampleNearest2x(x: tf.Tensor4D, training = true): tf.Tensor4D {
   const [bsz, h, w, c] = x.shape;
+  // inference needs no gradient: one resize kernel instead of two concatenations
+  if (!training && inferenceFusion()) return tf.image.resizeNearestNeighbor(x, [2 * h, 2 * w]);
   const col = tf.reshape(x, [bsz * h, w, 1, c]);
   const wide = tf.reshape(tf.concat([col, col], 2), [bsz, h, 1, 2 * w * c]); // each pixel twice along W
   return tf.reshape(tf.concat([wide, wide], 2), [bsz, 2 * h, 2 * w, c]); // each row twice
@@ -250,17 +275,24 @@ export function declareAttention(b: ParamBuilder, name: string, c: number): void
   declareDense(b, `${name}.proj`, c, c, true);
 }
 
-/** Self-attention over all H·W positions with a residual connection. */
+/**
+ * Self-attention over all H·W positions with a residual connection. In inference on wasm (with
+ * {@linkcode inferenceFusion}) the scores, softmax and weighted sum are one kernel.
+ */
 export function attention(ctx: ForwardContext, name: string, x: tf.Tensor4D, groups: number): tf.Tensor4D {
   const [bsz, h, w, c] = x.shape;
   const n = h * w;
   const hn = groupNorm(ctx, `${name}.norm`, x, groups);
   const qkv = tf.reshape(dense(ctx, `${name}.qkv`, tf.reshape(hn, [bsz * n, c])), [bsz, n, 3 * c]);
-  const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
-  const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(c));
-  const attn = tf.softmax(scores) as tf.Tensor3D;
-  const out = tf.matMul(attn, v);
   ctx.flops += 2 * 2 * bsz * n * n * c;
+  let out: tf.Tensor3D;
+  if (!ctx.training && inferenceFusion() && tf.getBackend() === "wasm") {
+    out = attentionWasmFused(qkv as tf.Tensor3D, 1 / Math.sqrt(c));
+  } else {
+    const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
+    const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(c));
+    out = tf.matMul(tf.softmax(scores) as tf.Tensor3D, v);
+  }
   const proj = dense(ctx, `${name}.proj`, tf.reshape(out, [bsz * n, c]));
   return tf.add(x, tf.reshape(proj, [bsz, h, w, c])) as tf.Tensor4D;
 }

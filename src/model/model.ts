@@ -69,6 +69,17 @@ export function validateModelConfig(c: ModelConfig): void {
       throw new RangeError(`channels ${c.channels}×${m} must be divisible by groups ${c.groups}`);
     }
   }
+  if (
+    c.attentionResolutions !== undefined &&
+    (!Array.isArray(c.attentionResolutions) ||
+      !c.attentionResolutions.every((r) => Number.isInteger(r) && r >= 1))
+  ) {
+    throw new RangeError(
+      `attentionResolutions must list feature-map sides (positive integers), got ${
+        JSON.stringify(c.attentionResolutions)
+      }`,
+    );
+  }
   if (c.channels % 2) {
     throw new RangeError(`channels must be even (timestep embedding width), got ${c.channels}`);
   }

@@ -20,6 +20,7 @@ import {
   silu,
   timestepEmbedding,
 } from "./layers.ts";
+import { inferenceFusion } from "./fusion.ts";
 
 /** Configuration of the `seed` preset. */
 export interface SeedConfig {
@@ -55,8 +56,24 @@ export function declareSeedUNet(b: ParamBuilder, c: SeedConfig): void {
   declareConv(b, "out", 1, c1 + 3, 3);
 }
 
+/**
+ * Inference: BatchNorm with running statistics is an affine map per channel, folded into the conv
+ * (w·s, bias β − mean·s with s = γ/√(var + ε)): one fused conv instead of a conv and four passes.
+ */
+function convBatchNormFolded(ctx: ForwardContext, name: string, x: tf.Tensor4D): tf.Tensor4D {
+  const w = ctx.p(`${name}.conv.w`) as unknown as tf.Tensor4D;
+  const [k, , cin, cout] = w.shape;
+  const s = tf.mul(ctx.p(`${name}.bn.g`), tf.rsqrt(tf.add(ctx.s(`${name}.bn.running_var`), 1e-5)));
+  const bias = tf.sub(ctx.p(`${name}.bn.b`), tf.mul(ctx.s(`${name}.bn.running_mean`), s));
+  const y = tf.fused.conv2d({ x, filter: tf.mul(w, s) as tf.Tensor4D, strides: 1, pad: "same", bias });
+  ctx.flops += 2 * x.shape[0] * y.shape[1] * y.shape[2] * k * k * cin * cout;
+  return y;
+}
+
 function block(ctx: ForwardContext, name: string, x: tf.Tensor4D, temb: tf.Tensor2D): tf.Tensor4D {
-  const h = batchNorm(ctx, `${name}.bn`, conv(ctx, `${name}.conv`, x));
+  const h = !ctx.training && inferenceFusion() && !ctx.params.has(`${name}.conv.b`)
+    ? convBatchNormFolded(ctx, name, x)
+    : batchNorm(ctx, `${name}.bn`, conv(ctx, `${name}.conv`, x));
   const t = tf.reshape(dense(ctx, `${name}.temb`, temb), [x.shape[0], 1, 1, h.shape[3]]);
   return tf.relu(tf.add(h, t)) as tf.Tensor4D;
 }

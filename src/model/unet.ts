@@ -31,8 +31,13 @@ export interface UNetConfig {
   channelMult: number[];
   /** Residual blocks per level on the way down (N + 1 on the way up). */
   blocks: number;
-  /** Self-attention at 8×8 (and in the middle). */
+  /** Self-attention at the {@linkcode UNetConfig.attentionResolutions} (and in the middle). */
   attention: boolean;
+  /**
+   * Feature-map sides that get self-attention when `attention` is on (default `[8]`: 8×8 only). A
+   * 64×64 model may ask for `[16, 8]`.
+   */
+  attentionResolutions?: number[];
   /** GroupNorm groups. */
   groups: number;
 }
@@ -63,11 +68,11 @@ function resBlock(
   temb: tf.Tensor2D,
   groups: number,
 ): tf.Tensor4D {
-  let h = conv(ctx, `${name}.conv1`, groupNorm(ctx, `${name}.norm1`, x, groups, true));
-  const cout = h.shape[3];
-  h = tf.add(h, tf.reshape(dense(ctx, `${name}.temb`, temb), [x.shape[0], 1, 1, cout]));
+  const h1 = conv(ctx, `${name}.conv1`, groupNorm(ctx, `${name}.norm1`, x, groups, true));
+  // the timestep embedding is added to the conv's output inside the norm (x + shift)
+  const shift = dense(ctx, `${name}.temb`, temb);
   // dropout before the block's last conv, where DDPM puts it (active only while training)
-  h = conv(ctx, `${name}.conv2`, ctx.dropout(groupNorm(ctx, `${name}.norm2`, h, groups, true)));
+  const h = conv(ctx, `${name}.conv2`, ctx.dropout(groupNorm(ctx, `${name}.norm2`, h1, groups, true, shift)));
   const skip = ctx.params.has(`${name}.skip.w`) ? conv(ctx, `${name}.skip`, x) : x;
   return tf.add(skip, h);
 }
@@ -81,7 +86,7 @@ function plan(c: UNetConfig, imageSize: number): Plan {
   return {
     levels: c.channelMult.map((m, i) => ({
       ch: c.channels * m,
-      attn: c.attention && imageSize >> i === 8,
+      attn: c.attention && (c.attentionResolutions ?? [8]).includes(imageSize >> i),
     })),
   };
 }
@@ -155,7 +160,7 @@ export function applyUNet(
       h = resBlock(ctx, `up${i}.res${j}`, tf.concat([h, hs.pop()!], 3), temb, c.groups);
       if (levels[i].attn) h = attention(ctx, `up${i}.attn${j}`, h, c.groups);
     }
-    if (i > 0) h = conv(ctx, `up${i}.upsample`, upsampleNearest2x(h));
+    if (i > 0) h = conv(ctx, `up${i}.upsample`, upsampleNearest2x(h, ctx.training));
   }
   return conv(ctx, "out", groupNorm(ctx, "out.norm", h, c.groups, true));
 }

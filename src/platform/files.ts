@@ -1,6 +1,6 @@
 /**
  * The file-system side of the library in Deno: reading a checkpoint from a path or a `file:` URL,
- * atomic writes, and Deno's error classes. The platform-neutral core (checkpoint parsing, the
+ * split checkpoints by path, atomic writes, and Deno's error classes. The platform-neutral core (checkpoint parsing, the
  * model, schedules, samplers) reaches files only through this module; the browser build replaces
  * it with `files_browser.ts` (see `web/import_map.json`), which has the same exports.
  *
@@ -8,6 +8,7 @@
  */
 import { fileURLToPath } from "node:url";
 export { atomicWriteFile } from "../io.ts";
+export { isSplitPart, loadSplitCheckpoint } from "../checkpoint_split.ts";
 
 /**
  * Reads a local file given as a path or a `file:` URL; a missing file is a `Deno.errors.NotFound`

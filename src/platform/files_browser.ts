@@ -69,3 +69,34 @@ export function notFoundError(message: string): Error {
 export function isPermissionError(_err: unknown): boolean {
   return false;
 }
+
+/**
+ * Whether a path names one part of a split checkpoint: never here, since a browser reads no paths
+ * (a URL or bytes go through the one-file reader).
+ *
+ * @example
+ * ```ts
+ * import { isSplitPart } from "./files_browser.ts";
+ * console.assert(!isSplitPart("unet-00001-of-00002.safetensors"));
+ * ```
+ */
+export function isSplitPart(_path: string): boolean {
+  return false;
+}
+
+/**
+ * Always throws: split checkpoints are read by path, which a browser cannot do.
+ *
+ * @example
+ * ```ts
+ * import { loadSplitCheckpoint } from "./files_browser.ts";
+ * let failed = false;
+ * await loadSplitCheckpoint("unet-00001-of-00002.safetensors").catch(() => failed = true);
+ * console.assert(failed);
+ * ```
+ */
+export function loadSplitCheckpoint(path: string): Promise<never> {
+  return Promise.reject(
+    new Error(`checkpoint "${path}" is split into local files, which a browser cannot read`),
+  );
+}

@@ -1,5 +1,6 @@
 /**
- * The sampling loop: noise → images with DDPM (every step) or DDIM (S evenly spaced steps).
+ * The sampling loop: noise → images with DDPM (every step), DDIM or DPM-Solver++(2M) (S evenly
+ * spaced steps, S network evaluations).
  *
  * @module
  */
@@ -8,26 +9,31 @@ import type { DiffusionModel } from "../model/model.ts";
 import type { ParamMap } from "../model/context.ts";
 import { Rng } from "../rng.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
+import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./defaults.ts";
 import { priorStart } from "./prior.ts";
-import { ddimStep, ddimTimesteps, ddpmStep } from "./steps.ts";
+import { ddimStep, ddimTimesteps, ddpmStep, dpmSolverStep } from "./steps.ts";
+import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
 
-/** The samplers. */
-export type SamplerName = "ddpm" | "ddim";
+/**
+ * The samplers: `ddpm` (ancestral, all T steps), `ddim` (S steps, η), `dpm++2m` (DPM-Solver++(2M),
+ * S steps, deterministic).
+ */
+export type SamplerName = "ddpm" | "ddim" | "dpm++2m";
 
 /** The valid sampler names. */
-export const SAMPLERS: readonly SamplerName[] = ["ddpm", "ddim"];
+export const SAMPLERS: readonly SamplerName[] = ["ddpm", "ddim", "dpm++2m"];
 
 /** Options of {@linkcode sampleImages}. */
 export interface SampleOptions {
   /** Number of images. */
   n: number;
-  /** Images per forward pass (default min(n, 64)). */
+  /** Images per forward pass (default {@linkcode defaultBatch}(n)). */
   batch?: number;
-  /** `ddpm` (T steps) or `ddim` (default). */
+  /** `ddpm` (T steps), `ddim` or `dpm++2m` (default {@linkcode DEFAULT_SAMPLER}). */
   sampler?: SamplerName;
-  /** DDIM steps S ≤ T (default 50; ignored by DDPM). */
+  /** Steps S ≤ T of DDIM and DPM-Solver++ (default {@linkcode DEFAULT_STEPS}; ignored by DDPM). */
   steps?: number;
-  /** DDIM η (default 0: deterministic). */
+  /** DDIM η (default {@linkcode DEFAULT_ETA}); DPM-Solver++(2M) is deterministic and takes only 0. */
   eta?: number;
   /** Clip the predicted x0 to [−1, 1] inside each step (default true). */
   clip?: boolean;
@@ -72,12 +78,20 @@ export function checkSampleOptions(o: SampleOptions, T: number): void {
   if (o.batch !== undefined && (!Number.isInteger(o.batch) || o.batch < 1)) {
     throw new RangeError(`batch must be a positive integer, got ${o.batch}`);
   }
-  const sampler = o.sampler ?? "ddim";
+  const sampler = o.sampler ?? DEFAULT_SAMPLER;
   if (!SAMPLERS.includes(sampler)) {
     throw new RangeError(`unknown sampler "${sampler}": choose one of ${SAMPLERS.join(", ")}`);
   }
-  if (sampler === "ddim") ddimTimesteps(T, o.steps ?? 50);
+  if (sampler !== "ddpm") ddimTimesteps(T, o.steps ?? DEFAULT_STEPS);
   if (o.eta !== undefined && !(o.eta >= 0)) throw new RangeError(`eta must be >= 0, got ${o.eta}`);
+  if (sampler === "dpm++2m" && (o.eta ?? 0) !== 0) {
+    throw new RangeError(`eta ${o.eta} applies to ddim only: dpm++2m is deterministic (eta 0)`);
+  }
+}
+
+/** The timestep indices a sampler visits, one network evaluation each. */
+export function samplerTimesteps(sampler: SamplerName, T: number, steps = DEFAULT_STEPS): number[] {
+  return sampler === "ddpm" ? Array.from({ length: T }, (_, i) => T - 1 - i) : ddimTimesteps(T, steps);
 }
 
 /** Throws a RangeError unless `dataMean` (when given) is one `size`×`size`×3 image of finite values. */
@@ -116,29 +130,30 @@ export async function sampleImages(
   checkSampleOptions(options, schedule.T);
   const start = performance.now();
   const { n } = options;
-  const sampler = options.sampler ?? "ddim";
-  const batch = Math.min(options.batch ?? 64, n);
-  const eta = options.eta ?? 0;
+  const sampler = options.sampler ?? DEFAULT_SAMPLER;
+  const batch = Math.min(options.batch ?? defaultBatch(n), n);
+  const eta = options.eta ?? DEFAULT_ETA;
   const clip = options.clip ?? true;
   const frameEvery = options.frameEvery ?? 0;
   const size = model.imageSize, per = size * size * 3;
   checkDataMean(options.dataMean, size);
-  const ts = sampler === "ddpm"
-    ? Array.from({ length: schedule.T }, (_, i) => schedule.T - 1 - i)
-    : ddimTimesteps(schedule.T, options.steps ?? 50);
+  const ts = samplerTimesteps(sampler, schedule.T, options.steps);
   const rng = new Rng(options.seed ?? 0);
   const images = new Float32Array(n * per);
   const frameCount = frameEvery > 0 ? Math.ceil(ts.length / frameEvery) + 1 : 0;
   const frames = Array.from({ length: frameCount }, () => new Float32Array(n * per));
   const stepsTotal = ts.length * Math.ceil(n / batch);
   let stepsDone = 0;
-  const needNoise = sampler === "ddpm" || eta > 0;
+  const needNoise = sampler === "ddpm" || (sampler === "ddim" && eta > 0);
+  // WebGPU queues work without bound unless something waits on it; wasm and cpu run each op eagerly
+  const asyncBackend = tf.getBackend() === "webgpu";
   for (let first = 0; first < n; first += batch) {
     const b = Math.min(batch, n - first);
     const shape: [number, number, number, number] = [b, size, size, 3];
     const startNoise = rng.normalArray(b * per);
     if (options.dataMean) priorStart(schedule, ts[0], options.dataMean, startNoise);
     let x: tf.Tensor = tf.tensor4d(startNoise, shape);
+    let last: DataPrediction<tf.Tensor> | null = null;
     let frame = 0;
     const keepFrame = async (xt: tf.Tensor) => {
       const clipped = tf.clipByValue(xt, -1, 1);
@@ -149,15 +164,23 @@ export async function sampleImages(
     };
     if (frameCount) await keepFrame(x);
     for (let i = 0; i < ts.length; i++) {
-      const t = ts[i];
+      const t = ts[i], tNext = i + 1 < ts.length ? ts[i + 1] : -1;
       const tArr = new Array(b).fill(t);
       const z = needNoise && t > 0 ? tf.tensor4d(rng.normalArray(b * per), shape) : null;
-      const next = tf.tidy(() => {
-        const eps = model.predict(x as tf.Tensor4D, tArr, params);
-        return sampler === "ddpm"
+      const eps = model.predict(x as tf.Tensor4D, tArr, params);
+      let next: tf.Tensor;
+      if (sampler === "dpm++2m") {
+        const useLast = dpmSolverFirstOrder(i, ts.length) ? null : last;
+        const step = dpmSolverStep(schedule, x, eps, t, tNext, useLast, clip);
+        last?.x0.dispose();
+        last = step.prediction;
+        next = step.x;
+      } else {
+        next = sampler === "ddpm"
           ? ddpmStep(schedule, x, eps, t, z, clip)
-          : ddimStep(schedule, x, eps, t, i + 1 < ts.length ? ts[i + 1] : -1, eta, z, clip);
-      });
+          : ddimStep(schedule, x, eps, t, tNext, eta, z, clip);
+      }
+      eps.dispose();
       x.dispose();
       z?.dispose();
       x = next;
@@ -166,9 +189,9 @@ export async function sampleImages(
         await keepFrame(x);
       }
       options.onProgress?.(stepsDone, stepsTotal);
-      // a readback per step keeps the async backends from queueing unbounded work
-      if (i % 10 === 9) await x.data();
+      if (asyncBackend && i % 10 === 9) await x.data();
     }
+    last?.x0.dispose();
     const out = tf.tidy(() => tf.clipByValue(x, -1, 1));
     images.set(await out.data() as Float32Array, first * per);
     out.dispose();

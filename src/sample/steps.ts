@@ -1,5 +1,5 @@
 /**
- * One reverse step of DDPM (ancestral) and of DDIM, as pure functions of x_t and the predicted
+ * One reverse step of DDPM (ancestral), of DDIM and of DPM-Solver++(2M), as pure functions of x_t and the predicted
  * noise ε, so they can be checked against hand-computed numbers with any ε.
  *
  * Timesteps are indices in [0, T) (index t is the paper's step t + 1). The DDPM chain runs over
@@ -10,6 +10,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { checkTimestep, type DiffusionSchedule } from "../schedule.ts";
+import { type DataPrediction, dpmSolverCoefficients } from "./steps_plain.ts";
 
 /**
  * x0 predicted from x_t and ε: (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t, optionally clipped to [−1, 1].
@@ -116,6 +117,44 @@ export function ddimStep(
     if (sigma > 0 && z) out = tf.add(out, tf.mul(z, sigma));
     return out;
   });
+}
+
+/**
+ * One DPM-Solver++(2M) step x_t → x_{tNext} (`tNext = −1`: the clean image) on tensors; the math is
+ * {@linkcode dpmSolverCoefficients}'s. `last` is the previous step's data prediction (null: first
+ * order). Returns x_{tNext} and this step's (clipped with `clip`) prediction x̂0; the caller owns both
+ * and disposes the prediction after the next step.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { makeSchedule } from "../schedule.ts";
+ * import { dpmSolverStep } from "./steps.ts";
+ * await tf.setBackend("cpu");
+ * const s = makeSchedule("linear", 10);
+ * const { x, prediction } = dpmSolverStep(s, tf.fill([1, 1, 1, 1], 0.3), tf.zeros([1, 1, 1, 1]), 5, -1, null, false);
+ * console.assert(Math.abs((await x.data())[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
+ * prediction.x0.dispose();
+ * ```
+ */
+export function dpmSolverStep(
+  schedule: DiffusionSchedule,
+  xt: tf.Tensor,
+  eps: tf.Tensor,
+  t: number,
+  tNext: number,
+  last: DataPrediction<tf.Tensor> | null,
+  clip = true,
+): { x: tf.Tensor; prediction: DataPrediction<tf.Tensor> } {
+  const c = dpmSolverCoefficients(schedule, t, tNext, last?.t ?? null);
+  const [x, x0] = tf.tidy(() => {
+    const x0 = predictX0(schedule, xt, eps, t, clip);
+    let out = c.xt === 0 ? tf.mul(x0, c.m0) : tf.add(tf.mul(xt, c.xt), tf.mul(x0, c.m0));
+    if (last) out = tf.add(out, tf.mul(last.x0, c.m1));
+    return [out, x0];
+  });
+  return { x, prediction: { x0, t } };
 }
 
 /**

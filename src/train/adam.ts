@@ -1,11 +1,16 @@
 /**
- * Adam with bias correction, linear warm-up and global-norm gradient clipping, written on named
- * parameters so its moments can be checkpointed and restored exactly.
+ * Adam with bias correction, linear warm-up and cooldown and global-norm gradient clipping, fused
+ * with the EMA of the weights: the moments and the average live in flat buffers (the parameters
+ * back to back), and one step is one kernel on wasm (a handful of whole-buffer ops elsewhere),
+ * guarded by the loss so that a non-finite loss changes nothing.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamMap } from "../model/context.ts";
+import { FUSED_ADAM_KERNEL, type FusedAdamAttrs, registerFusedAdamWasm } from "../wasm_kernels/fused_adam.ts";
+import type { Ema } from "./ema.ts";
+import { FlatLayout } from "./flat.ts";
 
 /** Adam hyper-parameters. */
 export interface AdamOptions {
@@ -31,37 +36,88 @@ export interface AdamOptions {
   epsilon?: number;
 }
 
-/**
- * Adds scalars pairwise. Not `tf.addN`: on webgpu an AddN with more inputs than the adapter's
- * storage buffers per shader stage (8 on llvmpipe) fails validation and silently drops the whole
- * queued batch of work, so every later update in the step came out as zeros.
- */
-function sumAll(terms: tf.Tensor[]): tf.Tensor {
-  let level = terms;
-  while (level.length > 1) {
-    const next: tf.Tensor[] = [];
-    for (let i = 0; i < level.length; i += 2) {
-      next.push(i + 1 < level.length ? tf.add(level[i], level[i + 1]) : level[i]);
-    }
-    level = next;
-  }
-  return level[0] ?? tf.scalar(0);
+/** What else one update does besides Adam. */
+export interface ApplyOptions {
+  /**
+   * The step's loss: when it (or the gradient norm) is not finite, nothing is updated and the
+   * status says so. Without it only the gradient norm guards the update.
+   */
+  loss?: tf.Tensor;
+  /** An EMA of the same parameters to fold the new weights into, in the same kernel. */
+  ema?: Ema;
 }
 
-/** Adam's state: first and second moments by parameter name, and the step count. */
+/**
+ * Adam's state: first and second moments (flat) and the step count.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { Adam } from "./adam.ts";
+ * await tf.setBackend("cpu");
+ * const p = tf.variable(tf.tensor1d([1, -1]));
+ * const adam = new Adam(new Map([["p", p]]), { lr: 0.1, warmup: 0, gradClip: 0 });
+ * const g = tf.tensor1d([2, -3]);
+ * const status = adam.apply({ p: g }); // [gradient norm, applied, loss]
+ * const [norm, applied] = await status.data();
+ * console.assert(Math.abs(norm - Math.sqrt(13)) < 1e-6 && applied === 1);
+ * const w = await p.data(); // the first step moves each weight by lr against its gradient's sign
+ * console.assert(Math.abs(w[0] - 0.9) < 1e-6 && Math.abs(w[1] + 0.9) < 1e-6);
+ * tf.dispose([p, g, status]);
+ * adam.dispose();
+ * ```
+ */
 export class Adam {
-  /** First moments m by parameter name. */
-  readonly m: ParamMap = new Map();
-  /** Second moments v by parameter name. */
-  readonly v: ParamMap = new Map();
+  /** Where each parameter sits in the flat moments. */
+  readonly layout: FlatLayout;
   /** Updates applied so far. */
   step = 0;
+  #m: tf.Tensor1D;
+  #v: tf.Tensor1D;
+  #views: { m?: ParamMap; v?: ParamMap } = {};
 
   constructor(readonly params: ParamMap, readonly options: AdamOptions) {
-    for (const [name, p] of params) {
-      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+    this.layout = new FlatLayout(params);
+    this.#m = tf.zeros([this.layout.total]);
+    this.#v = tf.zeros([this.layout.total]);
+  }
+
+  /** The flat first moments (owned by the optimizer; replaced by every update). */
+  get flatM(): tf.Tensor1D {
+    return this.#m;
+  }
+
+  /** The flat second moments (owned by the optimizer; replaced by every update). */
+  get flatV(): tf.Tensor1D {
+    return this.#v;
+  }
+
+  /** First moments by parameter name: copies owned by the optimizer, valid until the next update. */
+  get m(): ParamMap {
+    return this.#views.m ??= this.layout.toParamMap(this.#m);
+  }
+
+  /** Second moments by parameter name: copies owned by the optimizer, valid until the next update. */
+  get v(): ParamMap {
+    return this.#views.v ??= this.layout.toParamMap(this.#v);
+  }
+
+  /** Replaces both moments with flat arrays in {@linkcode layout} order. */
+  setMoments(m: Float32Array, v: Float32Array): void {
+    if (m.length !== this.layout.total || v.length !== this.layout.total) {
+      throw new RangeError(`Adam moments need ${this.layout.total} values, got ${m.length} and ${v.length}`);
     }
+    this.#replace(tf.tensor1d(m), tf.tensor1d(v));
+  }
+
+  #replace(m: tf.Tensor1D, v: tf.Tensor1D): void {
+    if (m !== this.#m) this.#m.dispose();
+    if (v !== this.#v) this.#v.dispose();
+    this.#m = m;
+    this.#v = v;
+    for (const map of [this.#views.m, this.#views.v]) for (const t of map?.values() ?? []) t.dispose();
+    this.#views = {};
   }
 
   /**
@@ -76,39 +132,99 @@ export class Adam {
   }
 
   /**
-   * Applies one update from `grads` (by parameter name) and disposes nothing of the caller's.
-   * Returns the global gradient norm as a scalar tensor (caller disposes), computed on device so
-   * the step needs no readback.
+   * Applies update number `step + 1` from `grads` (by parameter name), clipped to the global norm,
+   * and folds the new weights into `options.ema`; disposes nothing of the caller's. Returns
+   * `[gradient norm before clipping, 1 if applied else 0, loss]` as a tensor the caller disposes,
+   * computed without a readback. When the loss or the norm is not finite nothing changes, but
+   * {@linkcode step} still counts the update: call {@linkcode rejectLast} after reading the status.
    */
-  apply(grads: Record<string, tf.Tensor>): tf.Scalar {
+  apply(grads: Record<string, tf.Tensor>, options: ApplyOptions = {}): tf.Tensor1D {
     this.step += 1;
+    const names = this.layout.entries.map((e) => e.name);
+    for (const n of names) if (!grads[n]) throw new Error(`Adam: no gradient for parameter "${n}"`);
     const b1 = this.options.beta1 ?? 0.9,
       b2 = this.options.beta2 ?? 0.999,
       eps = this.options.epsilon ?? 1e-8;
     const lr = this.learningRate(this.step);
     const c1 = 1 - b1 ** this.step, c2 = 1 - b2 ** this.step;
-    return tf.tidy(() => {
-      const names = [...this.params.keys()];
-      const norm = tf.sqrt(sumAll(names.map((n) => tf.sum(tf.square(grads[n]))))) as tf.Scalar;
-      const clip = this.options.gradClip;
-      // scale = clip / max(norm, clip): 1 below the threshold, shrinks the gradient above it.
-      const scale = clip > 0 ? tf.div(clip, tf.maximum(norm, clip)) : null;
-      for (const n of names) {
-        const g = scale ? tf.mul(grads[n], scale) : grads[n];
-        const m = this.m.get(n)!, v = this.v.get(n)!, p = this.params.get(n)!;
-        const mNew = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
-        const vNew = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
-        m.assign(mNew);
-        v.assign(vNew);
-        const update = tf.div(tf.mul(mNew, lr / c1), tf.add(tf.sqrt(tf.div(vNew, c2)), eps));
-        p.assign(tf.sub(p, update));
+    const { ema } = options;
+    const emaDecay = ema ? ema.decayAt(this.step) : 1;
+    const clip = this.options.gradClip;
+    const params = names.map((n) => this.params.get(n)!);
+    const loss = options.loss ?? tf.scalar(0);
+    try {
+      if (tf.getBackend() === "wasm") {
+        registerFusedAdamWasm();
+        const inputs: tf.NamedTensorMap = { m: this.#m, v: this.#v, loss };
+        names.forEach((n, i) => {
+          inputs[`p${i}`] = params[i];
+          inputs[`g${i}`] = grads[n];
+        });
+        if (ema) inputs.ema = ema.flat;
+        const attrs: FusedAdamAttrs = {
+          n: names.length,
+          beta1: b1,
+          beta2: b2,
+          epsilon: eps,
+          lrOverC1: lr / c1,
+          c2,
+          clip,
+          emaDecay,
+        };
+        const out = tf.engine().runKernel(
+          FUSED_ADAM_KERNEL,
+          inputs,
+          attrs as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor[];
+        params.forEach((p, i) => p.assign(out[i]));
+        tf.dispose(out.slice(0, names.length));
+        const k = names.length;
+        this.#replace(out[k] as tf.Tensor1D, out[k + 1] as tf.Tensor1D);
+        if (ema) ema.setFlat(out[k + 2] as tf.Tensor1D);
+        return out[out.length - 1] as tf.Tensor1D;
       }
-      return tf.keep(norm);
-    });
+      const r = tf.tidy(() => {
+        const g0 = this.layout.flatten(names.map((n) => grads[n]));
+        const p0 = this.layout.flatten(params);
+        const norm = tf.sqrt(tf.sum(tf.square(g0)));
+        // scale = clip / max(norm, clip): 1 below the threshold, shrinks the gradient above it.
+        const g = clip > 0 ? tf.mul(g0, tf.div(clip, tf.maximum(norm, clip))) : g0;
+        const m = tf.add(tf.mul(this.#m, b1), tf.mul(g, 1 - b1));
+        const v = tf.add(tf.mul(this.#v, b2), tf.mul(tf.square(g), 1 - b2));
+        const p = tf.sub(p0, tf.div(tf.mul(m, lr / c1), tf.add(tf.sqrt(tf.div(v, c2)), eps)));
+        const ok = tf.logicalAnd(tf.isFinite(tf.reshape(loss, [])), tf.isFinite(norm));
+        const pick = (a: tf.Tensor, b: tf.Tensor) => tf.where(ok, a, b) as tf.Tensor1D;
+        const e = ema
+          ? pick(tf.add(tf.mul(ema.flat, emaDecay), tf.mul(p, 1 - emaDecay)), ema.flat)
+          : undefined;
+        const status = tf.stack([norm, tf.cast(ok, "float32"), tf.reshape(loss, [])]) as tf.Tensor1D;
+        return {
+          ps: this.layout.unflatten(pick(p, p0)),
+          m: pick(m, this.#m),
+          v: pick(v, this.#v),
+          e,
+          status,
+        };
+      });
+      params.forEach((p, i) => p.assign(r.ps[i]));
+      tf.dispose(r.ps);
+      this.#replace(r.m, r.v);
+      if (ema && r.e) ema.setFlat(r.e);
+      return r.status;
+    } finally {
+      if (!options.loss) loss.dispose();
+    }
   }
 
-  /** Releases the moment variables. */
+  /** Takes back the step count of an update whose status said it was not applied. */
+  rejectLast(): void {
+    this.step -= 1;
+  }
+
+  /** Releases the moments. */
   dispose(): void {
-    for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
+    this.#replace(this.#m, this.#v);
+    this.#m.dispose();
+    this.#v.dispose();
   }
 }

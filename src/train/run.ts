@@ -6,15 +6,24 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { dirname, join } from "node:path";
-import { loadCheckpoint, saveCheckpoint } from "../checkpoint.ts";
+import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../checkpoint.ts";
 import { ensureDataset } from "../dataset.ts";
+import { DEFAULT_DATASET_DIR } from "../dataset/prepare.ts";
 import { encodePng } from "../image/codec.ts";
+import { PROGRESS_GRID_SAMPLING } from "../sample/defaults.ts";
 import { makeGrid } from "../image/grid.ts";
-import { atomicWriteFile } from "../io.ts";
+import { UsageError } from "../errors.ts";
 import { sampleImages } from "../sample/sample.ts";
-import { lossCsv, lossCurveSvg, type LossRow } from "./loss_plot.ts";
-import { NonFiniteLossError, type StepReport, type TrainConfig, Trainer } from "./trainer.ts";
+import { lossCurveSvg, type LossRow } from "./loss_plot.ts";
+import {
+  NonFiniteLossError,
+  type StepReport,
+  type TrainConfig,
+  Trainer,
+  validateTrainConfig,
+} from "./trainer.ts";
 import { modelConfig } from "../model/model.ts";
+import { type LossCsvRow, readLossCsv, RunFolder, type RunFolderOptions } from "./run_folder.ts";
 
 /** Settings of a run besides the math: where it writes and how often. */
 export interface RunOptions {
@@ -30,8 +39,24 @@ export interface RunOptions {
   resume?: string;
   /** Checkpoint whose weights a new run starts from (fine-tuning; its model config wins). */
   init?: string;
+  /**
+   * Wall-clock budget of the training loop in minutes, checkpoints and grids included: no new step
+   * starts once it is spent, and the run ends with a checkpoint and a grid (`config.steps` stays the cap).
+   */
+  minutes?: number;
   /** Images in each progress grid (0 = none). */
   gridImages?: number;
+  /** Keep the newest this many `ckpt-*.safetensors` (default 3); `latest.safetensors` is always kept. */
+  keep?: number;
+  /** Also keep every checkpoint whose step is a multiple of this (default 0: none). */
+  keepEvery?: number;
+  /**
+   * The run folder of `out`, already opened (locked) by the caller, e.g. to refuse a folder in use
+   * before any other work; `trainRun` closes it. Default: opened by `trainRun`.
+   */
+  folder?: RunFolder;
+  /** How files are written (tests inject a full disk here); see {@linkcode RunFolderOptions}. */
+  writeAll?: RunFolderOptions["writeAll"];
   /** Called after every step. */
   onStep?: (report: StepReport & { smoothed: number; imagesPerSecond: number; etaSeconds: number }) => void;
   /** Where progress lines go (default: stderr, rewritten in place on a terminal). */
@@ -40,7 +65,7 @@ export interface RunOptions {
 
 /** The default training configuration (the notebook's schedule and T, CPU-sized batch). */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  data: "data/apple-faces-32",
+  data: DEFAULT_DATASET_DIR,
   model: modelConfig("unet"),
   schedule: "linear",
   T: 500,
@@ -71,25 +96,47 @@ function fmtDuration(s: number): string {
   return m ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
 }
 
-async function readLossCsv(path: string): Promise<(LossRow & { lr: number; imagesPerSecond: number })[]> {
-  try {
-    const lines = (await Deno.readTextFile(path)).trim().split("\n").slice(1);
-    return lines.map((l) => {
-      const [step, loss, smoothed, lr, ips] = l.split(",").map(Number);
-      return { step, loss, smoothed, lr, imagesPerSecond: ips };
-    });
-  } catch {
-    return [];
-  }
-}
-
 /**
- * Trains (or resumes) a model and writes the run folder. A NaN/Inf loss stops the run with an
- * error; the last good checkpoint stays in place.
+ * Trains (or resumes) a model and writes the run folder, which it locks for the time of the run
+ * (see {@linkcode RunFolder}). `loss.csv` grows by one row per step; a resumed run keeps the rows up
+ * to its checkpoint's step.
+ *
+ * @throws {RunLockedError} when another live process trains into `options.out`.
+ * @throws {UsageError} for conflicting options (`resume` and `init`), invalid settings (the resumed
+ * ones included), a checkpoint that does not fit the data, or an `out` folder that holds another run's
+ * checkpoints (a run continues only by `resume` from its own folder).
+ * @throws {CheckpointError} when `resume` or `init` is not a readable checkpoint.
+ * @throws {NonFiniteLossError} when the loss is NaN or infinite; it names the last good checkpoint.
+ * @throws {RunWriteError} when a file of the run cannot be written (disk full); it names the file
+ * and what was kept.
  */
 export async function trainRun(config: TrainConfig, options: RunOptions): Promise<RunResult> {
   const log = options.log === undefined ? (l: string) => console.error(l) : options.log;
-  let resumeCkpt = null;
+  if (options.init && options.resume) {
+    await options.folder?.close();
+    throw new UsageError("give --resume or --init, not both");
+  }
+  const run = options.folder ?? await RunFolder.open(options.out, {
+    keep: options.keep,
+    keepEvery: options.keepEvery,
+    log,
+    writeAll: options.writeAll,
+  });
+  try {
+    return await trainInto(run, config, options, log);
+  } finally {
+    await run.close();
+  }
+}
+
+async function trainInto(
+  run: RunFolder,
+  config: TrainConfig,
+  options: RunOptions,
+  log: ((line: string) => void) | null,
+): Promise<RunResult> {
+  await run.checkNewOrResumed(options.resume);
+  let resumeCkpt: Checkpoint | null = null;
   if (options.resume) {
     resumeCkpt = await loadCheckpoint(options.resume);
     const saved = resumeCkpt.meta.train as Partial<TrainConfig> | undefined;
@@ -98,16 +145,21 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
     const dropout = config.dropout ?? saved?.dropout;
     config = { ...config, ...saved, model: resumeCkpt.meta.model, steps: config.steps, cooldown, dropout };
   }
-  let initCkpt = null;
+  let initCkpt: Checkpoint | null = null;
   if (options.init) {
-    if (options.resume) throw new RangeError("give --resume or --init, not both");
     initCkpt = await loadCheckpoint(options.init);
     const { step, dataHash } = initCkpt.meta;
     config = { ...config, model: initCkpt.meta.model, init: { checkpoint: options.init, step, dataHash } };
   }
+  try {
+    validateTrainConfig(config); // the settings a resumed run ends up with, before any work
+  } catch (err) {
+    if (err instanceof RangeError) throw new UsageError(err.message);
+    throw err;
+  }
   const dataset = await ensureDataset(config.data);
   if (initCkpt && initCkpt.meta.imageSize !== dataset.size) {
-    throw new RangeError(
+    throw new UsageError(
       `--init checkpoint is for ${initCkpt.meta.imageSize}px images, ${config.data} has ${dataset.size}px`,
     );
   }
@@ -121,7 +173,7 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
   try {
     if (resumeCkpt) {
       if (resumeCkpt.meta.dataHash && dataHash && resumeCkpt.meta.dataHash !== dataHash) {
-        throw new RangeError(
+        throw new UsageError(
           `checkpoint was trained on data ${resumeCkpt.meta.dataHash.slice(0, 12)}…, not ${config.data}`,
         );
       }
@@ -131,8 +183,7 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
       trainer.initFrom(initCkpt);
       log?.(`weights from ${options.init} (step ${initCkpt.meta.step}); optimizer and step start fresh`);
     }
-    await Deno.mkdir(options.out, { recursive: true });
-    await atomicWriteFile(join(options.out, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    await run.writeFile("config.json", JSON.stringify(config, null, 2) + "\n");
     const csvPath = join(options.out, "loss.csv");
     // resuming into a new folder carries the loss history of the run the checkpoint came from
     let history = await readLossCsv(csvPath);
@@ -140,7 +191,8 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
       history = await readLossCsv(join(dirname(options.resume), "loss.csv"));
     }
     history = history.filter((r) => r.step <= trainer.step);
-    const rows: (LossRow & { lr: number; imagesPerSecond: number })[] = [];
+    await run.startLossLog(history);
+    const rows: LossCsvRow[] = [];
     let smoothed = history.at(-1)?.smoothed ?? NaN;
     const start = performance.now();
     let savingMs = 0; // checkpoint and grid time, excluded from images/s
@@ -149,32 +201,32 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
     let latest = options.resume ?? "";
     const save = async () => {
       const ckpt = await trainer.toCheckpoint(dataHash);
-      const name = `ckpt-${String(trainer.step).padStart(6, "0")}.safetensors`;
-      await saveCheckpoint(join(options.out, name), ckpt);
-      await saveCheckpoint(join(options.out, "latest.safetensors"), ckpt);
-      latest = join(options.out, "latest.safetensors");
-      const all = [...history, ...rows];
-      await atomicWriteFile(csvPath, lossCsv(all));
-      await atomicWriteFile(join(options.out, "loss.svg"), lossCurveSvg(all));
+      await run.writeCheckpoint(trainer.step, encodeCheckpoint(ckpt));
+      latest = run.latest;
+      await run.writeFile("loss.svg", lossCurveSvg([...history, ...rows]));
       const n = options.gridImages ?? 16;
       if (n > 0) {
         const res = await sampleImages(trainer.model, trainer.schedule, {
           n,
-          sampler: "ddim",
-          steps: 25,
-          seed: 1234,
+          ...PROGRESS_GRID_SAMPLING,
           dataMean: trainer.dataMean,
         }, trainer.ema.shadow);
         const side = Math.ceil(Math.sqrt(n));
         const grid = makeGrid(res.images, Math.ceil(n / side), side, dataset.size, { gutter: 1, scale: 2 });
-        await atomicWriteFile(
-          join(options.out, `samples-${String(trainer.step).padStart(6, "0")}.png`),
+        await run.writeFile(
+          `samples-${String(trainer.step).padStart(6, "0")}.png`,
           await encodePng(grid.rgba, grid.width, grid.height),
         );
       }
     };
     const isTty = Deno.stderr.isTerminal();
+    const deadline = options.minutes === undefined ? Infinity : start + options.minutes * 60_000;
+    let savedAt = -1;
     while (trainer.step < config.steps) {
+      if (performance.now() >= deadline) {
+        log?.(`stopping at step ${trainer.step}: the ${options.minutes}-minute budget is spent`);
+        break;
+      }
       let report: StepReport;
       try {
         report = await trainer.trainStep();
@@ -190,7 +242,9 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
       const done = trainer.step - startStep;
       const ips = done * config.batch / elapsed;
       const eta = (config.steps - trainer.step) * config.batch / ips;
-      rows.push({ step: report.step, loss: report.loss, smoothed, lr: report.lr, imagesPerSecond: ips });
+      const row = { step: report.step, loss: report.loss, smoothed, lr: report.lr, imagesPerSecond: ips };
+      rows.push(row);
+      run.appendLoss(row);
       options.onStep?.({ ...report, smoothed, imagesPerSecond: ips, etaSeconds: eta });
       if (log && (isTty || trainer.step % 10 === 0 || trainer.step === config.steps)) {
         const line = `step ${trainer.step}/${config.steps}  loss ${smoothed.toFixed(4)}  ` +
@@ -201,13 +255,14 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
       if (trainer.step % every === 0 || trainer.step === config.steps) {
         const t0 = performance.now();
         await save();
+        savedAt = trainer.step;
         savingMs += performance.now() - t0;
         // live tensors after a checkpoint: flat from one interval to the next when nothing leaks
         log?.(`checkpoint at step ${trainer.step}; ${tf.memory().numTensors} live tensors`);
         if (isTty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
       }
     }
-    if (trainer.step === startStep) await save();
+    if (trainer.step === startStep || savedAt !== trainer.step) await save();
     const seconds = (performance.now() - start - savingMs) / 1000;
     return {
       checkpoint: latest,

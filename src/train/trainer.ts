@@ -16,6 +16,7 @@ import type { DatasetSampler, EmojiDataset, SamplerState } from "../dataset.ts";
 import { trainingMean } from "../sample/prior.ts";
 import { Adam } from "./adam.ts";
 import { Ema } from "./ema.ts";
+import { flatFromCheckpoint, flatToCheckpoint } from "./flat.ts";
 
 /** Everything a training run needs to know; tasks fill it from flags. */
 export interface TrainConfig {
@@ -64,8 +65,18 @@ export interface StepReport {
   lr: number;
 }
 
-/** A loss that is not a finite number; the update was not applied. */
+/**
+ * A loss that is not a finite number: a runtime failure. The update was not applied; `trainRun`'s
+ * message names the last good checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { NonFiniteLossError } from "./trainer.ts";
+ * console.assert(new NonFiniteLossError("loss is NaN at step 3").name === "NonFiniteLossError");
+ * ```
+ */
 export class NonFiniteLossError extends Error {
+  /** Always `"NonFiniteLossError"`. */
   override name = "NonFiniteLossError";
 }
 
@@ -125,8 +136,12 @@ export class Trainer {
   }
 
   /**
-   * One optimizer step. The loss is read back before the update is applied, so a NaN/Inf loss
-   * throws {@linkcode NonFiniteLossError} and leaves the weights as they were.
+   * One optimizer step with one readback: forward and backward, then the fused update (Adam, clipping,
+   * EMA) guarded on the device by the loss, then the loss, gradient norm and guard read back together.
+   * A NaN/Inf loss (or gradient norm) throws {@linkcode NonFiniteLossError} and leaves the weights,
+   * moments, EMA, state and step as they were.
+   *
+   * @throws {NonFiniteLossError} when the loss or the gradient norm is NaN or infinite.
    */
   async trainStep(): Promise<StepReport> {
     const { batch } = this.config;
@@ -147,46 +162,49 @@ export class Trainer {
       const pred = this.model.forward(ctx, xt, t);
       return tf.mean(tf.square(tf.sub(pred, noise))) as tf.Scalar;
     }, vars);
-    const loss = (await value.data())[0];
-    value.dispose();
-    if (!Number.isFinite(loss)) {
-      tf.dispose(grads);
-      for (const u of ctx.updates) u.value.dispose();
-      throw new NonFiniteLossError(
-        `loss became ${loss} at step ${this.step + 1}; the update was not applied`,
-      );
-    }
     // grads are keyed by variable name; map them back to parameter names
     const byName: Record<string, tf.Tensor> = {};
     for (const [name, v] of this.model.params) byName[name] = grads[v.name];
-    const norm = this.adam.apply(byName);
-    tf.dispose(grads);
+    let status: tf.Tensor;
+    try {
+      status = this.adam.apply(byName, { loss: value, ema: this.ema });
+    } finally {
+      tf.dispose(grads);
+      value.dispose();
+    }
+    const [gradNorm, applied, loss] = await status.data();
+    status.dispose();
+    if (!applied) {
+      this.adam.rejectLast();
+      for (const u of ctx.updates) u.value.dispose();
+      ctx.updates.length = 0;
+      const what = Number.isFinite(loss) ? `the gradient norm became ${gradNorm}` : `loss became ${loss}`;
+      throw new NonFiniteLossError(`${what} at step ${this.step + 1}; the update was not applied`);
+    }
     ctx.applyUpdates();
-    this.ema.update(this.step);
-    const gradNorm = (await norm.data())[0];
-    norm.dispose();
     return { step: this.step, loss, gradNorm, lr: this.adam.learningRate(this.step) };
-  }
-
-  /** Every tensor of the run by checkpoint prefix: weights, EMA, Adam moments, BatchNorm state. */
-  #groups(): [string, Map<string, tf.Variable>][] {
-    return [
-      ["params", this.model.params],
-      ["ema", this.ema.shadow],
-      ["adam_m", this.adam.m],
-      ["adam_v", this.adam.v],
-      ["state", this.model.state],
-    ];
   }
 
   /** Reads every tensor back into a checkpoint object (weights, EMA, Adam moments, state, streams). */
   async toCheckpoint(dataHash: string | null, extra: Partial<CheckpointMeta> = {}): Promise<Checkpoint> {
     const tensors = new Map<string, StoredTensor>();
-    const groups = this.#groups();
-    for (const [prefix, map] of groups) {
+    for (const [prefix, map] of [["params", this.model.params]] as const) {
       const data = await Promise.all([...map.values()].map((v) => v.data() as Promise<Float32Array>));
       readTensors(prefix, map, tensors, data);
     }
+    const [ema, m, v] = await Promise.all(
+      [this.ema.flat, this.adam.flatM, this.adam.flatV].map((t) => t.data() as Promise<Float32Array>),
+    );
+    flatToCheckpoint(ema, "ema", this.ema.layout, tensors);
+    flatToCheckpoint(m, "adam_m", this.adam.layout, tensors);
+    flatToCheckpoint(v, "adam_v", this.adam.layout, tensors);
+    const state = this.model.state;
+    readTensors(
+      "state",
+      state,
+      tensors,
+      await Promise.all([...state.values()].map((t) => t.data() as Promise<Float32Array>)),
+    );
     tensors.set(DATA_MEAN_TENSOR, {
       shape: [this.dataset.size, this.dataset.size, 3],
       data: this.dataMean.slice(),
@@ -213,10 +231,18 @@ export class Trainer {
   /**
    * Restores weights, EMA, Adam moments and step, BatchNorm state and the random streams from a
    * checkpoint, after checking every tensor; nothing is assigned unless everything fits.
+   *
+   * @throws {CheckpointError} when a tensor is missing, extra or of another shape.
    */
   restore(ckpt: Checkpoint): void {
-    const groups = this.#groups();
-    assignTensors(ckpt, groups);
+    // in the order a reader expects the first problem: the weights, then the optimizer's tensors
+    flatFromCheckpoint(ckpt.tensors, "params", this.adam.layout);
+    const ema = flatFromCheckpoint(ckpt.tensors, "ema", this.ema.layout);
+    const m = flatFromCheckpoint(ckpt.tensors, "adam_m", this.adam.layout);
+    const v = flatFromCheckpoint(ckpt.tensors, "adam_v", this.adam.layout);
+    assignTensors(ckpt, [["params", this.model.params], ["state", this.model.state]]);
+    this.ema.load(ema);
+    this.adam.setMoments(m, v);
     this.adam.step = ckpt.meta.step;
     if (ckpt.meta.rng) {
       this.noiseRng.setState(ckpt.meta.rng.noise);
@@ -240,12 +266,9 @@ export class Trainer {
     // a sampling checkpoint holds only the EMA weights: then the weights start from them too
     if (!has("params/")) copy("ema/", "params/");
     if (!has("ema/")) copy("params/", "ema/");
-    const groups: [string, Map<string, tf.Variable>][] = [
-      ["params", this.model.params],
-      ["ema", this.ema.shadow],
-      ["state", this.model.state],
-    ];
-    assignTensors({ ...ckpt, tensors }, groups);
+    const ema = flatFromCheckpoint(tensors, "ema", this.ema.layout);
+    assignTensors({ ...ckpt, tensors }, [["params", this.model.params], ["state", this.model.state]]);
+    this.ema.load(ema);
   }
 
   /** Releases every tensor of the run. */

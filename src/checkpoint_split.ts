@@ -1,0 +1,188 @@
+/**
+ * Checkpoints split into several files, for transports with a size limit per file: each part is
+ * a complete checkpoint file (same format, same metadata, a share of the tensors) named
+ * `<base>-00001-of-00003.safetensors`, and loading any part loads them all as one checkpoint.
+ *
+ * @module
+ */
+import { basename, dirname, join } from "node:path";
+import {
+  type Checkpoint,
+  CheckpointError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type EncodeOptions,
+  type StoredTensor,
+} from "./checkpoint.ts";
+import { atomicWriteFile } from "./io.ts";
+
+const PART_RE = /^(.*)-(\d{5})-of-(\d{5})\.safetensors$/;
+
+/** Room kept for each part's JSON header (tensor table and metadata) when sizing parts. */
+const HEADER_ALLOWANCE = 256 * 1024;
+
+/** Options of {@linkcode splitCheckpoint} and {@linkcode saveSplitCheckpoint}. */
+export interface SplitOptions extends EncodeOptions {
+  /** Largest file in bytes (default 16 MiB). */
+  maxBytes?: number;
+}
+
+/**
+ * The path of part `index` (1-based) of `count` for a base path without extension.
+ *
+ * @example
+ * ```ts
+ * import { splitPartPath } from "./checkpoint_split.ts";
+ * console.assert(splitPartPath("out/ema", 2, 3) === "out/ema-00002-of-00003.safetensors");
+ * ```
+ */
+export function splitPartPath(base: string, index: number, count: number): string {
+  const pad = (n: number) => String(n).padStart(5, "0");
+  return `${base}-${pad(index)}-of-${pad(count)}.safetensors`;
+}
+
+/**
+ * Whether a path names one part of a split checkpoint.
+ *
+ * @example
+ * ```ts
+ * import { isSplitPart } from "./checkpoint_split.ts";
+ * console.assert(isSplitPart("ema-00001-of-00002.safetensors") && !isSplitPart("ema.safetensors"));
+ * ```
+ */
+export function isSplitPart(path: string): boolean {
+  return PART_RE.test(basename(path));
+}
+
+/**
+ * Splits a checkpoint into parts whose encoded files stay under `maxBytes`, keeping tensor order;
+ * every part carries the full metadata. A single tensor too large for a part is a RangeError.
+ *
+ * @example
+ * ```ts
+ * import type { Checkpoint } from "./checkpoint.ts";
+ * import { splitCheckpoint } from "./checkpoint_split.ts";
+ * const tensors = new Map(Array.from({ length: 4 }, (_, i) => [`ema/w${i}`, { shape: [100000], data: new Float32Array(100000) }]));
+ * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
+ *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null }, tensors };
+ * console.assert(splitCheckpoint(ckpt, { maxBytes: 1_200_000 }).length === 2);
+ * ```
+ */
+export function splitCheckpoint(ckpt: Checkpoint, options: SplitOptions = {}): Checkpoint[] {
+  const maxBytes = options.maxBytes ?? 16 * 2 ** 20;
+  const width = (options.dtype ?? "F32") === "F32" ? 4 : 2;
+  const budget = maxBytes - HEADER_ALLOWANCE - 8;
+  if (budget <= 0) throw new RangeError(`maxBytes ${maxBytes} leaves no room for tensors`);
+  const parts: Map<string, StoredTensor>[] = [new Map()];
+  let used = 0;
+  for (const [name, t] of ckpt.tensors) {
+    const bytes = t.data.length * width;
+    if (bytes > budget) {
+      throw new RangeError(`tensor "${name}" (${bytes} bytes) does not fit in a part of ${maxBytes} bytes`);
+    }
+    if (used + bytes > budget && parts.at(-1)!.size > 0) {
+      parts.push(new Map());
+      used = 0;
+    }
+    parts.at(-1)!.set(name, t);
+    used += bytes;
+  }
+  return parts.map((tensors) => ({ meta: ckpt.meta, tensors }));
+}
+
+/**
+ * Writes a checkpoint as parts of at most `maxBytes` each (atomically, one by one) and returns their
+ * paths; `base` is the path without `-0000i-of-0000n.safetensors`. Stale parts of an earlier save
+ * with another count are left alone: load by one of the returned paths.
+ *
+ * @example
+ * ```ts
+ * import type { Checkpoint } from "./checkpoint.ts";
+ * import { saveSplitCheckpoint } from "./checkpoint_split.ts";
+ * const dir = await Deno.makeTempDir();
+ * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
+ *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null },
+ *   tensors: new Map([["ema/a", { shape: [2], data: Float32Array.of(1, 2) }]]) };
+ * const paths = await saveSplitCheckpoint(`${dir}/ema`, ckpt, { dtype: "F16" });
+ * console.assert(paths.length === 1 && paths[0].endsWith("ema-00001-of-00001.safetensors"));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function saveSplitCheckpoint(
+  base: string,
+  ckpt: Checkpoint,
+  options: SplitOptions = {},
+): Promise<string[]> {
+  const parts = splitCheckpoint(ckpt, options);
+  const paths: string[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const bytes = encodeCheckpoint(parts[i], options);
+    if (bytes.length > (options.maxBytes ?? 16 * 2 ** 20)) {
+      throw new RangeError(`part ${i + 1} came out at ${bytes.length} bytes, over the limit`);
+    }
+    const path = splitPartPath(base, i + 1, parts.length);
+    await atomicWriteFile(path, bytes);
+    paths.push(path);
+  }
+  return paths;
+}
+
+/**
+ * Loads every part of the split checkpoint that `path` (any one part) belongs to and joins them:
+ * all parts must be present, decode cleanly (each has its own checksum), carry the same metadata
+ * and no tensor twice; otherwise a {@linkcode CheckpointError} names the problem.
+ *
+ * @example
+ * ```ts
+ * import type { Checkpoint } from "./checkpoint.ts";
+ * import { loadSplitCheckpoint, saveSplitCheckpoint } from "./checkpoint_split.ts";
+ * const dir = await Deno.makeTempDir();
+ * const tensors = new Map(Array.from({ length: 3 }, (_, i) => [`ema/w${i}`, { shape: [200000], data: new Float32Array(200000).fill(i) }]));
+ * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
+ *   schedule: { kind: "linear", T: 10 }, step: 7, seed: 0, dataHash: null }, tensors };
+ * const paths = await saveSplitCheckpoint(`${dir}/ema`, ckpt, { maxBytes: 1_200_000 });
+ * const back = await loadSplitCheckpoint(paths[1]);
+ * console.assert(paths.length === 3 && back.tensors.size === 3 && back.tensors.get("ema/w2")!.data[0] === 2);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function loadSplitCheckpoint(path: string): Promise<Checkpoint> {
+  const m = PART_RE.exec(basename(path));
+  if (!m) throw new CheckpointError(`"${path}" is not a part of a split checkpoint (<base>-00001-of-0000N)`);
+  const count = Number(m[3]);
+  if (count < 1 || Number(m[2]) < 1 || Number(m[2]) > count) {
+    throw new CheckpointError(`"${path}" has an impossible part number`);
+  }
+  const base = join(dirname(path), m[1]);
+  let joined: Checkpoint | null = null;
+  let metaJson = "";
+  for (let i = 1; i <= count; i++) {
+    const partPath = splitPartPath(base, i, count);
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(partPath);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new CheckpointError(`split checkpoint part ${i} of ${count} is missing: ${partPath}`);
+      }
+      throw err;
+    }
+    const part = decodeCheckpoint(bytes, `checkpoint part "${partPath}"`);
+    const json = JSON.stringify(part.meta);
+    if (!joined) {
+      joined = { meta: part.meta, tensors: new Map() };
+      metaJson = json;
+    } else if (json !== metaJson) {
+      throw new CheckpointError(
+        `split checkpoint part ${i} of ${count} belongs to another checkpoint: ${partPath}`,
+      );
+    }
+    for (const [name, t] of part.tensors) {
+      if (joined.tensors.has(name)) {
+        throw new CheckpointError(`split checkpoint has tensor "${name}" twice (part ${i}: ${partPath})`);
+      }
+      joined.tensors.set(name, t);
+    }
+  }
+  return joined!;
+}

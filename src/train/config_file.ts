@@ -1,0 +1,188 @@
+/**
+ * Training recipes as files: a JSON object with the fields of {@linkcode TrainConfig} (the same
+ * shape as a run's `config.json`) plus the run settings `every` and `minutes`, validated field by
+ * field so that a typo is a one-line error before any work starts.
+ *
+ * @module
+ */
+import {
+  DEFAULT_SEED_CONFIG,
+  DEFAULT_UNET_CONFIG,
+  type ModelConfig,
+  validateModelConfig,
+} from "../model/model.ts";
+import { SCHEDULE_KINDS } from "../schedule.ts";
+import type { TrainConfig } from "./trainer.ts";
+
+/** A recipe file that cannot be used, with the field and the fix in its one-line message. */
+export class TrainRecipeError extends Error {
+  /** Always `"TrainRecipeError"`. */
+  override name = "TrainRecipeError";
+}
+
+/** What a recipe file holds: training fields and run settings, each optional. */
+export interface TrainRecipe {
+  /** The {@linkcode TrainConfig} fields the file sets. */
+  config: Partial<TrainConfig>;
+  /** Checkpoint and sample grid every this many steps. */
+  every?: number;
+  /** Wall-clock budget of the training loop in minutes (stops early when reached). */
+  minutes?: number;
+}
+
+type Check = (key: string, v: unknown) => unknown;
+
+const int = (min: number, max = Infinity): Check => (key, v) => {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    const range = max === Infinity ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
+    throw new TrainRecipeError(`"${key}" must be ${range}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+};
+
+const num = (min: number, max: number, openMin = false): Check => (key, v) => {
+  if (typeof v !== "number" || !Number.isFinite(v) || v > max || (openMin ? v <= min : v < min)) {
+    throw new TrainRecipeError(
+      `"${key}" must be a number in ${openMin ? "(" : "["}${min}, ${max}], got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+};
+
+const FIELDS: Record<string, Check> = {
+  data: (key, v) => {
+    if (typeof v !== "string" || v.trim() === "") {
+      throw new TrainRecipeError(`"${key}" must be a dataset folder (a non-empty string)`);
+    }
+    return v;
+  },
+  model: (key, v) => parseModel(key, v),
+  schedule: (key, v) => {
+    if (!(SCHEDULE_KINDS as readonly unknown[]).includes(v)) {
+      throw new TrainRecipeError(
+        `"${key}" must be one of ${SCHEDULE_KINDS.join(", ")}, got ${JSON.stringify(v)}`,
+      );
+    }
+    return v;
+  },
+  T: int(2, 100000),
+  batch: int(1, 4096),
+  steps: int(1),
+  lr: num(0, 1, true),
+  warmup: int(0),
+  cooldown: int(0),
+  gradClip: num(0, Infinity),
+  ema: num(0, 0.999999),
+  seed: int(0),
+  dropout: num(0, 0.99),
+};
+
+const RUN_FIELDS: Record<string, Check> = {
+  every: int(1),
+  minutes: num(0, 7 * 24 * 60, true),
+};
+
+function parseModel(key: string, v: unknown): ModelConfig {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new TrainRecipeError(`"${key}" must be an object such as {"preset": "unet", "channels": 64}`);
+  }
+  const m = v as Record<string, unknown>;
+  const preset = m.preset ?? "unet";
+  const defaults: Record<string, unknown> | undefined = preset === "unet"
+    ? DEFAULT_UNET_CONFIG as unknown as Record<string, unknown>
+    : preset === "seed"
+    ? DEFAULT_SEED_CONFIG as unknown as Record<string, unknown>
+    : undefined;
+  if (!defaults) {
+    throw new TrainRecipeError(`"${key}.preset" must be "unet" or "seed", got ${JSON.stringify(preset)}`);
+  }
+  const known = new Set([...Object.keys(defaults), ...(preset === "unet" ? ["attentionResolutions"] : [])]);
+  for (const k of Object.keys(m)) {
+    if (!known.has(k)) {
+      throw new TrainRecipeError(
+        `"${key}.${k}" is not a ${preset} setting: use ${[...known].join(", ")}`,
+      );
+    }
+  }
+  const config = { ...structuredClone(defaults), ...m, preset } as unknown as ModelConfig;
+  try {
+    validateModelConfig(config);
+  } catch (err) {
+    throw new TrainRecipeError(`"${key}": ${(err as Error).message}`);
+  }
+  return config;
+}
+
+/**
+ * Parses and validates a recipe file's text. Unknown fields, wrong types and out-of-range values
+ * throw a {@linkcode TrainRecipeError} naming the field; a partial model is completed from its
+ * preset's defaults. `init`, which a run writes for the record, is refused: pass `--init` instead.
+ *
+ * @example
+ * ```ts
+ * import { parseTrainRecipe } from "./config_file.ts";
+ * const r = parseTrainRecipe('{"batch": 64, "model": {"channels": 64}, "minutes": 9}');
+ * console.assert(r.config.batch === 64 && r.minutes === 9);
+ * console.assert(r.config.model?.preset === "unet");
+ * ```
+ */
+export function parseTrainRecipe(text: string): TrainRecipe {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new TrainRecipeError(`not valid JSON (${(err as Error).message.split("\n")[0]})`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    throw new TrainRecipeError("must hold one JSON object of training settings");
+  }
+  const recipe: TrainRecipe = { config: {} };
+  const config = recipe.config as Record<string, unknown>;
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (key === "init") {
+      throw new TrainRecipeError(
+        `"init" is a run's record of where it started: remove it and pass --init FILE`,
+      );
+    }
+    if (key in FIELDS) config[key] = FIELDS[key](key, value);
+    else if (key in RUN_FIELDS) {
+      (recipe as unknown as Record<string, unknown>)[key] = RUN_FIELDS[key](key, value);
+    } else {
+      throw new TrainRecipeError(
+        `unknown field "${key}": use ${[...Object.keys(FIELDS), ...Object.keys(RUN_FIELDS)].join(", ")}`,
+      );
+    }
+  }
+  return recipe;
+}
+
+/**
+ * Reads and validates a recipe file; a missing or invalid file throws a {@linkcode TrainRecipeError}
+ * whose message starts with the path.
+ *
+ * @example
+ * ```ts
+ * import { loadTrainRecipe } from "./config_file.ts";
+ * try {
+ *   await loadTrainRecipe("no-such-recipe.json");
+ * } catch (e) {
+ *   console.assert((e as Error).name === "TrainRecipeError");
+ * }
+ * ```
+ */
+export async function loadTrainRecipe(path: string): Promise<TrainRecipe> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    const why = err instanceof Deno.errors.NotFound
+      ? "does not exist"
+      : `cannot be read (${(err as Error).message})`;
+    throw new TrainRecipeError(`${path} ${why}; give a JSON recipe such as configs/faces4-64.json`);
+  }
+  try {
+    return parseTrainRecipe(text);
+  } catch (err) {
+    throw new TrainRecipeError(`${path}: ${(err as Error).message}`);
+  }
+}
