@@ -15,15 +15,14 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import { atomicWriteFile } from "./io.ts";
+import { atomicWriteFile, isSplitPart, loadSplitCheckpoint } from "./platform/files.ts";
+import { sha256Hex } from "./platform/sha256.ts";
 import {
   type CheckpointSource,
   type LoadCheckpointOptions,
   readCheckpointSource,
 } from "./checkpoint_source.ts";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.ts";
-import { isSplitPart, loadSplitCheckpoint } from "./checkpoint_split.ts";
 import type { ModelConfig } from "./model/model.ts";
 import { SCHEDULE_KINDS, type ScheduleKind } from "./schedule.ts";
 import type { RngState } from "./rng.ts";
@@ -179,11 +178,9 @@ function checksumOffset(bytes: Uint8Array, headerLen: number): number {
 
 /** SHA-256 (hex) of the whole file with the 64 digits at `at` read as `0`. */
 function wholeFileDigest(bytes: Uint8Array, at: number): string {
-  return createHash("sha256")
-    .update(bytes.subarray(0, at))
-    .update(ZERO_DIGEST)
-    .update(bytes.subarray(at + 64))
-    .digest("hex");
+  const zeroed = bytes.slice();
+  zeroed.set(new TextEncoder().encode(ZERO_DIGEST), at);
+  return sha256Hex(zeroed);
 }
 
 /** Options of {@linkcode decodeCheckpoint} and {@linkcode loadCheckpoint}. */
@@ -254,7 +251,7 @@ export function decodeCheckpoint(
         `${source} is truncated: data section is ${data.length} bytes, header says ${end}`,
       );
     }
-    if (createHash("sha256").update(data).digest("hex") !== md.sha256) {
+    if (sha256Hex(data) !== md.sha256) {
       throw new CheckpointError(`${source} is corrupt: payload checksum mismatch`);
     }
     const warn = options.warn === undefined ? (l: string) => console.error(`warning: ${l}`) : options.warn;

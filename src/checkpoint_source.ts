@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
 import { CheckpointError } from "./checkpoint.ts";
+import { isPermissionError, notFoundError, readLocalFile } from "./platform/files.ts";
 
 /** A checkpoint to read: a path, a URL (or a string starting `http:`, `https:`, `file:`), or its bytes. */
 export type CheckpointSource = string | URL | Uint8Array;
@@ -75,16 +75,7 @@ export async function readCheckpointSource(
     return { bytes: await download(url, options), name: `checkpoint "${url.href}"` };
   }
   const shown = url ? url.href : source as string;
-  const path = url ? fileURLToPath(url) : source as string;
-  let bytes: Uint8Array;
-  try {
-    bytes = await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`checkpoint "${shown}" does not exist; train one with: deno task train`);
-    }
-    throw err;
-  }
+  const bytes = await readLocalFile(url ?? source as string, shown);
   options.onProgress?.({ loaded: bytes.length, total: bytes.length, source: shown });
   return { bytes, name: `checkpoint "${shown}"` };
 }
@@ -96,12 +87,12 @@ async function download(url: URL, options: LoadCheckpointOptions): Promise<Uint8
     response = await fetch(url, { signal: options.signal });
   } catch (err) {
     // A missing --allow-net is Deno's own clear message; keep it.
-    if (err instanceof Deno.errors.NotCapable || (err as Error).name === "AbortError") throw err;
+    if (isPermissionError(err) || (err as Error).name === "AbortError") throw err;
     throw new CheckpointError(`${name} could not be downloaded: ${firstLine(err)}`);
   }
   if (response.status === 404) {
     await response.body?.cancel();
-    throw new Deno.errors.NotFound(`${name} does not exist (HTTP 404)`);
+    throw notFoundError(`${name} does not exist (HTTP 404)`);
   }
   if (!response.ok || !response.body) {
     await response.body?.cancel();

@@ -7,7 +7,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { join } from "node:path";
 import { decodeImage } from "../image/codec.ts";
-import { rgb8ToFloat } from "../image/pixels.ts";
+import { flipHorizontal, rgb8ToFloat } from "../image/pixels.ts";
+export { flipHorizontal };
 import type { Rng } from "../rng.ts";
 import {
   DatasetError,
@@ -31,33 +32,6 @@ export interface SamplerState {
   cursor: number;
   /** Completed epochs. */
   epoch: number;
-}
-
-/**
- * Mirrors one HWC image left ↔ right into `out` (which may not alias `src`).
- *
- * @example
- * ```ts
- * import { flipHorizontal } from "./load.ts";
- * const out = new Float32Array(6);
- * flipHorizontal(Float32Array.of(1, 2, 3, 4, 5, 6), out, 1, 2, 3);
- * console.assert(out.join() === "4,5,6,1,2,3");
- * ```
- */
-export function flipHorizontal(
-  src: Float32Array,
-  out: Float32Array,
-  height: number,
-  width: number,
-  channels: number,
-): void {
-  for (let y = 0; y < height; y++) {
-    const row = y * width * channels;
-    for (let x = 0; x < width; x++) {
-      const s = row + (width - 1 - x) * channels, o = row + x * channels;
-      for (let c = 0; c < channels; c++) out[o + c] = src[s + c];
-    }
-  }
 }
 
 /**

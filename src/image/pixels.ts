@@ -75,3 +75,30 @@ export function floatToRgb8(values: ArrayLike<number>): Uint8Array {
 export async function tensorToRgb8(tensor: { data(): Promise<ArrayLike<number>> }): Promise<Uint8Array> {
   return floatToRgb8(await tensor.data());
 }
+
+/**
+ * Mirrors one HWC image left ↔ right into `out` (which may not alias `src`).
+ *
+ * @example
+ * ```ts
+ * import { flipHorizontal } from "./pixels.ts";
+ * const out = new Float32Array(6);
+ * flipHorizontal(Float32Array.of(1, 2, 3, 4, 5, 6), out, 1, 2, 3);
+ * console.assert(out.join() === "4,5,6,1,2,3");
+ * ```
+ */
+export function flipHorizontal(
+  src: Float32Array,
+  out: Float32Array,
+  height: number,
+  width: number,
+  channels: number,
+): void {
+  for (let y = 0; y < height; y++) {
+    const row = y * width * channels;
+    for (let x = 0; x < width; x++) {
+      const s = row + (width - 1 - x) * channels, o = row + x * channels;
+      for (let c = 0; c < channels; c++) out[o + c] = src[s + c];
+    }
+  }
+}

@@ -19,7 +19,8 @@
  *
  * @module
  */
-import { type EmojiDataset, flipHorizontal } from "../dataset/load.ts";
+import type { EmojiDataset } from "../dataset/load.ts";
+import { flipHorizontal } from "../image/pixels.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
 import { checkTimestep } from "../schedule.ts";
 

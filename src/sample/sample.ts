@@ -48,6 +48,12 @@ export interface SampleOptions {
   dataMean?: Float32Array;
   /** Keep a frame of x_t every this many steps for an animation (0 = none). */
   frameEvery?: number;
+  /**
+   * Called with each frame as it is kept (see `frameEvery`), for live previews: x_t clipped to
+   * [−1, 1] for the `count` images of the batch starting at image `first`. Sampling waits for a
+   * returned promise (a page can let itself repaint).
+   */
+  onFrame?: (frame: Float32Array, first: number, count: number) => void | Promise<void>;
   /** Called after every step of every batch with (images done so far, total steps done, total steps). */
   onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
@@ -151,8 +157,10 @@ export async function sampleImages(
     let frame = 0;
     const keepFrame = async (xt: tf.Tensor) => {
       const clipped = tf.clipByValue(xt, -1, 1);
-      frames[frame++].set(await clipped.data() as Float32Array, first * per);
+      const values = await clipped.data() as Float32Array;
       clipped.dispose();
+      frames[frame++].set(values, first * per);
+      await options.onFrame?.(values, first, b);
     };
     if (frameCount) await keepFrame(x);
     for (let i = 0; i < ts.length; i++) {
