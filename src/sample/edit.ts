@@ -27,7 +27,7 @@ import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./def
 import { priorStart } from "./prior.ts";
 import { checkSampleOptions, type SamplerName, samplerTimesteps } from "./sample.ts";
 import { slerp } from "./slerp.ts";
-import { ddimStepTensor, ddpmStepTensor, dpmSolverStepTensor } from "./steps.ts";
+import { samplerStepTensor } from "./steps.ts";
 import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
 
 /**
@@ -176,17 +176,12 @@ export async function reverseFrom(
       for (let r = 0; r < tries; r++) {
         const z = needNoise && t > 0 ? tf.tensor4d(rng.normalArray(b * per), shape) : null;
         const eps = denoiser.predict(x as tf.Tensor4D, tArr);
-        let next: tf.Tensor;
-        if (sampler === "dpm++2m") {
-          const step = dpmSolverStepTensor(schedule, x, eps, t, tNext, useLast, clip);
+        const step = samplerStepTensor(sampler, schedule, x, eps, t, tNext, { eta, z, clip, last: useLast });
+        if (step.prediction) {
           prediction?.x0.dispose();
           prediction = step.prediction;
-          next = step.x;
-        } else {
-          next = sampler === "ddpm"
-            ? ddpmStepTensor(schedule, x, eps, t, z, clip)
-            : ddimStepTensor(schedule, x, eps, t, tNext, eta, z, clip);
         }
+        const next = step.x;
         eps.dispose();
         x.dispose();
         z?.dispose();

@@ -11,7 +11,7 @@ import { Rng } from "../rng.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
 import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./defaults.ts";
 import { priorStart } from "./prior.ts";
-import { ddimStepTensor, ddimTimesteps, ddpmStepTensor, dpmSolverStepTensor } from "./steps.ts";
+import { ddimTimesteps, samplerStepTensor } from "./steps.ts";
 import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
 
 /**
@@ -168,18 +168,13 @@ export async function sampleImages(
       const tArr = new Array(b).fill(t);
       const z = needNoise && t > 0 ? tf.tensor4d(rng.normalArray(b * per), shape) : null;
       const eps = model.predict(x as tf.Tensor4D, tArr, params);
-      let next: tf.Tensor;
-      if (sampler === "dpm++2m") {
-        const useLast = dpmSolverFirstOrder(i, ts.length) ? null : last;
-        const step = dpmSolverStepTensor(schedule, x, eps, t, tNext, useLast, clip);
+      const useLast = dpmSolverFirstOrder(i, ts.length) ? null : last;
+      const step = samplerStepTensor(sampler, schedule, x, eps, t, tNext, { eta, z, clip, last: useLast });
+      if (step.prediction) {
         last?.x0.dispose();
         last = step.prediction;
-        next = step.x;
-      } else {
-        next = sampler === "ddpm"
-          ? ddpmStepTensor(schedule, x, eps, t, z, clip)
-          : ddimStepTensor(schedule, x, eps, t, tNext, eta, z, clip);
       }
+      const next = step.x;
       eps.dispose();
       x.dispose();
       z?.dispose();

@@ -11,6 +11,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { checkTimestep, type DiffusionSchedule } from "../schedule.ts";
 import { type DataPrediction, dpmSolverCoefficients } from "./steps_plain.ts";
+import type { SamplerName } from "./sample.ts";
 
 /**
  * x0 predicted from x_t and ε: (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t, optionally clipped to [−1, 1].
@@ -155,6 +156,52 @@ export function dpmSolverStepTensor(
     return [out, x0];
   });
   return { x, prediction: { x0, t } };
+}
+
+/** The settings of one {@linkcode samplerStepTensor}. */
+export interface SamplerStepOptions {
+  /** DDIM's η (ddim only). */
+  eta: number;
+  /** The step's fresh noise (ddpm, and ddim with η > 0), or null. */
+  z: tf.Tensor | null;
+  /** Clip the predicted x0 to [−1, 1]. */
+  clip: boolean;
+  /** DPM-Solver++'s previous data prediction for a second-order step, or null for a first-order one. */
+  last: DataPrediction<tf.Tensor> | null;
+}
+
+/**
+ * One reverse step of any sampler on tensors, x_t → x_tNext (tNext = −1: to x0): the step that
+ * `sampleImages` and the edits share. A DPM-Solver++ step also returns its data prediction, which the
+ * caller keeps for the next step and disposes; the other samplers return null there. Disposes nothing.
+ *
+ * @example A deterministic DDIM step equals ddimStepTensor
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { makeSchedule } from "../schedule.ts";
+ * import { ddimStepTensor, samplerStepTensor } from "./steps.ts";
+ * await tf.setBackend("cpu");
+ * const s = makeSchedule("linear", 10), x = tf.ones([1, 2, 2, 3]), eps = tf.zeros([1, 2, 2, 3]);
+ * const a = samplerStepTensor("ddim", s, x, eps, 5, 2, { eta: 0, z: null, clip: true, last: null });
+ * const b = ddimStepTensor(s, x, eps, 5, 2, 0, null, true);
+ * console.assert((await tf.max(tf.abs(tf.sub(a.x, b))).data())[0] === 0 && a.prediction === null);
+ * ```
+ */
+export function samplerStepTensor(
+  sampler: SamplerName,
+  schedule: DiffusionSchedule,
+  x: tf.Tensor,
+  eps: tf.Tensor,
+  t: number,
+  tNext: number,
+  o: SamplerStepOptions,
+): { x: tf.Tensor; prediction: DataPrediction<tf.Tensor> | null } {
+  if (sampler === "dpm++2m") return dpmSolverStepTensor(schedule, x, eps, t, tNext, o.last, o.clip);
+  const next = sampler === "ddpm"
+    ? ddpmStepTensor(schedule, x, eps, t, o.z, o.clip)
+    : ddimStepTensor(schedule, x, eps, t, tNext, o.eta, o.z, o.clip);
+  return { x: next, prediction: null };
 }
 
 /**
