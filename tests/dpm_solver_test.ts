@@ -10,25 +10,10 @@ import {
   dpmSolverStep,
 } from "../src/sample/steps_plain.ts";
 import { checkSampleOptions, sampleImages } from "../src/sample/sample.ts";
-import { DiffusionModel } from "../src/model/model.ts";
-import type { ForwardContext } from "../src/model/context.ts";
 import { Rng } from "../src/rng.ts";
-import { testOnBackends, TINY_UNET } from "./helpers.ts";
+import { testOnBackends } from "./helpers.ts";
+import { OracleModel } from "./cases/oracle.ts";
 import { plainEqualsTensor } from "./cases/dpm.ts";
-
-/** A model whose ε-prediction is exactly the noise that turns a known x0 into x_t. */
-class OracleModel extends DiffusionModel {
-  constructor(readonly x0: tf.Tensor4D, readonly schedule = makeSchedule("linear", 100)) {
-    super(TINY_UNET, 0, 8);
-  }
-  override forward(_ctx: ForwardContext, x: tf.Tensor4D, t: ArrayLike<number>): tf.Tensor4D {
-    const k = t[0];
-    return tf.div(
-      tf.sub(x, tf.mul(this.x0, this.schedule.sqrtAlphasCumprod[k])),
-      this.schedule.sqrtOneMinusAlphasCumprod[k],
-    );
-  }
-}
 
 Deno.test("with an oracle ε-model, DPM-Solver++(2M) recovers x0 to 1e-3 at any step count", async () => {
   await initBackend("wasm", { log: null });

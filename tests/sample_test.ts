@@ -5,11 +5,11 @@ import { makeSchedule, scheduleFromBetas } from "../src/schedule.ts";
 import { ddimStepTensor, ddimTimesteps, ddpmStepTensor, predictX0 } from "../src/sample/steps.ts";
 import { sampleImages } from "../src/sample/sample.ts";
 import { DiffusionModel } from "../src/model/model.ts";
-import type { ForwardContext } from "../src/model/context.ts";
 import { gridShape, sampleGrid, writeSampleFiles } from "../src/sample/output.ts";
 import { decodeImage } from "../src/image/codec.ts";
 import { Rng } from "../src/rng.ts";
 import { ownLines, runTask, TINY_UNET } from "./helpers.ts";
+import { OracleModel } from "./cases/oracle.ts";
 
 await initBackend("wasm", { log: null });
 const close = (a: number, b: number, tol: number, what: string) =>
@@ -78,20 +78,6 @@ Deno.test("η = 1 with S = T: DDIM's step variance equals DDPM's posterior varia
     close(sigma2, s.posteriorVariance[t], 1e-12, `t=${t}`);
   }
 });
-
-/** A model whose ε-prediction is exactly the noise that turns a known x0 into x_t. */
-class OracleModel extends DiffusionModel {
-  constructor(readonly x0: tf.Tensor4D, readonly schedule = makeSchedule("linear", 100)) {
-    super(TINY_UNET, 0, 8);
-  }
-  override forward(_ctx: ForwardContext, x: tf.Tensor4D, t: ArrayLike<number>): tf.Tensor4D {
-    const k = t[0];
-    return tf.div(
-      tf.sub(x, tf.mul(this.x0, this.schedule.sqrtAlphasCumprod[k])),
-      this.schedule.sqrtOneMinusAlphasCumprod[k],
-    );
-  }
-}
 
 Deno.test("with an oracle ε-model, DDIM η = 0 recovers x0 to 1e-3", async () => {
   const rng = new Rng(4);
