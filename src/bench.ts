@@ -42,7 +42,11 @@ function randomDataset(count: number, size: number): EmojiDataset {
   );
 }
 
-function benchTrainer(model: ModelConfig, batch: number): Trainer {
+/**
+ * The trainer every speed measurement uses: `model` at `batch` on random 32×32 images (at least 64 of
+ * them, and at least one batch), the notebook's schedule, a small learning rate.
+ */
+export function benchTrainer(model: ModelConfig, batch: number): Trainer {
   return new Trainer(
     {
       data: "synthetic",
@@ -57,7 +61,7 @@ function benchTrainer(model: ModelConfig, batch: number): Trainer {
       ema: 0.999,
       seed: 0,
     },
-    randomDataset(64, 32),
+    randomDataset(Math.max(64, batch), 32),
   );
 }
 

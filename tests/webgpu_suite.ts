@@ -9,12 +9,10 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, probeGpuAdapter, releaseWebgpu } from "../src/backend.ts";
-import { makeSchedule } from "../src/schedule.ts";
-import { qSampleTensor } from "../src/q_sample.ts";
-import { Rng } from "../src/rng.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { fixtureDataset, testOnBackends, TINY_SEED, tinyTrainConfig } from "./helpers.ts";
 import { plainEqualsTensor } from "./cases/dpm.ts";
+import { qSampleMatchesReference } from "./cases/q_sample.ts";
 import { CLIP_CASES, fusedMatchesReference, nonFiniteLossChangesNothing } from "./cases/fused_adam.ts";
 
 const gpu = await probeGpuAdapter();
@@ -37,31 +35,12 @@ Deno.test("auto picks webgpu only for a hardware adapter, and reports why", asyn
   );
 });
 
-Deno.test({
-  name: `qSampleTensor on webgpu (${skipped}) equals the plain-JS reference`,
-  ignore: !gpu.adapter,
-  fn: async () => {
-    const schedule = makeSchedule("linear", 500);
-    const rng = new Rng(1);
-    const shape: [number, number, number, number] = [4, 5, 5, 3];
-    const per = 5 * 5 * 3, n = 4 * per;
-    const x0 = new Float32Array(n).map(() => rng.uniform() * 2 - 1);
-    const noise = rng.normalArray(n);
-    const ts = [0, 17, 250, 499];
-    await initBackend("webgpu", { log: null });
-    const xt = qSampleTensor(schedule, tf.tensor4d(x0, shape), ts, tf.tensor4d(noise, shape));
-    const got = await xt.data();
-    let maxErr = 0;
-    for (let i = 0; i < n; i++) {
-      const k = ts[Math.floor(i / per)];
-      const ref = schedule.sqrtAlphasCumprod[k] * x0[i] + schedule.sqrtOneMinusAlphasCumprod[k] * noise[i];
-      maxErr = Math.max(maxErr, Math.abs(got[i] - ref));
-    }
-    assert.ok(maxErr <= 1e-5, `webgpu: max error ${maxErr}`);
-    tf.dispose(xt);
-    await initBackend("cpu", { log: null });
-  },
-});
+testOnBackends(
+  `qSampleTensor equals the plain-JS reference and never clamps x_t [${skipped}]`,
+  ["webgpu"],
+  (backend) => qSampleMatchesReference(backend, 1e-5),
+  { ignore: !gpu.adapter },
+);
 
 Deno.test({
   name: `one train step on webgpu gives the cpu loss within 1e-4 (${skipped})`,

@@ -15,13 +15,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { type BackendName, initBackend, probeGpuAdapter } from "../src/backend.ts";
 import { DATA_MEAN_TENSOR, loadCheckpoint } from "../src/checkpoint.ts";
-import { EmojiDataset } from "../src/dataset.ts";
 import { DiffusionModel, type ModelConfig, modelConfig } from "../src/model/model.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
-import { Rng } from "../src/rng.ts";
 import { makeSchedule } from "../src/schedule.ts";
 import { sampleImages } from "../src/sample/sample.ts";
-import { Trainer } from "../src/train/trainer.ts";
+import { benchTrainer, median } from "../src/bench.ts";
 
 /** Kernel and sync counts of one call, when the code base has the step-cost counters. */
 interface Cost {
@@ -65,12 +63,6 @@ async function timeRuns(fn: () => Promise<void>, repeats: number, budgetS: numbe
   return times;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 async function start(backend: BackendName, software: boolean, wasmThreads: number | "auto") {
   const info = await initBackend(backend, { log: null, wasmThreads, tempDir: "data/.cache" });
   if (info.name === "webgpu" && info.fallbackAdapter && !software) {
@@ -109,26 +101,7 @@ async function bench(v: Record<string, string | boolean | undefined>): Promise<u
   const measure = await costCounter();
   const train = [];
   for (const batch of ints("train-batches", v["train-batches"] as string, [8, 32, 128])) {
-    const rng = new Rng(9);
-    const count = Math.max(batch, 64);
-    const data = new EmojiDataset(
-      Float32Array.from({ length: count * 32 * 32 * 3 }, () => rng.uniform() * 2 - 1),
-      count,
-      32,
-    );
-    const trainer = new Trainer({
-      data: "synthetic",
-      model,
-      schedule: "linear",
-      T: 500,
-      batch,
-      steps: 1e9,
-      lr: 1e-4,
-      warmup: 0,
-      gradClip: 1,
-      ema: 0.999,
-      seed: 0,
-    }, data);
+    const trainer = benchTrainer(model, batch);
     try {
       const times = await timeRuns(async () => void await trainer.trainStep(), repeats, budgetS);
       const cost = measure ? (await measure(() => trainer.trainStep())).cost : null;
