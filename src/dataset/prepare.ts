@@ -195,6 +195,169 @@ async function checkOutDir(dir: string): Promise<void> {
   }
 }
 
+/** What a data source gives a dataset: its images in order, their manifest entries, and what was skipped. */
+interface Collected {
+  items: Item[];
+  images: Uint8Array[];
+  sources: ManifestSource[];
+  skipped: { file: string; reason: string }[];
+  filters: { categories: string[]; subcategories: string[] };
+  name: string;
+}
+
+/** The images of a `--from` folder (any PNG/JPEG below it), padded or cropped to square and resized. */
+async function collectFolder(
+  root: string,
+  options: PrepareOptions,
+  bg: Rgb,
+  size: number,
+  fit: "pad" | "crop",
+  log: ((line: string) => void) | null,
+  warn: ((line: string) => void) | null,
+): Promise<Collected> {
+  const items: Item[] = [];
+  const images: Uint8Array[] = [];
+  const sources: ManifestSource[] = [];
+  const skipped: { file: string; reason: string }[] = [];
+  if (
+    options.vendors !== undefined || options.category !== undefined || options.subcategory !== undefined
+  ) {
+    throw new DatasetError("--from cannot be combined with --vendor, --category or --subcategory");
+  }
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(root);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new DatasetError(`--from ${root}: no such folder`);
+    throw err;
+  }
+  if (!stat.isDirectory) throw new DatasetError(`--from ${root} is not a folder`);
+  let nonSquare = 0;
+  for (const path of await listImageFiles(root)) {
+    const rel = relative(root, path);
+    const ext = extname(path).toLowerCase();
+    if (!IMAGE_EXTENSIONS.includes(ext)) {
+      skipped.push({
+        file: rel,
+        reason: `not an image file (extension "${ext}"; use ${IMAGE_EXTENSIONS.join(", ")})`,
+      });
+      continue;
+    }
+    try {
+      const img = await decodeImage(await Deno.readFile(path));
+      images.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size, fit));
+      if (img.width !== img.height) nonSquare++;
+    } catch (err) {
+      skipped.push({ file: rel, reason: `cannot be decoded (${(err as Error).message})` });
+      continue;
+    }
+    const stem = basename(path, extname(path));
+    items.push({
+      meta: {
+        vendor: "folder",
+        name: stem,
+        shortName: stem,
+        unified: null,
+        category: null,
+        subcategory: null,
+        file: rel,
+      },
+      path,
+    });
+  }
+  for (const s of skipped) warn?.(`skipped ${join(root, s.file)}: ${s.reason}`);
+  if (items.length === 0) {
+    throw new DatasetError(`--from ${root} holds no readable ${IMAGE_EXTENSIONS.join("/")} image`);
+  }
+  sources.push({ kind: "folder", vendor: "folder", path: root, count: items.length });
+  log?.(`folder ${root}: ${items.length} images, ${skipped.length} skipped`);
+  if (nonSquare > 0) {
+    log?.(
+      fit === "pad"
+        ? `${nonSquare} non-square image(s) padded to square on the background (--fit crop crops them instead)`
+        : `${nonSquare} non-square image(s) cropped to their centre square (--fit pad pads them instead)`,
+    );
+  }
+  const name = options.name ?? `${slug(basename(root)) || "folder"}-${size}${bgSuffix(bg)}`;
+  return { items, images, sources, skipped, filters: { categories: [], subcategories: [] }, name };
+}
+
+/** The images of the emoji packages of `options.vendors` that match the category filters, resized. */
+async function collectPackages(
+  options: PrepareOptions,
+  bg: Rgb,
+  size: number,
+  log: ((line: string) => void) | null,
+  warn: ((line: string) => void) | null,
+): Promise<Collected> {
+  const items: Item[] = [];
+  const images: Uint8Array[] = [];
+  const sources: ManifestSource[] = [];
+  const skipped: { file: string; reason: string }[] = [];
+  let filters = { categories: [] as string[], subcategories: [] as string[] };
+  const vendors = typeof options.vendors === "string"
+    ? parseVendors(options.vendors)
+    : parseVendors((options.vendors ?? ["apple"]).join(","));
+  let filterSlug = "faces";
+  for (const vendor of vendors) {
+    const pkg = await locateVendorPackage(vendor);
+    const records = await readEmojiRecords(pkg);
+    const filter = resolveFilter(records, options.category, options.subcategory);
+    filters = { categories: filter.categories, subcategories: filter.subcategories };
+    if (!filter.isDefault) filterSlug = [...filter.categories, ...filter.subcategories].map(slug).join("+");
+    const selected = records.filter((r) =>
+      filter.categories.includes(r.category) || filter.subcategories.includes(r.subcategory)
+    );
+    const vendorSkipped: string[] = [];
+    let count = 0;
+    for (const r of selected) {
+      if (r[`has_img_${vendor}`] !== true) {
+        vendorSkipped.push(`${r.short_name} (no ${vendor} image)`);
+        continue;
+      }
+      const path = join(pkg.imageDir, r.image);
+      try {
+        const img = await decodeImage(await Deno.readFile(path));
+        images.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
+      } catch (err) {
+        const reason = err instanceof Deno.errors.NotFound ? "file missing" : (err as Error).message;
+        skipped.push({ file: `${vendor}/${r.image}`, reason });
+        vendorSkipped.push(`${r.short_name} (${reason})`);
+        warn?.(`skipped ${path}: ${reason}`);
+        continue;
+      }
+      items.push({
+        meta: {
+          vendor,
+          name: r.name,
+          shortName: r.short_name,
+          unified: r.unified,
+          category: r.category,
+          subcategory: r.subcategory,
+          file: r.image,
+        },
+        path,
+      });
+      count++;
+    }
+    if (count === 0) {
+      throw new DatasetError(
+        `no ${vendor} image matches the filter (${
+          describeFilter(filters)
+        }): choose other --category/--subcategory`,
+      );
+    }
+    sources.push({ kind: "package", vendor, package: pkg.name, version: pkg.version, count });
+    const subs = [...new Set(selected.map((r) => r.subcategory))];
+    log?.(
+      `${vendor} (${pkg.name}@${pkg.version}): ${count} images from ${subs.length} subcategories` +
+        (vendorSkipped.length ? `; skipped ${vendorSkipped.length}: ${vendorSkipped.join(", ")}` : ""),
+    );
+  }
+  const name = options.name ?? `${vendors.join("+")}-${filterSlug}-${size}${bgSuffix(bg)}`;
+  return { items, images, sources, skipped, filters, name };
+}
+
 /**
  * Prepares a dataset and writes `<out>/atlas.png` and `<out>/manifest.json`. Everything is decoded
  * and checked before anything is written; the folder is built beside the target and renamed into
@@ -238,137 +401,9 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
   const fit = options.fit ?? "pad";
   if (!FIT_MODES.includes(fit)) throw new DatasetError(`--fit "${fit}" is unknown: choose one of pad, crop`);
   if (options.out !== undefined) await checkOutDir(options.out);
-  const items: Item[] = [];
-  const sources: ManifestSource[] = [];
-  const skipped: { file: string; reason: string }[] = [];
-  let filters = { categories: [] as string[], subcategories: [] as string[] };
-  let name: string;
-  const imagesByItem: Uint8Array[] = [];
-
-  if (options.from !== undefined) {
-    if (
-      options.vendors !== undefined || options.category !== undefined || options.subcategory !== undefined
-    ) {
-      throw new DatasetError("--from cannot be combined with --vendor, --category or --subcategory");
-    }
-    const root = options.from;
-    let stat: Deno.FileInfo;
-    try {
-      stat = await Deno.stat(root);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) throw new DatasetError(`--from ${root}: no such folder`);
-      throw err;
-    }
-    if (!stat.isDirectory) throw new DatasetError(`--from ${root} is not a folder`);
-    let nonSquare = 0;
-    for (const path of await listImageFiles(root)) {
-      const rel = relative(root, path);
-      const ext = extname(path).toLowerCase();
-      if (!IMAGE_EXTENSIONS.includes(ext)) {
-        skipped.push({
-          file: rel,
-          reason: `not an image file (extension "${ext}"; use ${IMAGE_EXTENSIONS.join(", ")})`,
-        });
-        continue;
-      }
-      try {
-        const img = await decodeImage(await Deno.readFile(path));
-        imagesByItem.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size, fit));
-        if (img.width !== img.height) nonSquare++;
-      } catch (err) {
-        skipped.push({ file: rel, reason: `cannot be decoded (${(err as Error).message})` });
-        continue;
-      }
-      const stem = basename(path, extname(path));
-      items.push({
-        meta: {
-          vendor: "folder",
-          name: stem,
-          shortName: stem,
-          unified: null,
-          category: null,
-          subcategory: null,
-          file: rel,
-        },
-        path,
-      });
-    }
-    for (const s of skipped) warn?.(`skipped ${join(root, s.file)}: ${s.reason}`);
-    if (items.length === 0) {
-      throw new DatasetError(`--from ${root} holds no readable ${IMAGE_EXTENSIONS.join("/")} image`);
-    }
-    sources.push({ kind: "folder", vendor: "folder", path: root, count: items.length });
-    log?.(`folder ${root}: ${items.length} images, ${skipped.length} skipped`);
-    if (nonSquare > 0) {
-      log?.(
-        fit === "pad"
-          ? `${nonSquare} non-square image(s) padded to square on the background (--fit crop crops them instead)`
-          : `${nonSquare} non-square image(s) cropped to their centre square (--fit pad pads them instead)`,
-      );
-    }
-    name = options.name ?? `${slug(basename(root)) || "folder"}-${size}${bgSuffix(bg)}`;
-  } else {
-    const vendors = typeof options.vendors === "string"
-      ? parseVendors(options.vendors)
-      : parseVendors((options.vendors ?? ["apple"]).join(","));
-    let filterSlug = "faces";
-    for (const vendor of vendors) {
-      const pkg = await locateVendorPackage(vendor);
-      const records = await readEmojiRecords(pkg);
-      const filter = resolveFilter(records, options.category, options.subcategory);
-      filters = { categories: filter.categories, subcategories: filter.subcategories };
-      if (!filter.isDefault) filterSlug = [...filter.categories, ...filter.subcategories].map(slug).join("+");
-      const selected = records.filter((r) =>
-        filter.categories.includes(r.category) || filter.subcategories.includes(r.subcategory)
-      );
-      const vendorSkipped: string[] = [];
-      let count = 0;
-      for (const r of selected) {
-        if (r[`has_img_${vendor}`] !== true) {
-          vendorSkipped.push(`${r.short_name} (no ${vendor} image)`);
-          continue;
-        }
-        const path = join(pkg.imageDir, r.image);
-        try {
-          const img = await decodeImage(await Deno.readFile(path));
-          imagesByItem.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
-        } catch (err) {
-          const reason = err instanceof Deno.errors.NotFound ? "file missing" : (err as Error).message;
-          skipped.push({ file: `${vendor}/${r.image}`, reason });
-          vendorSkipped.push(`${r.short_name} (${reason})`);
-          warn?.(`skipped ${path}: ${reason}`);
-          continue;
-        }
-        items.push({
-          meta: {
-            vendor,
-            name: r.name,
-            shortName: r.short_name,
-            unified: r.unified,
-            category: r.category,
-            subcategory: r.subcategory,
-            file: r.image,
-          },
-          path,
-        });
-        count++;
-      }
-      if (count === 0) {
-        throw new DatasetError(
-          `no ${vendor} image matches the filter (${
-            describeFilter(filters)
-          }): choose other --category/--subcategory`,
-        );
-      }
-      sources.push({ kind: "package", vendor, package: pkg.name, version: pkg.version, count });
-      const subs = [...new Set(selected.map((r) => r.subcategory))];
-      log?.(
-        `${vendor} (${pkg.name}@${pkg.version}): ${count} images from ${subs.length} subcategories` +
-          (vendorSkipped.length ? `; skipped ${vendorSkipped.length}: ${vendorSkipped.join(", ")}` : ""),
-      );
-    }
-    name = options.name ?? `${vendors.join("+")}-${filterSlug}-${size}${bgSuffix(bg)}`;
-  }
+  const { items, images: imagesByItem, sources, skipped, filters, name } = options.from !== undefined
+    ? await collectFolder(options.from, options, bg, size, fit, log, warn)
+    : await collectPackages(options, bg, size, log, warn);
 
   const out = options.out ?? join("data", name);
   await checkOutDir(out);
