@@ -92,7 +92,15 @@ export { NonFiniteLossError, type StepReport, type TrainConfig } from "./src/tra
 export { type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
 export { type LossCsvRow, RunFolder, type RunFolderOptions } from "./src/train/run_folder.ts";
 export { type DataPrediction, ddimStep, ddpmStep, dpmSolverStep } from "./src/sample/steps_plain.ts";
-export { DEFAULT_SAMPLER, DEFAULT_STEPS } from "./src/sample/defaults.ts";
+export { DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS } from "./src/sample/defaults.ts";
+export {
+  LABEL_FIELDS,
+  LabelError,
+  type LabelField,
+  type Labels,
+  type LabelVocabulary,
+  resolveLabels,
+} from "./src/model/labels.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";
 export { type SampleOptions, type SampleResult, type SamplerName, SAMPLERS } from "./src/sample/sample.ts";

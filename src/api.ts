@@ -10,6 +10,7 @@ import type { CheckpointSource, LoadCheckpointOptions } from "./checkpoint_sourc
 import { type PretrainedModel, pretrainedUrl } from "./pretrained.ts";
 import { type LoadedModel, modelFromCheckpoint } from "./model/from_checkpoint.ts";
 import { DiffusionModel, type ModelConfig } from "./model/model.ts";
+import type { LabelVocabulary } from "./model/labels.ts";
 import { qSampleTensor } from "./q_sample.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./schedule.ts";
 import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";
@@ -174,6 +175,28 @@ export class EmojiDiffusion {
   /** Number of trainable scalars. */
   get parameterCount(): number {
     return this.#loaded.model.parameterCount;
+  }
+
+  /**
+   * The label vocabulary (field → values) of a model trained with `--condition`, or undefined for an
+   * unconditional one. {@linkcode EmojiDiffusion.sample} takes `labels` from it and a `guidance` weight.
+   *
+   * @example Ask a (tiny, untrained) conditioned model for one vendor, with guidance
+   * ```ts
+   * import { EmojiDiffusion, initBackend } from "../mod.ts";
+   * await initBackend("cpu", { log: null });
+   * const m = EmojiDiffusion.create({
+   *   preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4,
+   *   labels: { vendor: ["apple", "google"], subcategory: ["face-smiling"] },
+   * });
+   * console.assert(m.labels?.vendor.join() === "apple,google");
+   * const out = await m.sample({ n: 1, steps: 2, seed: 1, labels: { vendor: "apple" }, guidance: 2 });
+   * console.assert(out.images.length === 32 * 32 * 3);
+   * m.dispose();
+   * ```
+   */
+  get labels(): LabelVocabulary | undefined {
+    return structuredClone(this.#loaded.model.labels);
   }
 
   /** Forward FLOPs per image. */

@@ -6,8 +6,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../rng.ts";
 import { ForwardContext, ParamBuilder, type ParamMap } from "./context.ts";
-import { applySeedUNet, declareSeedUNet, DEFAULT_SEED_CONFIG, type SeedConfig } from "./seed_unet.ts";
-import { applyUNet, declareUNet, DEFAULT_UNET_CONFIG, type UNetConfig } from "./unet.ts";
+import { type LabelVocabulary, validateVocabulary } from "./labels.ts";
+import { applySeedUNet, declareSeedUNet, DEFAULT_SEED_CONFIG, type SeedConfig, seedTimeDim } from "./seed_unet.ts";
+import { applyUNet, declareUNet, DEFAULT_UNET_CONFIG, type UNetConfig, unetTimeDim } from "./unet.ts";
 
 export type { SeedConfig, UNetConfig };
 export { DEFAULT_SEED_CONFIG, DEFAULT_UNET_CONFIG };
@@ -37,6 +38,7 @@ export function modelConfig(
 
 /** Throws a RangeError naming the first invalid field of a model configuration. */
 export function validateModelConfig(c: ModelConfig): void {
+  if (c.labels !== undefined) validateVocabulary(c.labels);
   if (c.preset === "seed") {
     if (
       !Array.isArray(c.channels) || c.channels.length !== 3 ||
@@ -104,8 +106,22 @@ export class DiffusionModel {
     const b = new ParamBuilder(new Rng(seed));
     if (config.preset === "unet") declareUNet(b, config, imageSize);
     else declareSeedUNet(b, config);
+    // declared last, so that an unconditional model's weights are drawn exactly as before
+    for (const [field, values] of Object.entries(config.labels ?? {})) {
+      b.normal(`label.${field}`, [values.length, this.timeDim], 1);
+    }
     this.params = b.params;
     this.state = b.state;
+  }
+
+  /** The label vocabulary (field → values) of a conditioned model; undefined for an unconditional one. */
+  get labels(): LabelVocabulary | undefined {
+    return this.config.labels;
+  }
+
+  /** Width of the time embedding, where the label embeddings are added. */
+  get timeDim(): number {
+    return this.config.preset === "unet" ? unetTimeDim(this.config) : seedTimeDim(this.config);
   }
 
   /** Number of trainable scalars. */
@@ -116,14 +132,61 @@ export class DiffusionModel {
   }
 
   /**
-   * Runs ε_θ(x, t) in a context (training mode records BatchNorm updates in `ctx.updates`).
-   * Not wrapped in tidy: callers own the intermediate tensors (training needs them for gradients).
+   * Runs ε_θ(x, t, labels) in a context (training mode records BatchNorm updates in `ctx.updates`).
+   * `labels` holds, for each field of the vocabulary in order, one value index per example (−1: the
+   * null entry); undefined means every field null, the unconditioned network. Not wrapped in tidy:
+   * callers own the intermediate tensors (training needs them for gradients).
    */
-  forward(ctx: ForwardContext, x: tf.Tensor4D, t: ArrayLike<number>): tf.Tensor4D {
+  forward(
+    ctx: ForwardContext,
+    x: tf.Tensor4D,
+    t: ArrayLike<number>,
+    labels?: readonly ArrayLike<number>[],
+  ): tf.Tensor4D {
     this.checkInput(x, t);
+    const cond = labels ? this.labelEmbedding(ctx, labels, x.shape[0]) : undefined;
     return this.config.preset === "unet"
-      ? applyUNet(ctx, this.config, x, t)
-      : applySeedUNet(ctx, this.config, x, t);
+      ? applyUNet(ctx, this.config, x, t, cond)
+      : applySeedUNet(ctx, this.config, x, t, cond);
+  }
+
+  /**
+   * The summed label embeddings [B, timeDim] (a one-hot row per example times each field's table; the
+   * null index −1 is an all-zero row), or undefined when every label is null.
+   */
+  protected labelEmbedding(
+    ctx: ForwardContext,
+    labels: readonly ArrayLike<number>[],
+    batch: number,
+  ): tf.Tensor2D | undefined {
+    const vocab = this.config.labels;
+    if (!vocab) throw new RangeError("labels given to an unconditional model");
+    const fields = Object.entries(vocab);
+    if (labels.length !== fields.length) {
+      throw new RangeError(`need label indices for ${fields.length} fields, got ${labels.length}`);
+    }
+    let sum: tf.Tensor2D | undefined;
+    fields.forEach(([field, values], f) => {
+      const idx = labels[f], V = values.length;
+      if (idx.length !== batch) throw new RangeError(`need one ${field} label per example: ${idx.length} for ${batch}`);
+      const oneHot = new Float32Array(batch * V);
+      let any = false;
+      for (let i = 0; i < batch; i++) {
+        const k = idx[i];
+        if (!(Number.isInteger(k) && k >= -1 && k < V)) {
+          throw new RangeError(`${field} label index must be an integer in [-1, ${V - 1}], got ${k}`);
+        }
+        if (k >= 0) {
+          oneHot[i * V + k] = 1;
+          any = true;
+        }
+      }
+      if (!any) return;
+      const e = tf.matMul(tf.tensor2d(oneHot, [batch, V]), ctx.p(`label.${field}`) as tf.Tensor2D) as tf.Tensor2D;
+      ctx.flops += 2 * batch * V * this.timeDim;
+      sum = sum ? tf.add(sum, e) as tf.Tensor2D : e;
+    });
+    return sum;
   }
 
   /** Throws a RangeError unless `x` is [B, size, size, 3] with one timestep per example. */
@@ -136,9 +199,17 @@ export class DiffusionModel {
     }
   }
 
-  /** Predicts the noise in inference mode (running BatchNorm statistics); the result is the caller's. */
-  predict(x: tf.Tensor4D, t: ArrayLike<number>, params: ParamMap = this.params): tf.Tensor4D {
-    return tf.tidy(() => this.forward(new ForwardContext(params, this.state, false), x, t));
+  /**
+   * Predicts the noise in inference mode (running BatchNorm statistics), with optional label indices
+   * as {@linkcode DiffusionModel.forward} takes them; the result is the caller's.
+   */
+  predict(
+    x: tf.Tensor4D,
+    t: ArrayLike<number>,
+    params: ParamMap = this.params,
+    labels?: readonly ArrayLike<number>[],
+  ): tf.Tensor4D {
+    return tf.tidy(() => this.forward(new ForwardContext(params, this.state, false), x, t, labels));
   }
 
   /** Forward FLOPs (2 × multiply-adds of convs and matmuls) per 32×32 image. */

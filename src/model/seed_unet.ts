@@ -21,6 +21,7 @@ import {
   timestepEmbedding,
 } from "./layers.ts";
 import { inferenceFusion } from "./fusion.ts";
+import type { LabelVocabulary } from "./labels.ts";
 
 /** Configuration of the `seed` preset. */
 export interface SeedConfig {
@@ -30,6 +31,8 @@ export interface SeedConfig {
   channels: [number, number, number];
   /** Width of the sinusoidal embedding and of the time MLP's hidden layer. */
   timeDim: number;
+  /** The label vocabulary of a conditioned model (see `labels.ts`); absent: unconditional. */
+  labels?: LabelVocabulary;
 }
 
 /** The notebook's sizes. */
@@ -78,16 +81,26 @@ function block(ctx: ForwardContext, name: string, x: tf.Tensor4D, temb: tf.Tenso
   return tf.relu(tf.add(h, t)) as tf.Tensor4D;
 }
 
-/** ε_θ(x_t, t) of the `seed` preset. */
+/** Width of the `seed` preset's time embedding (where label embeddings are added). */
+export function seedTimeDim(c: SeedConfig): number {
+  return 4 * c.timeDim;
+}
+
+/**
+ * ε_θ(x_t, t) of the `seed` preset; `cond` ([B, 4·timeDim], the summed label embeddings) is added to
+ * the time MLP's output before its SiLU.
+ */
 export function applySeedUNet(
   ctx: ForwardContext,
   c: SeedConfig,
   x: tf.Tensor4D,
   t: ArrayLike<number>,
+  cond?: tf.Tensor2D,
 ): tf.Tensor4D {
   const bsz = x.shape[0];
   const emb0 = tf.tensor2d(timestepEmbedding(t, c.timeDim), [bsz, c.timeDim]);
-  const temb = silu(dense(ctx, "time.fc1", emb0)) as tf.Tensor2D;
+  const tout = dense(ctx, "time.fc1", emb0);
+  const temb = silu(cond ? tf.add(tout, cond) : tout) as tf.Tensor2D;
   const pool = (h: tf.Tensor4D) => tf.maxPool(h, 2, 2, "valid");
   const x1 = block(ctx, "enc1", x, temb);
   const x2 = block(ctx, "enc2", pool(x1), temb);

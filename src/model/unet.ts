@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ForwardContext, ParamBuilder } from "./context.ts";
+import type { LabelVocabulary } from "./labels.ts";
 import {
   attention,
   conv,
@@ -40,6 +41,8 @@ export interface UNetConfig {
   attentionResolutions?: number[];
   /** GroupNorm groups. */
   groups: number;
+  /** The label vocabulary of a conditioned model (see `labels.ts`); absent: unconditional. */
+  labels?: LabelVocabulary;
 }
 
 /** The default `unet` preset: C = 32, multipliers (1, 2, 2), one block per level, attention at 8×8. */
@@ -128,16 +131,26 @@ export function declareUNet(b: ParamBuilder, c: UNetConfig, imageSize: number): 
   declareConv(b, "out", 3, ch, 3, true);
 }
 
-/** ε_θ(x_t, t) of the `unet` preset. */
+/** Width of the `unet` preset's time embedding (where label embeddings are added). */
+export function unetTimeDim(c: UNetConfig): number {
+  return 4 * c.channels;
+}
+
+/**
+ * ε_θ(x_t, t) of the `unet` preset; `cond` ([B, 4C], the summed label embeddings) is added to the
+ * time MLP's output before its last SiLU.
+ */
 export function applyUNet(
   ctx: ForwardContext,
   c: UNetConfig,
   x: tf.Tensor4D,
   t: ArrayLike<number>,
+  cond?: tf.Tensor2D,
 ): tf.Tensor4D {
   const C = c.channels, bsz = x.shape[0];
   const emb0 = tf.tensor2d(timestepEmbedding(t, C), [bsz, C]);
-  const temb = silu(dense(ctx, "time.fc2", silu(dense(ctx, "time.fc1", emb0)) as tf.Tensor2D)) as tf.Tensor2D;
+  const tout = dense(ctx, "time.fc2", silu(dense(ctx, "time.fc1", emb0)) as tf.Tensor2D);
+  const temb = silu(cond ? tf.add(tout, cond) : tout) as tf.Tensor2D;
   const { levels } = plan(c, x.shape[1]);
   let h = conv(ctx, "in", x);
   const hs: tf.Tensor4D[] = [h];

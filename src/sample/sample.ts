@@ -9,7 +9,9 @@ import type { DiffusionModel } from "../model/model.ts";
 import type { ParamMap } from "../model/context.ts";
 import { Rng } from "../rng.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
-import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./defaults.ts";
+import { DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./defaults.ts";
+import { LabelError, labelBatch, type Labels, resolveLabels } from "../model/labels.ts";
+import { guidedPredict } from "./guidance.ts";
 import { priorStart } from "./prior.ts";
 import { ddimTimesteps, samplerStepTensor } from "./steps.ts";
 import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
@@ -54,6 +56,16 @@ export interface SampleOptions {
    * returned promise (a page can let itself repaint).
    */
   onFrame?: (frame: Float32Array, first: number, count: number) => void | Promise<void>;
+  /**
+   * Labels of a conditioned model (see `model.labels`): one set for every image, or one per image (n
+   * of them, e.g. one label value per grid row). Fields left out take their null entry.
+   */
+  labels?: Labels | Labels[];
+  /**
+   * Classifier-free guidance weight w: ε = ε_null + w·(ε_cond − ε_null), one forward pass of 2B
+   * images (default {@linkcode DEFAULT_GUIDANCE}; w = 1 is the conditional model alone, one pass of B).
+   */
+  guidance?: number;
   /** Called after every step of every batch with (images done so far, total steps done, total steps). */
   onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
@@ -87,6 +99,32 @@ export function checkSampleOptions(o: SampleOptions, T: number): void {
   if (sampler === "dpm++2m" && (o.eta ?? 0) !== 0) {
     throw new RangeError(`eta ${o.eta} applies to ddim only: dpm++2m is deterministic (eta 0)`);
   }
+  if (o.guidance !== undefined && !Number.isFinite(o.guidance)) {
+    throw new RangeError(`guidance must be a finite number, got ${o.guidance}`);
+  }
+  if (Array.isArray(o.labels) && o.labels.length !== o.n) {
+    throw new RangeError(`labels must be one set for all images or one per image (${o.n}), got ${o.labels.length}`);
+  }
+}
+
+/**
+ * Each image's label indices (one list per image, in the vocabulary's field order), or null when no
+ * labels were asked for.
+ *
+ * @throws {LabelError} for labels or guidance given to an unconditional model, an unknown field or value.
+ */
+export function sampleLabelIndices(model: DiffusionModel, o: SampleOptions): number[][] | null {
+  if (o.guidance !== undefined && !model.labels) {
+    throw new LabelError(`guidance ${o.guidance} given to an unconditional model: it has no labels to guide by`);
+  }
+  if (o.labels === undefined) return null;
+  const sets = Array.isArray(o.labels) ? o.labels : new Array<Labels>(o.n).fill(o.labels);
+  const cache = new Map<string, number[]>();
+  return sets.map((l) => {
+    const key = JSON.stringify(l);
+    if (!cache.has(key)) cache.set(key, resolveLabels(model.labels, l));
+    return cache.get(key)!;
+  });
 }
 
 /** The timestep indices a sampler visits, one network evaluation each. */
@@ -137,6 +175,8 @@ export async function sampleImages(
   const frameEvery = options.frameEvery ?? 0;
   const size = model.imageSize, per = size * size * 3;
   checkDataMean(options.dataMean, size);
+  const labelIdx = sampleLabelIndices(model, options);
+  const guidance = options.guidance ?? DEFAULT_GUIDANCE;
   const ts = samplerTimesteps(sampler, schedule.T, options.steps);
   const rng = new Rng(options.seed ?? 0);
   const images = new Float32Array(n * per);
@@ -153,6 +193,10 @@ export async function sampleImages(
     const startNoise = rng.normalArray(b * per);
     if (options.dataMean) priorStart(schedule, ts[0], options.dataMean, startNoise);
     let x: tf.Tensor = tf.tensor4d(startNoise, shape);
+    const rows = labelIdx?.slice(first, first + b);
+    const labels = rows && rows.some((r) => r.some((k) => k >= 0))
+      ? labelBatch(rows, rows[0].length)
+      : undefined;
     let last: DataPrediction<tf.Tensor> | null = null;
     let frame = 0;
     const keepFrame = async (xt: tf.Tensor) => {
@@ -167,7 +211,9 @@ export async function sampleImages(
       const t = ts[i], tNext = i + 1 < ts.length ? ts[i + 1] : -1;
       const tArr = new Array(b).fill(t);
       const z = needNoise && t > 0 ? tf.tensor4d(rng.normalArray(b * per), shape) : null;
-      const eps = model.predict(x as tf.Tensor4D, tArr, params);
+      const eps = labels && guidance !== 1
+        ? guidedPredict(model, x as tf.Tensor4D, tArr, labels, guidance, params)
+        : model.predict(x as tf.Tensor4D, tArr, params, labels);
       const useLast = dpmSolverFirstOrder(i, ts.length) ? null : last;
       const step = samplerStepTensor(sampler, schedule, x, eps, t, tNext, { eta, z, clip, last: useLast });
       if (step.prediction) {

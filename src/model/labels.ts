@@ -1,0 +1,179 @@
+/**
+ * Label conditioning: the vocabulary of a conditioned model (label field → its values), the label
+ * indices of a dataset's images, and a user's labels resolved against a vocabulary.
+ *
+ * An index is a value's position in its field's list; −1 is the field's null entry ("any value"),
+ * which contributes nothing to the time embedding. A fixed zero null entry loses nothing against a
+ * learned one: the time MLP's last bias absorbs a learned null vector n_f (b' = b + Σ n_f, e'_v =
+ * e_v − n_f gives the same sums for every mix of given and null fields), and it makes "every field
+ * null" exactly the unconditioned network of the same weights.
+ *
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+
+/** The label fields a prepared image's manifest entry carries. */
+export const LABEL_FIELDS = ["vendor", "category", "subcategory", "name"] as const;
+
+/** One label field. */
+export type LabelField = (typeof LABEL_FIELDS)[number];
+
+/** A conditioned model's vocabulary: each field it conditions on and that field's values, in order. */
+export type LabelVocabulary = Record<string, string[]>;
+
+/** Labels asked for: a value per field; fields left out take their null entry. */
+export type Labels = Record<string, string>;
+
+/**
+ * A label field or value the model does not know, or labels given to an unconditional model: a usage
+ * error whose message lists the valid fields or values.
+ *
+ * @example
+ * ```ts
+ * import { LabelError, resolveLabels } from "./labels.ts";
+ * let caught: unknown;
+ * try { resolveLabels({ vendor: ["apple"] }, { vendor: "nokia" }); } catch (e) { caught = e; }
+ * console.assert(caught instanceof LabelError && String(caught).includes("apple"));
+ * ```
+ */
+export class LabelError extends UsageError {
+  /** Always `"LabelError"`. */
+  override name = "LabelError";
+}
+
+/** The label fields of one manifest image (folder sources have null category and subcategory). */
+export interface LabelledImage {
+  /** Vendor name. */
+  vendor: string;
+  /** Unicode category or null. */
+  category: string | null;
+  /** Unicode subcategory or null. */
+  subcategory: string | null;
+  /** Human name. */
+  name: string;
+}
+
+/**
+ * Parses a `--condition` list (`vendor,subcategory`): known fields, no repeats, at least one.
+ *
+ * @example
+ * ```ts
+ * import { parseConditionFields } from "./labels.ts";
+ * console.assert(parseConditionFields("vendor, subcategory").join() === "vendor,subcategory");
+ * ```
+ */
+export function parseConditionFields(text: string): LabelField[] {
+  const fields = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (fields.length === 0) throw new LabelError(`--condition needs one or more of ${LABEL_FIELDS.join(", ")}`);
+  for (const f of fields) {
+    if (!(LABEL_FIELDS as readonly string[]).includes(f)) {
+      throw new LabelError(`--condition: unknown label field "${f}"; choose from ${LABEL_FIELDS.join(", ")}`);
+    }
+  }
+  if (new Set(fields).size !== fields.length) throw new LabelError(`--condition lists a field twice: ${text}`);
+  return fields as LabelField[];
+}
+
+/**
+ * The vocabulary of `fields` over a dataset's images: each field's distinct non-null values, sorted.
+ *
+ * @example
+ * ```ts
+ * import { buildVocabulary } from "./labels.ts";
+ * const img = (vendor: string, subcategory: string) => ({ vendor, subcategory, category: "c", name: "n" });
+ * const v = buildVocabulary([img("google", "face-smiling"), img("apple", "face-smiling")], ["vendor"]);
+ * console.assert(v.vendor.join() === "apple,google");
+ * ```
+ */
+export function buildVocabulary(images: readonly LabelledImage[], fields: readonly LabelField[]): LabelVocabulary {
+  const vocab: LabelVocabulary = {};
+  for (const f of fields) {
+    const values = [...new Set(images.map((im) => im[f]).filter((v): v is string => v !== null))].sort();
+    if (values.length === 0) {
+      throw new LabelError(`--condition ${f}: the dataset's images have no ${f} labels (a folder source?)`);
+    }
+    vocab[f] = values;
+  }
+  return vocab;
+}
+
+/**
+ * Each image's index per field of the vocabulary ([field][image]; −1 where an image's value is not in
+ * the vocabulary or is null).
+ *
+ * @example
+ * ```ts
+ * import { imageLabelIndices } from "./labels.ts";
+ * const idx = imageLabelIndices([{ vendor: "b", category: null, subcategory: null, name: "x" }], { vendor: ["a", "b"] });
+ * console.assert(idx[0][0] === 1);
+ * ```
+ */
+export function imageLabelIndices(images: readonly LabelledImage[], vocab: LabelVocabulary): Int32Array[] {
+  return Object.entries(vocab).map(([f, values]) => {
+    const pos = new Map(values.map((v, i) => [v, i]));
+    return Int32Array.from(images, (im) => pos.get(im[f as LabelField] ?? "") ?? -1);
+  });
+}
+
+/** Throws a RangeError unless `vocab` is a non-empty map of fields to distinct, non-empty string lists. */
+export function validateVocabulary(vocab: unknown): void {
+  if (!vocab || typeof vocab !== "object" || Array.isArray(vocab) || Object.keys(vocab).length === 0) {
+    throw new RangeError(`labels must map label fields to their values, got ${JSON.stringify(vocab)}`);
+  }
+  for (const [f, values] of Object.entries(vocab)) {
+    if (
+      !Array.isArray(values) || values.length === 0 || !values.every((v) => typeof v === "string") ||
+      new Set(values).size !== values.length
+    ) {
+      throw new RangeError(`labels.${f} must list distinct string values, got ${JSON.stringify(values)}`);
+    }
+  }
+}
+
+/**
+ * Resolves labels against a vocabulary: one index per field of the vocabulary, in its order (−1 for a
+ * field not given).
+ *
+ * @throws {LabelError} for labels given to an unconditional model (`vocab` undefined), an unknown field
+ * or an unknown value; the message lists the valid ones.
+ *
+ * @example
+ * ```ts
+ * import { resolveLabels } from "./labels.ts";
+ * const idx = resolveLabels({ vendor: ["apple", "google"], subcategory: ["face-smiling"] }, { vendor: "google" });
+ * console.assert(idx.join() === "1,-1");
+ * ```
+ */
+export function resolveLabels(vocab: LabelVocabulary | undefined, labels: Labels): number[] {
+  const given = Object.keys(labels);
+  if (!vocab) {
+    if (given.length === 0) return [];
+    throw new LabelError(
+      `labels (${given.map((f) => `${f}=${labels[f]}`).join(", ")}) given to an unconditional model: ` +
+        `it was trained without --condition; drop the labels or use a conditioned checkpoint`,
+    );
+  }
+  for (const f of given) {
+    if (!(f in vocab)) {
+      throw new LabelError(`unknown label field "${f}": this model knows ${Object.keys(vocab).join(", ")}`);
+    }
+    if (!vocab[f].includes(labels[f])) {
+      throw new LabelError(`unknown ${f} "${labels[f]}": choose one of ${vocab[f].join(", ")}`);
+    }
+  }
+  return Object.entries(vocab).map(([f, values]) => f in labels ? values.indexOf(labels[f]) : -1);
+}
+
+/**
+ * Label indices for a batch as the model's forward takes them ([field][example]) from one index list
+ * per example (as {@linkcode resolveLabels} returns).
+ *
+ * @example
+ * ```ts
+ * import { labelBatch } from "./labels.ts";
+ * console.assert(labelBatch([[0, -1], [1, 2]], 2)[1].join() === "-1,2");
+ * ```
+ */
+export function labelBatch(perExample: readonly (readonly number[])[], fields: number): Int32Array[] {
+  return Array.from({ length: fields }, (_, f) => Int32Array.from(perExample, (e) => e[f]));
+}
