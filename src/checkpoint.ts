@@ -58,7 +58,7 @@ export interface CheckpointMeta {
   /** The training configuration that produced it (free-form, for the record). */
   train?: Record<string, unknown>;
   /** The sampling/batch generator state, so a resumed run continues the same stream. */
-  rng?: { noise: RngState; data: RngState; dataEpoch?: unknown; dropout?: RngState };
+  rng?: { noise: RngState; data: RngState; dataEpoch?: unknown; dropout?: RngState; condDrop?: RngState };
   /** Evaluation numbers, when known. */
   eval?: Record<string, unknown>;
   /** Anything else worth keeping. */

@@ -20,10 +20,12 @@ import {
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
+import { LabelError, type Labels, resolveLabels } from "../src/model/labels.ts";
 import { checkSampleOptions, sampleImages, SAMPLERS, samplerTimesteps } from "../src/sample/sample.ts";
 import {
   DEFAULT_CHECKPOINT,
   DEFAULT_ETA,
+  DEFAULT_GUIDANCE,
   DEFAULT_SAMPLER,
   DEFAULT_STEPS,
   defaultBatch,
@@ -50,6 +52,10 @@ ${PRIOR_USAGE}
   --gif               also write reverse.gif, the reverse process (a frame every --frame-every steps)
   --frame-every K     (default: about 25 frames in all)
   --raw               use the raw weights instead of the EMA weights
+  --label FIELD=VALUE a label of a conditioned model (repeatable; fields not given take the null entry)
+  --guidance W        classifier-free guidance weight (default ${DEFAULT_GUIDANCE}: the conditional model alone)
+  --rows FIELD        grid with one row per value of FIELD (--n images per row, default 8)
+  --list-labels       print the checkpoint's label vocabulary (field: values) and stop
 ${EDIT_USAGE}`;
 
 async function main(): Promise<void> {
@@ -73,19 +79,24 @@ async function main(): Promise<void> {
       gif: { type: "boolean" },
       "frame-every": { type: "string" },
       raw: { type: "boolean" },
+      label: { type: "string", multiple: true },
+      guidance: { type: "string" },
+      rows: { type: "string" },
+      "list-labels": { type: "boolean" },
       help: { type: "boolean", short: "h" },
       ...EDIT_OPTIONS,
     },
     strict: true,
   });
   if (v.help) return console.log(USAGE);
-  const n = intFlag("n", v.n, 64, 1, 100000);
+  const perRow = intFlag("n", v.n, v.rows !== undefined ? 8 : 64, 1, 100000);
+  let n = perRow;
   const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, DEFAULT_SAMPLER);
   const steps = intFlag("steps", v.steps, DEFAULT_STEPS, 1);
   const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0, 1);
   const clip = choiceFlag("clip", v.clip, ["on", "off"] as const, "on") === "on";
   const seed = intFlag("seed", v.seed, 0, 0);
-  const batch = intFlag("batch", v.batch, defaultBatch(n), 1, 4096);
+  let batch = intFlag("batch", v.batch, defaultBatch(n), 1, 4096);
   const scale = intFlag("scale", v.scale, 3, 1, 32);
   const out = v.out ?? "data/samples";
   const backend = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
@@ -99,6 +110,31 @@ async function main(): Promise<void> {
     );
   }
   const ckpt = await loadCheckpoint(checkpoint);
+  const vocab = ckpt.meta.model.labels;
+  if (v["list-labels"]) {
+    if (!vocab) return console.log(`${checkpoint} is unconditional: it has no labels`);
+    for (const [field, values] of Object.entries(vocab)) console.log(`${field}: ${values.join(", ")}`);
+    return;
+  }
+  const given = parseLabelFlags(v.label ?? []);
+  const guidance = v.guidance === undefined ? undefined : numberFlag("guidance", v.guidance, 1, -100, 100);
+  let labels: Labels | Labels[] | undefined = v.label ? given : undefined;
+  resolveLabels(vocab, given); // unknown fields or values, or labels for an unconditional model: exit 2
+  if (v.rows !== undefined) {
+    if (!vocab) throw new LabelError(`--rows ${v.rows}: ${checkpoint} is unconditional: it has no labels`);
+    if (!(v.rows in vocab)) {
+      throw new LabelError(
+        `--rows: unknown label field "${v.rows}": this model knows ${Object.keys(vocab).join(", ")}`,
+      );
+    }
+    if (v.rows in given) throw new UsageError(`give --rows ${v.rows} or --label ${v.rows}=…, not both`);
+    labels = vocab[v.rows].flatMap((value) => new Array<Labels>(perRow).fill({ ...given, [v.rows!]: value }));
+    n = labels.length;
+    if (v.batch === undefined) batch = defaultBatch(n);
+  }
+  if (guidance !== undefined && !vocab) {
+    throw new LabelError(`--guidance: ${checkpoint} is unconditional: it has no labels to guide by`);
+  }
   const T = ckpt.meta.schedule.T;
   if (sampler !== "ddpm" && steps > T) {
     throw new UsageError(`--steps ${steps} exceeds the checkpoint's T = ${T}`);
@@ -125,7 +161,7 @@ async function main(): Promise<void> {
       dataMean,
     });
   }
-  const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery, dataMean };
+  const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery, dataMean, labels, guidance };
   asUsage(() => checkSampleOptions(options, T));
   await checkWritableDir("out", out);
   await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
@@ -134,7 +170,9 @@ async function main(): Promise<void> {
     `model: ${loaded.model.config.preset}, step ${loaded.step}, ${loaded.usedEma ? "EMA" : "raw"} weights, ` +
       `${loaded.schedule.kind} schedule T=${T}; ${sampler}-${totalSteps}${
         sampler === "ddim" ? ` eta=${eta}` : ""
-      }, batch ${Math.min(batch, n)}, start ${dataMean ? "N(√ᾱ·data mean, (1−ᾱ)·I)" : "N(0, I)"}`,
+      }, batch ${Math.min(batch, n)}${labelText(labels, guidance)}, start ${
+        dataMean ? "N(√ᾱ·data mean, (1−ᾱ)·I)" : "N(0, I)"
+      }`,
   );
   const isTty = Deno.stderr.isTerminal();
   let lastPct = -1;
@@ -152,7 +190,14 @@ async function main(): Promise<void> {
     },
   });
   if (isTty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
-  const written = await writeSampleFiles(result, { out, scale, each: v.each, gif: v.gif });
+  const written = await writeSampleFiles(result, {
+    out,
+    scale,
+    each: v.each,
+    gif: v.gif,
+    ...(v.rows !== undefined ? { columns: perRow } : {}),
+  });
+  if (v.rows !== undefined && vocab) console.log(`rows (top to bottom): ${vocab[v.rows].join(", ")}`);
   loaded.model.dispose();
   console.log(
     `${n} images in ${result.seconds.toFixed(1)} s (${(result.seconds / n).toFixed(3)} s per image); ` +
@@ -160,6 +205,27 @@ async function main(): Promise<void> {
         written.length > 3 ? `${written[0]} and ${written.length - 1} more files` : written.join(", ")
       }`,
   );
+}
+
+/** Parses repeated `--label FIELD=VALUE` flags (a field given twice is refused). */
+function parseLabelFlags(flags: string[]): Labels {
+  const out: Labels = {};
+  for (const f of flags) {
+    const eq = f.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--label must be FIELD=VALUE (e.g. vendor=google), got "${f}"`);
+    const field = f.slice(0, eq), value = f.slice(eq + 1);
+    if (field in out) throw new UsageError(`--label ${field} is given twice`);
+    out[field] = value;
+  }
+  return out;
+}
+
+function labelText(labels: Labels | Labels[] | undefined, guidance: number | undefined): string {
+  if (!labels) return "";
+  const shown = Array.isArray(labels)
+    ? "one label value per row"
+    : Object.entries(labels).map(([k, x]) => `${k}=${x}`).join(" ");
+  return `, labels ${shown}, guidance ${guidance ?? DEFAULT_GUIDANCE}`;
 }
 
 if (import.meta.main) await runCli(main);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { parseConditionFields } from "../src/model/labels.ts";
 import { initBackend, parseBackendRequest } from "../src/backend.ts";
 import {
   asUsage,
@@ -19,7 +20,7 @@ import { loadCheckpoint } from "../src/checkpoint.ts";
 import { MODEL_PRESETS, modelConfig, type UNetConfig } from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/schedule.ts";
 import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
-import { validateTrainConfig } from "../src/train/trainer.ts";
+import { DEFAULT_COND_DROP, validateTrainConfig } from "../src/train/trainer.ts";
 import { RunFolder } from "../src/train/run_folder.ts";
 import { loadTrainRecipe, type TrainRecipe, TrainRecipeError } from "../src/train/config_file.ts";
 import { exportForReturn } from "../src/train/return_files.ts";
@@ -50,6 +51,9 @@ const USAGE = `usage: deno task train [options]
   --grad-clip X       global gradient-norm clip, 0 = off (default ${D.gradClip})
   --ema X             EMA decay (default ${D.ema})   --seed N   (default ${D.seed})
   --dropout X         dropout rate in the residual blocks while training (default 0: none)
+  --condition LIST    label fields to condition on, from vendor,category,subcategory,name (default none:
+                      unconditional); sample with --label FIELD=VALUE and --guidance W
+  --cond-drop X       probability of dropping each label to its null entry while training (default ${DEFAULT_COND_DROP})
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
@@ -83,6 +87,8 @@ async function main(): Promise<void> {
         "grad-clip",
         "ema",
         "dropout",
+        "condition",
+        "cond-drop",
         "seed",
         "backend",
         "out",
@@ -152,6 +158,8 @@ async function main(): Promise<void> {
     // undefined unless given, like cooldown
     dropout: v.dropout === undefined ? B.dropout : numberFlag("dropout", v.dropout, 0, 0, 0.99),
     seed: intFlag("seed", v.seed, B.seed, 0),
+    ...(v.condition !== undefined ? { condition: parseConditionFields(v.condition) } : {}),
+    ...(v["cond-drop"] !== undefined ? { condDrop: numberFlag("cond-drop", v["cond-drop"], 0, 0, 1) } : {}),
   };
   const minutes = v.minutes === undefined
     ? recipe.minutes

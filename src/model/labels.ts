@@ -64,13 +64,17 @@ export interface LabelledImage {
  */
 export function parseConditionFields(text: string): LabelField[] {
   const fields = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  if (fields.length === 0) throw new LabelError(`--condition needs one or more of ${LABEL_FIELDS.join(", ")}`);
+  if (fields.length === 0) {
+    throw new LabelError(`--condition needs one or more of ${LABEL_FIELDS.join(", ")}`);
+  }
   for (const f of fields) {
     if (!(LABEL_FIELDS as readonly string[]).includes(f)) {
       throw new LabelError(`--condition: unknown label field "${f}"; choose from ${LABEL_FIELDS.join(", ")}`);
     }
   }
-  if (new Set(fields).size !== fields.length) throw new LabelError(`--condition lists a field twice: ${text}`);
+  if (new Set(fields).size !== fields.length) {
+    throw new LabelError(`--condition lists a field twice: ${text}`);
+  }
   return fields as LabelField[];
 }
 
@@ -85,7 +89,10 @@ export function parseConditionFields(text: string): LabelField[] {
  * console.assert(v.vendor.join() === "apple,google");
  * ```
  */
-export function buildVocabulary(images: readonly LabelledImage[], fields: readonly LabelField[]): LabelVocabulary {
+export function buildVocabulary(
+  images: readonly LabelledImage[],
+  fields: readonly LabelField[],
+): LabelVocabulary {
   const vocab: LabelVocabulary = {};
   for (const f of fields) {
     const values = [...new Set(images.map((im) => im[f]).filter((v): v is string => v !== null))].sort();

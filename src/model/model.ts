@@ -7,7 +7,13 @@ import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../rng.ts";
 import { ForwardContext, ParamBuilder, type ParamMap } from "./context.ts";
 import { type LabelVocabulary, validateVocabulary } from "./labels.ts";
-import { applySeedUNet, declareSeedUNet, DEFAULT_SEED_CONFIG, type SeedConfig, seedTimeDim } from "./seed_unet.ts";
+import {
+  applySeedUNet,
+  declareSeedUNet,
+  DEFAULT_SEED_CONFIG,
+  type SeedConfig,
+  seedTimeDim,
+} from "./seed_unet.ts";
 import { applyUNet, declareUNet, DEFAULT_UNET_CONFIG, type UNetConfig, unetTimeDim } from "./unet.ts";
 
 export type { SeedConfig, UNetConfig };
@@ -168,7 +174,9 @@ export class DiffusionModel {
     let sum: tf.Tensor2D | undefined;
     fields.forEach(([field, values], f) => {
       const idx = labels[f], V = values.length;
-      if (idx.length !== batch) throw new RangeError(`need one ${field} label per example: ${idx.length} for ${batch}`);
+      if (idx.length !== batch) {
+        throw new RangeError(`need one ${field} label per example: ${idx.length} for ${batch}`);
+      }
       const oneHot = new Float32Array(batch * V);
       let any = false;
       for (let i = 0; i < batch; i++) {
@@ -182,7 +190,10 @@ export class DiffusionModel {
         }
       }
       if (!any) return;
-      const e = tf.matMul(tf.tensor2d(oneHot, [batch, V]), ctx.p(`label.${field}`) as tf.Tensor2D) as tf.Tensor2D;
+      const e = tf.matMul(
+        tf.tensor2d(oneHot, [batch, V]),
+        ctx.p(`label.${field}`) as tf.Tensor2D,
+      ) as tf.Tensor2D;
       ctx.flops += 2 * batch * V * this.timeDim;
       sum = sum ? tf.add(sum, e) as tf.Tensor2D : e;
     });

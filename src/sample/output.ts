@@ -16,9 +16,18 @@ export function gridShape(n: number): { rows: number; cols: number } {
   return { rows: Math.ceil(n / cols), cols };
 }
 
-/** n images in a grid with 1-pixel gutters, nearest-upscaled `scale`× so a person can see them. */
-export function sampleGrid(images: Float32Array, n: number, size: number, scale: number): RgbaImage {
-  const { rows, cols } = gridShape(n);
+/**
+ * n images in a grid with 1-pixel gutters, nearest-upscaled `scale`× so a person can see them; `columns`
+ * fixes the images per row (default {@linkcode gridShape}'s).
+ */
+export function sampleGrid(
+  images: Float32Array,
+  n: number,
+  size: number,
+  scale: number,
+  columns?: number,
+): RgbaImage {
+  const cols = columns ?? gridShape(n).cols, rows = Math.ceil(n / cols);
   return makeGrid(images, rows, cols, size, { gutter: 1, scale, gutterColor: [40, 40, 40] });
 }
 
@@ -32,12 +41,14 @@ export interface WriteSampleOptions {
   each?: boolean;
   /** Write the reverse-process animation (needs frames in the result). */
   gif?: boolean;
+  /** Images per grid row (default: as square as possible), e.g. one label value per row. */
+  columns?: number;
 }
 
 /** Writes grid.png (and each image, and reverse.gif) atomically; returns the paths written. */
 export async function writeSampleFiles(result: SampleResult, o: WriteSampleOptions): Promise<string[]> {
   const written: string[] = [];
-  const grid = sampleGrid(result.images, result.n, result.size, o.scale);
+  const grid = sampleGrid(result.images, result.n, result.size, o.scale, o.columns);
   const gridPath = join(o.out, "grid.png");
   await atomicWriteFile(gridPath, await encodePng(grid.rgba, grid.width, grid.height));
   written.push(gridPath);
@@ -53,7 +64,7 @@ export async function writeSampleFiles(result: SampleResult, o: WriteSampleOptio
     }
   }
   if (o.gif && result.frames.length) {
-    const frames = result.frames.map((f) => sampleGrid(f, result.n, result.size, o.scale));
+    const frames = result.frames.map((f) => sampleGrid(f, result.n, result.size, o.scale, o.columns));
     const p = join(o.out, "reverse.gif");
     await atomicWriteFile(p, await encodeGif(frames, 80, 2500));
     written.push(p);

@@ -10,7 +10,7 @@ import type { ParamMap } from "../model/context.ts";
 import { Rng } from "../rng.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
 import { DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./defaults.ts";
-import { LabelError, labelBatch, type Labels, resolveLabels } from "../model/labels.ts";
+import { labelBatch, LabelError, type Labels, resolveLabels } from "../model/labels.ts";
 import { guidedPredict } from "./guidance.ts";
 import { priorStart } from "./prior.ts";
 import { ddimTimesteps, samplerStepTensor } from "./steps.ts";
@@ -103,7 +103,9 @@ export function checkSampleOptions(o: SampleOptions, T: number): void {
     throw new RangeError(`guidance must be a finite number, got ${o.guidance}`);
   }
   if (Array.isArray(o.labels) && o.labels.length !== o.n) {
-    throw new RangeError(`labels must be one set for all images or one per image (${o.n}), got ${o.labels.length}`);
+    throw new RangeError(
+      `labels must be one set for all images or one per image (${o.n}), got ${o.labels.length}`,
+    );
   }
 }
 
@@ -115,7 +117,9 @@ export function checkSampleOptions(o: SampleOptions, T: number): void {
  */
 export function sampleLabelIndices(model: DiffusionModel, o: SampleOptions): number[][] | null {
   if (o.guidance !== undefined && !model.labels) {
-    throw new LabelError(`guidance ${o.guidance} given to an unconditional model: it has no labels to guide by`);
+    throw new LabelError(
+      `guidance ${o.guidance} given to an unconditional model: it has no labels to guide by`,
+    );
   }
   if (o.labels === undefined) return null;
   const sets = Array.isArray(o.labels) ? o.labels : new Array<Labels>(o.n).fill(o.labels);

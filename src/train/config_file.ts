@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { parseConditionFields } from "../model/labels.ts";
 import {
   DEFAULT_SEED_CONFIG,
   DEFAULT_UNET_CONFIG,
@@ -75,6 +76,17 @@ const FIELDS: Record<string, Check> = {
   ema: num(0, 0.999999),
   seed: int(0),
   dropout: num(0, 0.99),
+  condDrop: num(0, 1),
+  condition: (key, v) => {
+    if (!Array.isArray(v) || !v.every((f) => typeof f === "string")) {
+      throw new TrainRecipeError(`"${key}" must list label fields, e.g. ["vendor", "subcategory"]`);
+    }
+    try {
+      return v.length ? parseConditionFields(v.join(",")) : [];
+    } catch (err) {
+      throw new TrainRecipeError(`"${key}": ${(err as Error).message}`);
+    }
+  },
 };
 
 const RUN_FIELDS: Record<string, Check> = {
@@ -96,7 +108,11 @@ function parseModel(key: string, v: unknown): ModelConfig {
   if (!defaults) {
     throw new TrainRecipeError(`"${key}.preset" must be "unet" or "seed", got ${JSON.stringify(preset)}`);
   }
-  const known = new Set([...Object.keys(defaults), ...(preset === "unet" ? ["attentionResolutions"] : [])]);
+  const known = new Set([
+    ...Object.keys(defaults),
+    "labels",
+    ...(preset === "unet" ? ["attentionResolutions"] : []),
+  ]);
   for (const k of Object.keys(m)) {
     if (!known.has(k)) {
       throw new TrainRecipeError(

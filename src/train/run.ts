@@ -218,7 +218,7 @@ async function trainInto(
       trainer.initFrom(initCkpt);
       log?.(`weights from ${options.init} (step ${initCkpt.meta.step}); optimizer and step start fresh`);
     }
-    await run.writeFile("config.json", JSON.stringify(config, null, 2) + "\n");
+    await run.writeFile("config.json", JSON.stringify(trainer.config, null, 2) + "\n");
     const csvPath = join(options.out, "loss.csv");
     // resuming into a new folder carries the loss history of the run the checkpoint came from
     let history = await readLossCsv(csvPath);

@@ -17,6 +17,7 @@ import { trainingMean } from "../sample/prior.ts";
 import { Adam } from "./adam.ts";
 import { Ema } from "./ema.ts";
 import { flatFromCheckpoint, flatToCheckpoint } from "./flat.ts";
+import { buildVocabulary, imageLabelIndices, LabelError, parseConditionFields } from "../model/labels.ts";
 
 /** Everything a training run needs to know; tasks fill it from flags. */
 export interface TrainConfig {
@@ -49,8 +50,36 @@ export interface TrainConfig {
    * copying a small training set; sampling never drops.
    */
   dropout?: number;
+  /**
+   * Label fields to condition on (e.g. `["vendor", "subcategory"]`; default none: unconditional). The
+   * vocabulary is built from the dataset's manifest and stored in the model config (`model.labels`).
+   */
+  condition?: string[];
+  /**
+   * Probability with which each label field of each example is dropped to its null entry while
+   * training (default {@linkcode DEFAULT_COND_DROP}), so one model learns ε_cond and ε_null for
+   * classifier-free guidance. Drawn from its own seeded stream, saved in checkpoints.
+   */
+  condDrop?: number;
   /** Where the weights started when the run fine-tunes another one (set by `trainRun`'s `init`). */
   init?: { checkpoint: string; step: number; dataHash: string | null };
+}
+
+/** The default probability of dropping a label field to its null entry while training. */
+export const DEFAULT_COND_DROP = 0.1;
+
+/**
+ * The configuration with the label vocabulary of `config.condition` built from the dataset's manifest
+ * and put into the model config; unchanged when the run is unconditional or the model already has one
+ * (a resumed or fine-tuned run keeps its checkpoint's vocabulary).
+ *
+ * @throws {LabelError} for a field the dataset has no values of, or a dataset without a manifest.
+ */
+export function withVocabulary(config: TrainConfig, dataset: EmojiDataset): TrainConfig {
+  if (!config.condition?.length || config.model.labels) return config;
+  if (!dataset.manifest) throw new LabelError("--condition needs a prepared dataset with a manifest");
+  const fields = parseConditionFields(config.condition.join(","));
+  return { ...config, model: { ...config.model, labels: buildVocabulary(dataset.manifest.images, fields) } };
 }
 
 /** What one step reports. */
@@ -106,13 +135,21 @@ export class Trainer {
   readonly dataRng: Rng;
   /** Stream of dropout masks. */
   readonly dropoutRng: Rng;
+  /** Stream of label drops (classifier-free guidance training). */
+  readonly condDropRng: Rng;
+  /** The run's configuration, with the label vocabulary in `model.labels` when it conditions. */
+  readonly config: TrainConfig;
+  /** Each dataset image's label indices ([field][image]), or null for an unconditional model. */
+  readonly labelIndices: Int32Array[] | null;
   /** The batch sampler. */
   readonly sampler: DatasetSampler;
   /** The mean training image (flips included): where sampling from this model starts. */
   readonly dataMean: Float32Array;
 
-  constructor(readonly config: TrainConfig, readonly dataset: EmojiDataset) {
+  constructor(config: TrainConfig, readonly dataset: EmojiDataset) {
     validateTrainConfig(config);
+    config = withVocabulary(config, dataset);
+    this.config = config;
     this.schedule = makeSchedule(config.schedule, config.T);
     this.model = new DiffusionModel(config.model, config.seed, dataset.size);
     this.adam = new Adam(this.model.params, {
@@ -126,6 +163,13 @@ export class Trainer {
     this.noiseRng = new Rng(config.seed + 1);
     this.dataRng = new Rng(config.seed + 2);
     this.dropoutRng = new Rng(config.seed + 3);
+    this.condDropRng = new Rng(config.seed + 4);
+    const vocab = this.model.labels;
+    this.labelIndices = vocab
+      ? (dataset.manifest
+        ? imageLabelIndices(dataset.manifest.images, vocab)
+        : Object.values(vocab).map(() => new Int32Array(dataset.count).fill(-1)))
+      : null;
     this.sampler = dataset.sampler(this.dataRng, config.batch);
     this.dataMean = trainingMean(dataset);
   }
@@ -146,7 +190,8 @@ export class Trainer {
   async trainStep(): Promise<StepReport> {
     const { batch } = this.config;
     const size = this.dataset.size;
-    const x0 = this.sampler.nextBatchArray();
+    const { data: x0, indices } = this.sampler.nextBatchWithInfo();
+    const labels = this.batchLabels(indices);
     const t = Int32Array.from({ length: batch }, () => this.noiseRng.int(this.schedule.T));
     const eps = this.noiseRng.normalArray(x0.length);
     const vars = [...this.model.params.values()];
@@ -159,7 +204,7 @@ export class Trainer {
       const shape: [number, number, number, number] = [batch, size, size, 3];
       const noise = tf.tensor4d(eps, shape);
       const xt = qSampleTensor(this.schedule, tf.tensor4d(x0, shape), t, noise);
-      const pred = this.model.forward(ctx, xt, t);
+      const pred = this.model.forward(ctx, xt, t, labels);
       return tf.mean(tf.square(tf.sub(pred, noise))) as tf.Scalar;
     }, vars);
     // grads are keyed by variable name; map them back to parameter names
@@ -183,6 +228,23 @@ export class Trainer {
     }
     ctx.applyUpdates();
     return { step: this.step, loss, gradNorm, lr: this.adam.learningRate(this.step) };
+  }
+
+  /**
+   * The label indices of a batch of dataset images ([field][example]), each dropped to −1 (null) with
+   * probability `condDrop`: one draw of the cond-drop stream per example and field, example-major.
+   * Undefined for an unconditional model (nothing is drawn).
+   */
+  batchLabels(indices: readonly number[]): Int32Array[] | undefined {
+    if (!this.labelIndices) return undefined;
+    const p = this.config.condDrop ?? DEFAULT_COND_DROP;
+    const out = this.labelIndices.map(() => new Int32Array(indices.length));
+    indices.forEach((img, i) => {
+      this.labelIndices!.forEach((field, f) => {
+        out[f][i] = this.condDropRng.uniform() < p ? -1 : field[img];
+      });
+    });
+    return out;
   }
 
   /** Reads every tensor back into a checkpoint object (weights, EMA, Adam moments, state, streams). */
@@ -222,6 +284,7 @@ export class Trainer {
         data: this.dataRng.getState(),
         dataEpoch: this.sampler.getState(),
         dropout: this.dropoutRng.getState(),
+        condDrop: this.condDropRng.getState(),
       },
       ...extra,
     };
@@ -250,6 +313,7 @@ export class Trainer {
       if (ckpt.meta.rng.dataEpoch) this.sampler.setState(ckpt.meta.rng.dataEpoch as SamplerState);
       // checkpoints from before dropout existed have no mask stream: it starts from its seed
       if (ckpt.meta.rng.dropout) this.dropoutRng.setState(ckpt.meta.rng.dropout);
+      if (ckpt.meta.rng.condDrop) this.condDropRng.setState(ckpt.meta.rng.condDrop);
     }
   }
 
@@ -300,6 +364,10 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (c.dropout !== undefined && !(c.dropout >= 0 && c.dropout < 1)) {
     throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
   }
+  if (c.condDrop !== undefined && !(c.condDrop >= 0 && c.condDrop <= 1)) {
+    throw new RangeError(`condDrop must be in [0, 1], got ${c.condDrop}`);
+  }
+  if (c.condition !== undefined && c.condition.length > 0) parseConditionFields(c.condition.join(","));
   if ((c.dropout ?? 0) > 0 && c.model.preset !== "unet") {
     throw new RangeError(
       `dropout is built into the unet preset only, not "${c.model.preset}": drop --dropout`,
