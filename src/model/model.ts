@@ -189,7 +189,8 @@ export class DiffusionModel {
           any = true;
         }
       }
-      if (!any) return;
+      // training keeps an all-null field in the graph, so that its table gets its (zero) gradient
+      if (!any && !ctx.training) return;
       const e = tf.matMul(
         tf.tensor2d(oneHot, [batch, V]),
         ctx.p(`label.${field}`) as tf.Tensor2D,
