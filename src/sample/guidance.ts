@@ -17,10 +17,10 @@ import type { DiffusionModel } from "../model/model.ts";
  * ```ts
  * import * as tf from "@tensorflow/tfjs-core";
  * import { initBackend } from "../backend.ts";
- * import { DiffusionModel, modelConfig } from "../model/model.ts";
+ * import { DiffusionModel } from "../model/model.ts";
  * import { guidedPredict } from "./guidance.ts";
  * await initBackend("cpu", { log: null });
- * const m = new DiffusionModel({ ...modelConfig("seed"), channels: [4, 4, 4], timeDim: 4, labels: { vendor: ["a", "b"] } });
+ * const m = new DiffusionModel({ preset: "seed", channels: [4, 4, 4], timeDim: 4, labels: { vendor: ["a", "b"] } });
  * const x = tf.randomNormal([1, 32, 32, 3]) as tf.Tensor4D;
  * const g = guidedPredict(m, x, [5], [[1]], 1), c = m.predict(x, [5], m.params, [[1]]);
  * console.assert((await tf.max(tf.abs(tf.sub(g, c))).data())[0] < 1e-5);
