@@ -145,6 +145,9 @@ async function main(): Promise<void> {
     : 0;
   const dataMean = chosenDataMean(v.prior, ckpt);
   if (isEdit(v)) {
+    if (v.rows !== undefined) {
+      throw new UsageError("--rows draws a grid of new samples and does not combine with the edit flags");
+    }
     return await runEdit(v, {
       ckpt,
       raw: v.raw ?? false,
@@ -159,6 +162,8 @@ async function main(): Promise<void> {
       backend,
       threads: v.threads,
       dataMean,
+      labels: Array.isArray(labels) ? undefined : labels,
+      guidance,
     });
   }
   const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery, dataMean, labels, guidance };

@@ -4,12 +4,16 @@
  *
  * @module
  */
+import type { DiffusionModel } from "../src/model/model.ts";
+import { type Labels, resolveLabels } from "../src/model/labels.ts";
+import { conditionedDenoiser } from "../src/sample/guidance.ts";
+import { DEFAULT_GUIDANCE } from "../src/sample/defaults.ts";
 import { type BackendRequest, initBackend } from "../src/backend.ts";
 import { intFlag, threadsFlag, UsageError } from "../src/cli.ts";
 import type { Checkpoint } from "../src/checkpoint.ts";
 import { parseColor, type Rgb } from "../src/image/colour.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
-import { editImages, type MorphEnd, morphImages } from "../src/sample/edit.ts";
+import { type Denoiser, editImages, type MorphEnd, morphImages } from "../src/sample/edit.ts";
 import {
   EditInputError,
   imageToModelInput,
@@ -77,6 +81,16 @@ export interface SharedSampling {
   backend: BackendRequest;
   threads?: string;
   dataMean?: Float32Array;
+  /** Labels of a conditioned model (already checked against its vocabulary), or undefined. */
+  labels?: Labels;
+  /** Classifier-free guidance weight (default `DEFAULT_GUIDANCE`). */
+  guidance?: number;
+}
+
+/** The model the edits denoise with: the conditioned one for the labels asked for, else the model itself. */
+function denoiserFor(model: DiffusionModel, s: SharedSampling): Denoiser {
+  if (!s.labels || Object.keys(s.labels).length === 0) return model;
+  return conditionedDenoiser(model, resolveLabels(model.labels, s.labels), s.guidance ?? DEFAULT_GUIDANCE);
 }
 
 function strengthFlag(value: string | undefined, fallback: number): number {
@@ -191,7 +205,7 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
       s.sampler === "ddim" ? ` eta=${s.eta}` : ""
     }${mask ? `, resample ${resample}` : ""}`,
   );
-  const result = await editImages(loaded.model, loaded.schedule, x0, {
+  const result = await editImages(denoiserFor(loaded.model, s), loaded.schedule, x0, {
     strength,
     n,
     mask,
@@ -244,7 +258,7 @@ async function runMorph(v: EditFlags, s: SharedSampling, size: number, bg: Rgb):
       ends.join(" → ")
     } in ${frames} frames, ${s.sampler}-${s.steps}`,
   );
-  const result = await morphImages(loaded.model, loaded.schedule, parsed[0], parsed[1], {
+  const result = await morphImages(denoiserFor(loaded.model, s), loaded.schedule, parsed[0], parsed[1], {
     frames,
     sampler: s.sampler,
     steps: s.steps,

@@ -44,3 +44,35 @@ export function guidedPredict(
     return tf.add(uncond, tf.mul(tf.sub(cond, uncond), w)) as tf.Tensor4D;
   });
 }
+
+/**
+ * A denoiser for the edits (variations, inpainting, morphs: `edit.ts`'s `Denoiser`) that asks a
+ * conditioned model for the same resolved labels (one index per field, −1 = null) in every example,
+ * with guidance weight `w` (w = 1: one plain conditional pass).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend } from "../backend.ts";
+ * import { DiffusionModel } from "../model/model.ts";
+ * import { conditionedDenoiser } from "./guidance.ts";
+ * await initBackend("cpu", { log: null });
+ * const m = new DiffusionModel({ preset: "seed", channels: [4, 4, 4], timeDim: 4, labels: { vendor: ["a", "b"] } });
+ * const eps = conditionedDenoiser(m, [0], 2).predict(tf.zeros([3, 32, 32, 3]), [1, 2, 3]);
+ * console.assert(eps.shape[0] === 3);
+ * ```
+ */
+export function conditionedDenoiser(
+  model: DiffusionModel,
+  labels: readonly number[],
+  w: number,
+  params: ParamMap = model.params,
+): { imageSize: number; predict(x: tf.Tensor4D, t: number[]): tf.Tensor } {
+  return {
+    imageSize: model.imageSize,
+    predict(x: tf.Tensor4D, t: number[]): tf.Tensor {
+      const idx = labels.map((k) => new Int32Array(x.shape[0]).fill(k));
+      return w === 1 ? model.predict(x, t, params, idx) : guidedPredict(model, x, t, idx, w, params);
+    },
+  };
+}
