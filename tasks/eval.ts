@@ -31,11 +31,18 @@ import { checkSampleOptions, sampleImages, SAMPLERS, samplerTimesteps } from "..
 import {
   DEFAULT_CHECKPOINT,
   DEFAULT_ETA,
+  DEFAULT_GUIDANCE,
   DEFAULT_SAMPLER,
   DEFAULT_STEPS,
   defaultBatch,
 } from "../src/sample/defaults.ts";
 import { formatSamplingProgress } from "../src/sample/progress.ts";
+import type { SampleOptions } from "../src/sample/sample.ts";
+import type { DiffusionSchedule } from "../src/schedule.ts";
+import type { EmojiDataset } from "../src/dataset.ts";
+import { imageLabelIndices, LabelError } from "../src/model/labels.ts";
+import { CONV_ENCODER, randomConvFeatures } from "../src/eval/features.ts";
+import { leaveOneOutAccuracy, sampleAgreement } from "../src/eval/label_agreement.ts";
 import { sampleGrid } from "../src/sample/output.ts";
 import { chosenDataMean, PRIOR_USAGE } from "../src/cli.ts";
 
@@ -50,6 +57,10 @@ const USAGE = `usage: deno task eval [options]
 ${PRIOR_USAGE}
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N
+  --label-agreement   for a conditioned checkpoint: per label field, sample --n images spread over its
+                      values and report a k-NN classifier's accuracy on them (k = 5, fit on the real
+                      images in the conv feature space) against its leave-one-out accuracy on the real ones
+  --guidance W        classifier-free guidance weight of those samples (default ${DEFAULT_GUIDANCE})
   --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>, plus -standard when starting from N(0, I))`;
 
 async function main(): Promise<void> {
@@ -69,6 +80,8 @@ async function main(): Promise<void> {
       backend: { type: "string" },
       threads: { type: "string" },
       out: { type: "string" },
+      "label-agreement": { type: "boolean" },
+      guidance: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -87,6 +100,17 @@ async function main(): Promise<void> {
     throw new UsageError(`--checkpoint "${checkpoint}" does not exist; train one with "deno task train"`);
   }
   const ckpt = await loadCheckpoint(checkpoint);
+  const guidance = v.guidance === undefined ? undefined : numberFlag("guidance", v.guidance, 1, -100, 100);
+  if ((v["label-agreement"] || guidance !== undefined) && !ckpt.meta.model.labels) {
+    throw new LabelError(
+      `${
+        v["label-agreement"] ? "--label-agreement" : "--guidance"
+      }: ${checkpoint} is unconditional: it has no labels`,
+    );
+  }
+  if (guidance !== undefined && !v["label-agreement"]) {
+    throw new UsageError("--guidance applies to --label-agreement's samples: add --label-agreement");
+  }
   // compare with the set the checkpoint was trained on unless told otherwise
   const trainedOn = typeof ckpt.meta.train?.data === "string" ? ckpt.meta.train.data : undefined;
   const data = v.data ?? trainedOn ?? "data/apple-faces-32";
@@ -104,6 +128,15 @@ async function main(): Promise<void> {
     console.error(`warning: the checkpoint was trained on other data (${ckpt.meta.dataHash.slice(0, 12)}…)`);
   }
   const name = checkpoint.split("/").pop()!.replace(/\.safetensors$/, "");
+  if (v["label-agreement"]) {
+    const out = v.out ?? `data/eval/${name}-labels-w${guidance ?? DEFAULT_GUIDANCE}`;
+    await checkWritableDir("out", out);
+    await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
+    const loaded = modelFromCheckpoint(ckpt);
+    await labelAgreementReport(loaded.model, loaded.schedule, dataset, { ...options, guidance }, out);
+    loaded.model.dispose();
+    return;
+  }
   const out = v.out ??
     `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddpm" ? "" : steps}${
       dataMean ? "" : "-standard"
@@ -189,6 +222,46 @@ async function main(): Promise<void> {
       `KID pixels8 ${k.pixels8.mean.toExponential(2)} (floor ${k.pixels8.floor.mean.toExponential(2)}), ` +
       `memorised ${(100 * report.memorisation.rate).toFixed(1)}%; report: ${join(out, "report.md")}`,
   );
+}
+
+/** Per label field: samples spread over its values, the k-NN agreement and the real images' ceiling. */
+async function labelAgreementReport(
+  model: DiffusionModel,
+  schedule: DiffusionSchedule,
+  dataset: EmojiDataset,
+  options: Omit<SampleOptions, "labels">,
+  out: string,
+): Promise<void> {
+  const vocab = model.labels!;
+  if (!dataset.manifest) throw new UsageError("--label-agreement needs a prepared dataset with a manifest");
+  const realFeatures = randomConvFeatures(dataset.images, dataset.count, dataset.size);
+  const indices = imageLabelIndices(dataset.manifest.images, vocab);
+  const rows: { field: string; values: number; samples: number; ceiling: number; agreement: number }[] = [];
+  for (const [f, [field, values]] of Object.entries(vocab).entries()) {
+    const per = Math.max(1, Math.ceil(options.n / values.length));
+    const asked = Int32Array.from({ length: per * values.length }, (_, i) => Math.floor(i / per));
+    const labels = Array.from(asked, (k) => ({ [field]: values[k] }));
+    const result = await sampleImages(model, schedule, { ...options, n: asked.length, labels });
+    const ref = { features: realFeatures, dim: CONV_ENCODER.dim, labels: indices[f] };
+    const row = {
+      field,
+      values: values.length,
+      samples: asked.length,
+      ceiling: leaveOneOutAccuracy(ref),
+      agreement: sampleAgreement(ref, randomConvFeatures(result.images, asked.length, dataset.size), asked),
+    };
+    rows.push(row);
+    console.log(
+      `${field}: ${row.values} values, ${row.samples} samples: k-NN agreement ${
+        (100 * row.agreement).toFixed(1)
+      }% ` +
+        `(real images, leave-one-out: ${(100 * row.ceiling).toFixed(1)}%; chance ${
+          (100 / row.values).toFixed(1)
+        }%)`,
+    );
+  }
+  const report = { guidance: options.guidance ?? DEFAULT_GUIDANCE, k: 5, features: "conv", rows };
+  await atomicWriteFile(join(out, "label-agreement.json"), JSON.stringify(report, null, 2) + "\n");
 }
 
 if (import.meta.main) await runCli(main);

@@ -257,5 +257,14 @@ Deno.test("deno task sample: --list-labels, unknown label value and labels for a
   assert.equal(plain.code, 2);
   assert.equal(ownLines(plain.stderr).length, 1);
   assert.match(plain.stderr, /^error: labels \(vendor=apple\) given to an unconditional model/m);
+  const evalPlain = await runTask("eval.ts", [
+    "--checkpoint",
+    "data/models/apple-faces-unet.safetensors",
+    "--label-agreement",
+  ]);
+  assert.equal(evalPlain.code, 2);
+  assert.deepEqual(ownLines(evalPlain.stderr), [
+    "error: --label-agreement: data/models/apple-faces-unet.safetensors is unconditional: it has no labels",
+  ]);
   await Deno.remove(dir, { recursive: true });
 });
