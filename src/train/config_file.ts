@@ -84,7 +84,7 @@ const FIELDS: Record<string, Check> = {
     try {
       return v.length ? parseConditionFields(v.join(",")) : [];
     } catch (err) {
-      throw new TrainRecipeError(`"${key}": ${(err as Error).message}`);
+      throw new TrainRecipeError(`"${key}": ${(err as Error).message.replace(/^--condition:? ?/, "")}`);
     }
   },
 };

@@ -186,6 +186,12 @@ async function trainInto(
     resume: resumeCkpt ?? undefined,
     init: initCkpt && options.init ? { path: options.init, checkpoint: initCkpt } : undefined,
   });
+  if ((resumeCkpt || initCkpt) && config.condition?.length && !config.model.labels) {
+    throw new UsageError(
+      `--condition ${config.condition.join(",")}: the checkpoint's model is unconditional, and a ` +
+        `${resumeCkpt ? "resumed" : "fine-tuned"} run trains the checkpoint's model; start a new run instead`,
+    );
+  }
   try {
     validateTrainConfig(config); // the settings a resumed run ends up with, before any work
   } catch (err) {
