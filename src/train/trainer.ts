@@ -190,7 +190,10 @@ export class Trainer {
   async trainStep(): Promise<StepReport> {
     const { batch } = this.config;
     const size = this.dataset.size;
-    const { data: x0, indices } = this.sampler.nextBatchWithInfo();
+    // an unconditional run needs no image indices (nextBatchArray is the same draws without them)
+    const { data: x0, indices } = this.labelIndices
+      ? this.sampler.nextBatchWithInfo()
+      : { data: this.sampler.nextBatchArray(), indices: [] };
     const labels = this.batchLabels(indices);
     const t = Int32Array.from({ length: batch }, () => this.noiseRng.int(this.schedule.T));
     const eps = this.noiseRng.normalArray(x0.length);
