@@ -205,16 +205,19 @@ interface Collected {
   name: string;
 }
 
+/** What both data sources read: the options and the resolved background, size, fit and output lines. */
+interface CollectContext {
+  options: PrepareOptions;
+  bg: Rgb;
+  size: number;
+  fit: "pad" | "crop";
+  log: ((line: string) => void) | null;
+  warn: ((line: string) => void) | null;
+}
+
 /** The images of a `--from` folder (any PNG/JPEG below it), padded or cropped to square and resized. */
-async function collectFolder(
-  root: string,
-  options: PrepareOptions,
-  bg: Rgb,
-  size: number,
-  fit: "pad" | "crop",
-  log: ((line: string) => void) | null,
-  warn: ((line: string) => void) | null,
-): Promise<Collected> {
+async function collectFolder(root: string, ctx: CollectContext): Promise<Collected> {
+  const { options, bg, size, fit, log, warn } = ctx;
   const items: Item[] = [];
   const images: Uint8Array[] = [];
   const sources: ManifestSource[] = [];
@@ -283,13 +286,8 @@ async function collectFolder(
 }
 
 /** The images of the emoji packages of `options.vendors` that match the category filters, resized. */
-async function collectPackages(
-  options: PrepareOptions,
-  bg: Rgb,
-  size: number,
-  log: ((line: string) => void) | null,
-  warn: ((line: string) => void) | null,
-): Promise<Collected> {
+async function collectPackages(ctx: CollectContext): Promise<Collected> {
+  const { options, bg, size, log, warn } = ctx;
   const items: Item[] = [];
   const images: Uint8Array[] = [];
   const sources: ManifestSource[] = [];
@@ -402,8 +400,8 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
   if (!FIT_MODES.includes(fit)) throw new DatasetError(`--fit "${fit}" is unknown: choose one of pad, crop`);
   if (options.out !== undefined) await checkOutDir(options.out);
   const { items, images: imagesByItem, sources, skipped, filters, name } = options.from !== undefined
-    ? await collectFolder(options.from, options, bg, size, fit, log, warn)
-    : await collectPackages(options, bg, size, log, warn);
+    ? await collectFolder(options.from, { options, bg, size, fit, log, warn })
+    : await collectPackages({ options, bg, size, fit, log, warn });
 
   const out = options.out ?? join("data", name);
   await checkOutDir(out);

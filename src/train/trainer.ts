@@ -253,10 +253,9 @@ export class Trainer {
   /** Reads every tensor back into a checkpoint object (weights, EMA, Adam moments, state, streams). */
   async toCheckpoint(dataHash: string | null, extra: Partial<CheckpointMeta> = {}): Promise<Checkpoint> {
     const tensors = new Map<string, StoredTensor>();
-    for (const [prefix, map] of [["params", this.model.params]] as const) {
-      const data = await Promise.all([...map.values()].map((v) => v.data() as Promise<Float32Array>));
-      readTensors(prefix, map, tensors, data);
-    }
+    const params = this.model.params;
+    const data = await Promise.all([...params.values()].map((v) => v.data() as Promise<Float32Array>));
+    readTensors("params", params, tensors, data);
     const [ema, m, v] = await Promise.all(
       [this.ema.flat, this.adam.flatM, this.adam.flatV].map((t) => t.data() as Promise<Float32Array>),
     );
