@@ -67,6 +67,7 @@ export {
 } from "./src/schedule.ts";
 export {
   type DatasetImages,
+  type EditConditioning,
   EmojiDiffusion,
   gridPng,
   type ImageBatch,
@@ -94,12 +95,15 @@ export { type LossCsvRow, RunFolder, type RunFolderOptions } from "./src/train/r
 export { type DataPrediction, ddimStep, ddpmStep, dpmSolverStep } from "./src/sample/steps_plain.ts";
 export { DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS } from "./src/sample/defaults.ts";
 export {
+  ANY_VALUE,
   LABEL_FIELDS,
   LabelError,
   type LabelField,
   type Labels,
   type LabelVocabulary,
   resolveLabels,
+  type SamplingDefaults,
+  withDefaultLabels,
 } from "./src/model/labels.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";

@@ -10,7 +10,16 @@ import type { CheckpointSource, LoadCheckpointOptions } from "./checkpoint_sourc
 import { type PretrainedModel, pretrainedUrl } from "./pretrained.ts";
 import { type LoadedModel, modelFromCheckpoint } from "./model/from_checkpoint.ts";
 import { DiffusionModel, type ModelConfig } from "./model/model.ts";
-import type { LabelVocabulary } from "./model/labels.ts";
+import {
+  LabelError,
+  type Labels,
+  type LabelVocabulary,
+  resolveLabels,
+  type SamplingDefaults,
+  withDefaultLabels,
+} from "./model/labels.ts";
+import { conditionedDenoiser } from "./sample/guidance.ts";
+import { DEFAULT_GUIDANCE } from "./sample/defaults.ts";
 import { qSampleTensor } from "./q_sample.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./schedule.ts";
 import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";
@@ -21,6 +30,7 @@ import { sampleGrid } from "./sample/output.ts";
 import { decodeImage, encodePng } from "./image/codec.ts";
 import { parseColor } from "./image/colour.ts";
 import {
+  type Denoiser,
   editImages,
   type EditOptions,
   type EditResult,
@@ -30,6 +40,19 @@ import {
   type MorphResult,
 } from "./sample/edit.ts";
 import { imageToModelInput, maskFromRgba } from "./sample/edit_input.ts";
+
+/**
+ * What to ask a conditioned model for in an edit ({@linkcode EmojiDiffusion.variations},
+ * {@linkcode EmojiDiffusion.inpaint}, {@linkcode EmojiDiffusion.morph}): one label set for every image
+ * and a classifier-free guidance weight; both default to the model's own
+ * ({@linkcode EmojiDiffusion.samplingDefaults}).
+ */
+export interface EditConditioning {
+  /** Labels (field → value); fields left out take the model's default label, `"*"` any value. */
+  labels?: Labels;
+  /** Classifier-free guidance weight w (default: the model's own, else 1). */
+  guidance?: number;
+}
 
 /** A batch of images: NHWC float values (in [−1, 1] for images) and the shape [B, H, W, C]. */
 export interface ImageBatch {
@@ -199,6 +222,46 @@ export class EmojiDiffusion {
     return structuredClone(this.#loaded.model.labels);
   }
 
+  /**
+   * The model's own sampling defaults from its checkpoint (labels for the fields a call leaves out, the
+   * guidance weight), or undefined. The shipped default model draws Apple's faces unless asked for
+   * another vendor: `{ labels: { vendor: "apple" }, guidance: … }`.
+   *
+   * @example
+   * ```ts
+   * import { EmojiDiffusion } from "../mod.ts";
+   * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
+   * console.assert(m.samplingDefaults === undefined); // a fresh model has none
+   * m.dispose();
+   * ```
+   */
+  get samplingDefaults(): SamplingDefaults | undefined {
+    return structuredClone(this.#loaded.sampling);
+  }
+
+  /** Labels and guidance with the model's defaults filled in (labels only for a conditioned model). */
+  #conditioning<O extends { labels?: Labels | Labels[]; guidance?: number }>(options: O): O {
+    const d = this.#loaded.sampling;
+    if (!d || !this.#loaded.model.labels) return options;
+    const labels = Array.isArray(options.labels)
+      ? options.labels.map((l) => withDefaultLabels(l, d))
+      : withDefaultLabels(options.labels ?? {}, d);
+    return { ...options, labels, guidance: options.guidance ?? d.guidance };
+  }
+
+  /** The denoiser the edits use: the model itself, or the model asked for the labels with guidance. */
+  #denoiser(options: EditConditioning): Denoiser {
+    const o = this.#conditioning(options);
+    const model = this.#loaded.model;
+    if (o.guidance !== undefined && !model.labels) {
+      throw new LabelError(
+        `guidance ${o.guidance} given to an unconditional model: it has no labels to guide by`,
+      );
+    }
+    if (!o.labels || Object.keys(o.labels).length === 0) return model;
+    return conditionedDenoiser(model, resolveLabels(model.labels, o.labels), o.guidance ?? DEFAULT_GUIDANCE);
+  }
+
   /** Forward FLOPs per image. */
   flopsPerImage(): number {
     return this.#loaded.model.flopsPerImage();
@@ -228,7 +291,7 @@ export class EmojiDiffusion {
    */
   sample(options: SampleOptions): Promise<SampleResult> {
     const withMean = this.#loaded.dataMean ? { dataMean: this.#loaded.dataMean, ...options } : options;
-    return sampleImages(this.#loaded.model, this.#loaded.schedule, withMean);
+    return sampleImages(this.#loaded.model, this.#loaded.schedule, this.#conditioning(withMean));
   }
 
   /**
@@ -287,8 +350,8 @@ export class EmojiDiffusion {
    * m.dispose();
    * ```
    */
-  variations(images: Float32Array, options: EditOptions): Promise<EditResult> {
-    return editImages(this.#loaded.model, this.#loaded.schedule, images, options);
+  variations(images: Float32Array, options: EditOptions & EditConditioning): Promise<EditResult> {
+    return editImages(this.#denoiser(options), this.#loaded.schedule, images, options);
   }
 
   /**
@@ -310,9 +373,9 @@ export class EmojiDiffusion {
   inpaint(
     images: Float32Array,
     mask: ArrayLike<number>,
-    options: Omit<EditOptions, "mask" | "strength"> & { strength?: number } = {},
+    options: Omit<EditOptions, "mask" | "strength"> & { strength?: number } & EditConditioning = {},
   ): Promise<EditResult> {
-    return editImages(this.#loaded.model, this.#loaded.schedule, images, {
+    return editImages(this.#denoiser(options), this.#loaded.schedule, images, {
       resample: 3,
       ...options,
       strength: options.strength ?? 1,
@@ -337,9 +400,9 @@ export class EmojiDiffusion {
    * m.dispose();
    * ```
    */
-  morph(a: MorphEnd, b: MorphEnd, options: MorphOptions = {}): Promise<MorphResult> {
+  morph(a: MorphEnd, b: MorphEnd, options: MorphOptions & EditConditioning = {}): Promise<MorphResult> {
     const withMean = this.#loaded.dataMean ? { dataMean: this.#loaded.dataMean, ...options } : options;
-    return morphImages(this.#loaded.model, this.#loaded.schedule, a, b, withMean);
+    return morphImages(this.#denoiser(options), this.#loaded.schedule, a, b, withMean);
   }
 
   /** Releases the weights. */

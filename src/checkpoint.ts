@@ -15,6 +15,7 @@
  *
  * @module
  */
+import type { SamplingDefaults } from "./model/labels.ts";
 import { atomicWriteFile, isSplitPart, loadSplitCheckpoint } from "./platform/files.ts";
 import { sha256Hex } from "./platform/sha256.ts";
 import {
@@ -61,6 +62,8 @@ export interface CheckpointMeta {
   rng?: { noise: RngState; data: RngState; dataEpoch?: unknown; dropout?: RngState; condDrop?: RngState };
   /** Evaluation numbers, when known. */
   eval?: Record<string, unknown>;
+  /** The model's own sampling defaults (default labels, guidance) of a conditioned model. */
+  sampling?: SamplingDefaults;
   /** Anything else worth keeping. */
   notes?: Record<string, unknown>;
 }

@@ -218,3 +218,27 @@ export function chosenDataMean(flag: string | undefined, ckpt: Checkpoint): Floa
 export const PRIOR_USAGE =
   `  --prior NAME        start of the reverse process: data-mean = N(√ᾱ·mean training image, (1−ᾱ)·I), the
                       forward process's own mean (default when the checkpoint has one) | standard = N(0, I)`;
+
+/**
+ * Parses repeated `--NAME FIELD=VALUE` flags (e.g. `--label vendor=google`) into labels; a field
+ * given twice is refused. Values are checked against a model's vocabulary later (`resolveLabels`).
+ *
+ * @throws {UsageError} for a flag without `=` or a field given twice.
+ *
+ * @example
+ * ```ts
+ * import { labelFlags } from "./cli.ts";
+ * console.assert(labelFlags("label", ["vendor=google", "subcategory=face-smiling"]).vendor === "google");
+ * ```
+ */
+export function labelFlags(name: string, flags: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const f of flags) {
+    const eq = f.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--${name} must be FIELD=VALUE (e.g. vendor=google), got "${f}"`);
+    const field = f.slice(0, eq), value = f.slice(eq + 1);
+    if (field in out) throw new UsageError(`--${name} ${field} is given twice`);
+    out[field] = value;
+  }
+  return out;
+}

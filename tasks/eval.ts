@@ -12,6 +12,7 @@ import {
   checkWritableDir,
   choiceFlag,
   intFlag,
+  labelFlags,
   numberFlag,
   parseFlags,
   runCli,
@@ -40,7 +41,13 @@ import { formatSamplingProgress } from "../src/sample/progress.ts";
 import type { SampleOptions } from "../src/sample/sample.ts";
 import type { DiffusionSchedule } from "../src/schedule.ts";
 import type { EmojiDataset } from "../src/dataset.ts";
-import { imageLabelIndices, LabelError } from "../src/model/labels.ts";
+import {
+  ANY_VALUE,
+  imageLabelIndices,
+  LabelError,
+  resolveLabels,
+  withDefaultLabels,
+} from "../src/model/labels.ts";
 import { CONV_ENCODER, randomConvFeatures } from "../src/eval/features.ts";
 import { leaveOneOutAccuracy, sampleAgreement } from "../src/eval/label_agreement.ts";
 import { sampleGrid } from "../src/sample/output.ts";
@@ -57,10 +64,13 @@ const USAGE = `usage: deno task eval [options]
 ${PRIOR_USAGE}
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N
+  --label FIELD=VALUE for a conditioned checkpoint: samples asked for this label (repeatable; fields not
+                      given take the model's default label, FIELD=* any value); KID against the training
+                      images with these labels, memorisation against the whole training set
   --label-agreement   for a conditioned checkpoint: per label field, sample --n images spread over its
                       values and report a k-NN classifier's accuracy on them (k = 5, fit on the real
                       images in the conv feature space) against its leave-one-out accuracy on the real ones
-  --guidance W        classifier-free guidance weight of those samples (default ${DEFAULT_GUIDANCE})
+  --guidance W        classifier-free guidance weight (default: the model's own, else ${DEFAULT_GUIDANCE})
   --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>, plus -standard when starting from N(0, I))`;
 
 async function main(): Promise<void> {
@@ -80,6 +90,7 @@ async function main(): Promise<void> {
       backend: { type: "string" },
       threads: { type: "string" },
       out: { type: "string" },
+      label: { type: "string", multiple: true },
       "label-agreement": { type: "boolean" },
       guidance: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -100,17 +111,28 @@ async function main(): Promise<void> {
     throw new UsageError(`--checkpoint "${checkpoint}" does not exist; train one with "deno task train"`);
   }
   const ckpt = await loadCheckpoint(checkpoint);
-  const guidance = v.guidance === undefined ? undefined : numberFlag("guidance", v.guidance, 1, -100, 100);
-  if ((v["label-agreement"] || guidance !== undefined) && !ckpt.meta.model.labels) {
-    throw new LabelError(
-      `${
-        v["label-agreement"] ? "--label-agreement" : "--guidance"
-      }: ${checkpoint} is unconditional: it has no labels`,
-    );
+  const vocab = ckpt.meta.model.labels;
+  const conditioningFlag = v["label-agreement"]
+    ? "--label-agreement"
+    : v.guidance !== undefined
+    ? "--guidance"
+    : v.label
+    ? "--label"
+    : undefined;
+  if (conditioningFlag && !vocab) {
+    throw new LabelError(`${conditioningFlag}: ${checkpoint} is unconditional: it has no labels`);
   }
-  if (guidance !== undefined && !v["label-agreement"]) {
-    throw new UsageError("--guidance applies to --label-agreement's samples: add --label-agreement");
+  const guidance = v.guidance === undefined
+    ? ckpt.meta.sampling?.guidance
+    : numberFlag("guidance", v.guidance, 1, -100, 100);
+  const asked = labelFlags("label", v.label ?? []);
+  resolveLabels(vocab, asked);
+  if (v["label-agreement"] && v.label) {
+    throw new UsageError("--label-agreement spreads its samples over every label value: drop --label");
   }
+  // what deno task sample would draw: the model's default labels fill the fields not asked for
+  const labels = withDefaultLabels(asked, ckpt.meta.sampling);
+  const labelled = Object.entries(labels).filter(([, value]) => value !== ANY_VALUE);
   // compare with the set the checkpoint was trained on unless told otherwise
   const trainedOn = typeof ckpt.meta.train?.data === "string" ? ckpt.meta.train.data : undefined;
   const data = v.data ?? trainedOn ?? "data/apple-faces-32";
@@ -121,7 +143,16 @@ async function main(): Promise<void> {
     );
   }
   const dataMean = chosenDataMean(v.prior, ckpt);
-  const options = { n, batch, sampler, steps, eta, seed, dataMean };
+  const options = {
+    n,
+    batch,
+    sampler,
+    steps,
+    eta,
+    seed,
+    dataMean,
+    ...(vocab ? { labels, guidance } : {}),
+  };
   asUsage(() => checkSampleOptions(options, ckpt.meta.schedule.T));
   const dataset = await loadEmojiDataset(data);
   if (ckpt.meta.dataHash && dataset.manifest && ckpt.meta.dataHash !== dataset.manifest.atlas.sha256) {
@@ -133,14 +164,19 @@ async function main(): Promise<void> {
     await checkWritableDir("out", out);
     await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
     const loaded = modelFromCheckpoint(ckpt);
-    await labelAgreementReport(loaded.model, loaded.schedule, dataset, { ...options, guidance }, out);
+    const { labels: _, ...unlabelled } = options;
+    await labelAgreementReport(loaded.model, loaded.schedule, dataset, unlabelled, out);
     loaded.model.dispose();
     return;
   }
+  // KID compares with the training images that carry the labels asked for (all of them when none)
+  const reference = labelled.length ? labelledSubset(dataset, labelled) : dataset.images;
+  const labelSuffix = labelled.map(([, value]) => `-${value}`).join("") +
+    (labelled.length && (guidance ?? DEFAULT_GUIDANCE) !== 1 ? `-w${guidance}` : "");
   const out = v.out ??
     `data/eval/${name}${v.untrained ? "-untrained" : ""}-${sampler}${sampler === "ddpm" ? "" : steps}${
       dataMean ? "" : "-standard"
-    }`;
+    }${labelSuffix}`;
   await checkWritableDir("out", out);
   await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
   const loaded = modelFromCheckpoint(ckpt);
@@ -171,9 +207,10 @@ async function main(): Promise<void> {
     },
   });
   console.error(`sampled ${n} images in ${result.seconds.toFixed(1)} s; evaluating…`);
-  const report = evaluate(result.images, dataset.images, {
+  const report = evaluate(result.images, reference, {
     size: dataset.size,
     seed,
+    memorisationSet: dataset.images,
     onProgress: (stage, ms) => console.error(`  ${stage}: ${(ms / 1000).toFixed(1)} s`),
   });
   const pairs = closestPairs(result.images, dataset.images, report.memorisation, 8, dataset.size);
@@ -203,6 +240,13 @@ async function main(): Promise<void> {
       : `${sampler}-${samplerTimesteps(sampler, loaded.schedule.T, steps).length}`,
     networkEvaluations: samplerTimesteps(sampler, loaded.schedule.T, steps).length,
     prior: dataMean ? "data-mean" : "standard",
+    ...(vocab
+      ? {
+        labels: Object.entries(labels).map(([f, x]) => `${f}=${x}`).join(" ") || "none",
+        guidance: guidance ?? DEFAULT_GUIDANCE,
+        referenceImages: reference.length / (dataset.size * dataset.size * 3),
+      }
+      : {}),
     samplingSeconds: Number(result.seconds.toFixed(2)),
     command: `deno task eval ${Deno.args.join(" ")}`.trim(),
   };
@@ -222,6 +266,24 @@ async function main(): Promise<void> {
       `KID pixels8 ${k.pixels8.mean.toExponential(2)} (floor ${k.pixels8.floor.mean.toExponential(2)}), ` +
       `memorised ${(100 * report.memorisation.rate).toFixed(1)}%; report: ${join(out, "report.md")}`,
   );
+}
+
+/** The training images whose manifest labels match every (field, value) given. */
+function labelledSubset(dataset: EmojiDataset, labelled: [string, string][]): Float32Array {
+  if (!dataset.manifest) throw new UsageError("--label needs a prepared dataset with a manifest");
+  const per = dataset.size * dataset.size * 3;
+  const keep = dataset.manifest.images.flatMap((im, i) =>
+    labelled.every(([field, value]) => (im as unknown as Record<string, unknown>)[field] === value) ? [i] : []
+  );
+  if (keep.length < 4) {
+    throw new UsageError(
+      `only ${keep.length} training images carry ${labelled.map(([f, x]) => `${f}=${x}`).join(" ")}: ` +
+        `KID needs at least 4; ask for fewer labels`,
+    );
+  }
+  const out = new Float32Array(keep.length * per);
+  keep.forEach((i, j) => out.set(dataset.images.subarray(i * per, (i + 1) * per), j * per));
+  return out;
 }
 
 /** Per label field: samples spread over its values, the k-NN agreement and the real images' ceiling. */

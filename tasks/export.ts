@@ -6,7 +6,17 @@
  * @module
  */
 import { dirname } from "node:path";
-import { checkWritableDir, choiceFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
+import {
+  asUsage,
+  checkWritableDir,
+  choiceFlag,
+  labelFlags,
+  numberFlag,
+  parseFlags,
+  runCli,
+  UsageError,
+} from "../src/cli.ts";
+import { type SamplingDefaults, validateSamplingDefaults } from "../src/model/labels.ts";
 import { DATA_MEAN_TENSOR, loadCheckpoint, samplingCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
 import { loadEmojiDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
@@ -20,7 +30,12 @@ const USAGE =
   --dtype F32|F16     storage type (default F32)
   --data DIR          the prepared set the checkpoint was trained on: (re)computes its mean image (data/mean),
                       where sampling starts; needed only for checkpoints written before training stored it
-  --eval LIST         report.json files of deno task eval to record in the metadata`;
+  --eval LIST         report.json files of deno task eval to record in the metadata
+  --default-label FIELD=VALUE
+                      a conditioned model's default label for FIELD, used when a sample call does not
+                      give that field (repeatable; e.g. vendor=apple)
+  --default-guidance W
+                      a conditioned model's default classifier-free guidance weight`;
 
 async function main(): Promise<void> {
   const { values: v } = parseFlags({
@@ -32,6 +47,8 @@ async function main(): Promise<void> {
       eval: { type: "string" },
       data: { type: "string" },
       full: { type: "boolean" },
+      "default-label": { type: "string", multiple: true },
+      "default-guidance": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -54,10 +71,12 @@ async function main(): Promise<void> {
     const untrained = String(meta?.weights ?? "").startsWith("untrained");
     // reports from before the data-mean start say nothing about it: they started from N(0, I)
     const prior = meta?.prior ?? "standard";
+    // a conditioned model's reports differ by the labels and guidance they asked for
+    const asked = meta?.labels && meta.labels !== "none" ? ` ${meta.labels} w=${meta.guidance}` : "";
     evals[
       `${untrained ? "untrained " : ""}${meta?.sampler ?? path}${
         prior === "standard" ? " N(0, I) start" : ""
-      }`
+      }${asked}`
     ] = {
       n: report.nSamples,
       prior,
@@ -75,7 +94,18 @@ async function main(): Promise<void> {
   }
   // the old-format warning is what this task answers: say nothing of it here
   const ckpt = await loadCheckpoint(v.checkpoint, { warn: null });
-  const extra = Object.keys(evals).length ? { eval: evals } : {};
+  const sampling: SamplingDefaults = { ...ckpt.meta.sampling };
+  if (v["default-label"]) {
+    sampling.labels = { ...sampling.labels, ...labelFlags("default-label", v["default-label"]) };
+  }
+  if (v["default-guidance"] !== undefined) {
+    sampling.guidance = numberFlag("default-guidance", v["default-guidance"], 1, -100, 100);
+  }
+  asUsage(() => validateSamplingDefaults(sampling, ckpt.meta.model.labels), "--default-label: ");
+  const extra = {
+    ...(Object.keys(evals).length ? { eval: evals } : {}),
+    ...(Object.keys(sampling).length ? { sampling } : {}),
+  };
   const out = v.full
     ? { meta: { ...ckpt.meta, ...extra }, tensors: new Map(ckpt.tensors) }
     : samplingCheckpoint(ckpt, extra);

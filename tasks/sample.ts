@@ -10,6 +10,7 @@ import {
   choiceFlag,
   chosenDataMean,
   intFlag,
+  labelFlags,
   numberFlag,
   parseFlags,
   PRIOR_USAGE,
@@ -20,7 +21,7 @@ import {
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
-import { LabelError, type Labels, resolveLabels } from "../src/model/labels.ts";
+import { LabelError, type Labels, resolveLabels, withDefaultLabels } from "../src/model/labels.ts";
 import { checkSampleOptions, sampleImages, SAMPLERS, samplerTimesteps } from "../src/sample/sample.ts";
 import {
   DEFAULT_CHECKPOINT,
@@ -52,8 +53,10 @@ ${PRIOR_USAGE}
   --gif               also write reverse.gif, the reverse process (a frame every --frame-every steps)
   --frame-every K     (default: about 25 frames in all)
   --raw               use the raw weights instead of the EMA weights
-  --label FIELD=VALUE a label of a conditioned model (repeatable; fields not given take the null entry)
-  --guidance W        classifier-free guidance weight (default ${DEFAULT_GUIDANCE}: the conditional model alone)
+  --label FIELD=VALUE a label of a conditioned model (repeatable); a field not given takes the model's
+                      default label (the shipped default: vendor=apple) or else any value; FIELD=* any value
+  --guidance W        classifier-free guidance weight (default: the model's own, else ${DEFAULT_GUIDANCE}, the
+                      conditional model alone)
   --rows FIELD        grid with one row per value of FIELD (--n images per row, default 8)
   --list-labels       print the checkpoint's label vocabulary (field: values) and stop
 ${EDIT_USAGE}`;
@@ -113,13 +116,23 @@ async function main(): Promise<void> {
   const vocab = ckpt.meta.model.labels;
   if (v["list-labels"]) {
     if (!vocab) return console.log(`${checkpoint} is unconditional: it has no labels`);
-    for (const [field, values] of Object.entries(vocab)) console.log(`${field}: ${values.join(", ")}`);
+    const defaults = ckpt.meta.sampling?.labels ?? {};
+    for (const [field, values] of Object.entries(vocab)) {
+      const d = defaults[field];
+      console.log(`${field}: ${values.join(", ")}${d !== undefined ? ` (default: ${d})` : ""}`);
+    }
+    const w = ckpt.meta.sampling?.guidance;
+    if (w !== undefined) console.log(`guidance: ${w} by default`);
     return;
   }
-  const given = parseLabelFlags(v.label ?? []);
-  const guidance = v.guidance === undefined ? undefined : numberFlag("guidance", v.guidance, 1, -100, 100);
-  let labels: Labels | Labels[] | undefined = v.label ? given : undefined;
-  resolveLabels(vocab, given); // unknown fields or values, or labels for an unconditional model: exit 2
+  const asked = labelFlags("label", v.label ?? []);
+  resolveLabels(vocab, asked); // unknown fields or values, or labels for an unconditional model: exit 2
+  // fields not asked for take the model's own default label (the shipped default: vendor=apple)
+  const given = withDefaultLabels(asked, ckpt.meta.sampling);
+  const guidance = v.guidance === undefined
+    ? ckpt.meta.sampling?.guidance
+    : numberFlag("guidance", v.guidance, 1, -100, 100);
+  let labels: Labels | Labels[] | undefined = Object.keys(given).length ? given : undefined;
   if (v.rows !== undefined) {
     if (!vocab) throw new LabelError(`--rows ${v.rows}: ${checkpoint} is unconditional: it has no labels`);
     if (!(v.rows in vocab)) {
@@ -127,12 +140,12 @@ async function main(): Promise<void> {
         `--rows: unknown label field "${v.rows}": this model knows ${Object.keys(vocab).join(", ")}`,
       );
     }
-    if (v.rows in given) throw new UsageError(`give --rows ${v.rows} or --label ${v.rows}=…, not both`);
+    if (v.rows in asked) throw new UsageError(`give --rows ${v.rows} or --label ${v.rows}=…, not both`);
     labels = vocab[v.rows].flatMap((value) => new Array<Labels>(perRow).fill({ ...given, [v.rows!]: value }));
     n = labels.length;
     if (v.batch === undefined) batch = defaultBatch(n);
   }
-  if (guidance !== undefined && !vocab) {
+  if (v.guidance !== undefined && !vocab) {
     throw new LabelError(`--guidance: ${checkpoint} is unconditional: it has no labels to guide by`);
   }
   const T = ckpt.meta.schedule.T;
@@ -210,19 +223,6 @@ async function main(): Promise<void> {
         written.length > 3 ? `${written[0]} and ${written.length - 1} more files` : written.join(", ")
       }`,
   );
-}
-
-/** Parses repeated `--label FIELD=VALUE` flags (a field given twice is refused). */
-function parseLabelFlags(flags: string[]): Labels {
-  const out: Labels = {};
-  for (const f of flags) {
-    const eq = f.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--label must be FIELD=VALUE (e.g. vendor=google), got "${f}"`);
-    const field = f.slice(0, eq), value = f.slice(eq + 1);
-    if (field in out) throw new UsageError(`--label ${field} is given twice`);
-    out[field] = value;
-  }
-  return out;
 }
 
 function labelText(labels: Labels | Labels[] | undefined, guidance: number | undefined): string {

@@ -246,7 +246,7 @@ Deno.test("deno task sample: --list-labels, unknown label value and labels for a
   const bad = await runTask("sample.ts", ["--checkpoint", file, "--label", "vendor=nokia"]);
   assert.equal(bad.code, 2);
   assert.deepEqual(ownLines(bad.stderr), [
-    'error: unknown vendor "nokia": choose one of apple, google, twitter',
+    'error: unknown vendor "nokia": choose one of apple, google, twitter (or * for any)',
   ]);
   const plain = await runTask("sample.ts", [
     "--checkpoint",

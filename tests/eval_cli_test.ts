@@ -49,3 +49,43 @@ Deno.test("eval compares with the checkpoint's own training set by default; a mi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("eval --label: KID against the images with that label, memorisation against the whole set", async () => {
+  const dir = await Deno.makeTempDir();
+  const src = `${dir}/png`, set = `${dir}/set`;
+  await Deno.mkdir(src);
+  for (let i = 0; i < 8; i++) {
+    const rgba = new Uint8Array(4 * 4 * 4).map((_, j) => j % 4 === 3 ? 255 : (37 * i + 11 * j) % 256);
+    await Deno.writeFile(`${src}/e${i}.png`, await encodePng(rgba, 4, 4));
+  }
+  await ensureDataset(set, { from: src, size: 8, log: null });
+  // give the folder's images two vendors, 5 and 3 (the manifest's hash covers the atlas, not the labels)
+  const manifest = JSON.parse(await Deno.readTextFile(`${set}/manifest.json`));
+  manifest.images.forEach((im: { vendor: string }, i: number) => im.vendor = i < 5 ? "left" : "right");
+  await Deno.writeTextFile(`${set}/manifest.json`, JSON.stringify(manifest));
+  const ckpt = `${dir}/c.safetensors`;
+  const trainer = new Trainer(
+    tinyTrainConfig(TINY_UNET, { T: 10, data: set, condition: ["vendor"] }),
+    await ensureDataset(set),
+  );
+  await saveCheckpoint(ckpt, await trainer.toCheckpoint(null));
+  trainer.dispose();
+  const out = `data/.cache/eval-test-${crypto.randomUUID()}`;
+  try {
+    const args = ["--checkpoint", ckpt, "--n", "4", "--steps", "2", "--out", out, "--label", "vendor=left"];
+    const { code, stderr } = await runEval(args);
+    assert.equal(code, 0, stderr);
+    const { meta, report } = JSON.parse(await Deno.readTextFile(`${out}/report.json`));
+    assert.equal(meta.labels, "vendor=left");
+    assert.equal(report.nTrain, 5, "KID compares with the 5 images labelled left");
+    assert.equal(report.memorisation.trainLooDistance.length, 8, "memorisation against all 8");
+    const few = await runEval(["--checkpoint", ckpt, "--n", "4", "--steps", "2", "--label", "vendor=right"]);
+    assert.equal(few.code, 2);
+    assert.deepEqual(ownLines(few.stderr), [
+      "error: only 3 training images carry vendor=right: KID needs at least 4; ask for fewer labels",
+    ]);
+  } finally {
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});

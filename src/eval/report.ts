@@ -27,6 +27,12 @@ export interface EvaluateOptions {
   numSubsets?: number;
   /** Memorisation factor (see {@linkcode memorisation}). Default 0.5. */
   memorisationFactor?: number;
+  /**
+   * The images memorisation is measured against, when `train` is only the part of the training set the
+   * samples were asked to look like (e.g. one vendor's faces of a conditioned model): the whole
+   * training set, so a copy of any training image counts. Default: `train`.
+   */
+  memorisationSet?: Float32Array;
   /** HSV V above which a pixel is foreground. Default 0.05. */
   foregroundThreshold?: number;
   /** Called after each stage with its name and its duration in ms (for CLI progress). */
@@ -126,7 +132,10 @@ export function evaluate(samples: Float32Array, train: Float32Array, opts: Evalu
     floor: kidSplitHalfFloor(pixT, PIXEL8_DIM, { ...kidOpts, seed: seed + 1 }),
   };
   stage("pixel KID");
-  const memo = memorisation(samples, nSamples, train, nTrain, size, { factor: opts.memorisationFactor });
+  const memoSet = opts.memorisationSet ?? train;
+  const memo = memorisation(samples, nSamples, memoSet, countImages(memoSet, size, "memorisationSet"), size, {
+    factor: opts.memorisationFactor,
+  });
   stage("memorisation");
   const colourOpts = { foregroundThreshold: opts.foregroundThreshold };
   const colour = {

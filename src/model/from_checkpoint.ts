@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type Checkpoint, CheckpointError, DATA_MEAN_TENSOR } from "../checkpoint.ts";
 import { type DiffusionSchedule, makeSchedule } from "../schedule.ts";
 import { DiffusionModel, validateModelConfig } from "./model.ts";
+import { type SamplingDefaults, validateSamplingDefaults } from "./labels.ts";
 import type { ParamMap } from "./context.ts";
 
 /** A model ready to sample, with the schedule it was trained with. */
@@ -21,6 +22,8 @@ export interface LoadedModel {
   step: number;
   /** The training set's mean image (`data/mean`), where sampling starts from; absent in old checkpoints. */
   dataMean?: Float32Array;
+  /** The model's own sampling defaults (labels, guidance), when its checkpoint records them. */
+  sampling?: SamplingDefaults;
 }
 
 /**
@@ -41,6 +44,13 @@ export function modelFromCheckpoint(ckpt: Checkpoint, useEma = true): LoadedMode
   const hasRaw = [...ckpt.tensors.keys()].some((k) => k.startsWith("params/"));
   if (!hasEma && !hasRaw) {
     throw new CheckpointError("checkpoint holds no weights (no params/ or ema/ tensors)");
+  }
+  if (meta.sampling !== undefined) {
+    try {
+      validateSamplingDefaults(meta.sampling, meta.model.labels);
+    } catch (err) {
+      throw new CheckpointError(`checkpoint has invalid sampling defaults: ${(err as Error).message}`);
+    }
   }
   const prefix = (useEma && hasEma) || !hasRaw ? "ema" : "params";
   const size = meta.imageSize ?? 32;
@@ -63,6 +73,7 @@ export function modelFromCheckpoint(ckpt: Checkpoint, useEma = true): LoadedMode
     usedEma: prefix === "ema",
     step: meta.step,
     ...(mean ? { dataMean: mean.data } : {}),
+    ...(meta.sampling ? { sampling: structuredClone(meta.sampling) } : {}),
   };
 }
 

@@ -21,8 +21,88 @@ export type LabelField = (typeof LABEL_FIELDS)[number];
 /** A conditioned model's vocabulary: each field it conditions on and that field's values, in order. */
 export type LabelVocabulary = Record<string, string[]>;
 
-/** Labels asked for: a value per field; fields left out take their null entry. */
+/**
+ * Labels asked for: a value per field; fields left out take the model's default label (see
+ * {@linkcode SamplingDefaults}) or else their null entry, and {@linkcode ANY_VALUE} asks for the null
+ * entry explicitly.
+ */
 export type Labels = Record<string, string>;
+
+/**
+ * The label value that asks for a field's null entry ("any value"), also where the model has a default
+ * label for the field: `--label vendor=*` draws from every vendor the model was trained on.
+ *
+ * @example
+ * ```ts
+ * import { ANY_VALUE, resolveLabels } from "./labels.ts";
+ * console.assert(resolveLabels({ vendor: ["apple"] }, { vendor: ANY_VALUE }).join() === "-1");
+ * ```
+ */
+export const ANY_VALUE = "*";
+
+/**
+ * A model's own sampling defaults, stored in its checkpoint (`deno task export --default-label …
+ * --default-guidance …`): the labels used for fields a caller does not give, and the guidance weight
+ * used when none is given. Chosen by measurement for a shipped model (its model card says how).
+ */
+export interface SamplingDefaults {
+  /** Default label per field (e.g. `{ vendor: "apple" }`); each a value of the model's vocabulary. */
+  labels?: Labels;
+  /** Default classifier-free guidance weight. */
+  guidance?: number;
+}
+
+/**
+ * The labels to sample with: the caller's, with the model's default label for every field the caller
+ * left out. {@linkcode ANY_VALUE} given for a field keeps it null.
+ *
+ * @example
+ * ```ts
+ * import { withDefaultLabels } from "./labels.ts";
+ * const l = withDefaultLabels({ subcategory: "face-smiling" }, { labels: { vendor: "apple" } });
+ * console.assert(l.vendor === "apple" && l.subcategory === "face-smiling");
+ * console.assert(withDefaultLabels({ vendor: "*" }, { labels: { vendor: "apple" } }).vendor === "*");
+ * ```
+ */
+export function withDefaultLabels(given: Labels, defaults: SamplingDefaults | undefined): Labels {
+  return { ...defaults?.labels, ...given };
+}
+
+/**
+ * Checks a checkpoint's sampling defaults against its vocabulary.
+ *
+ * @throws {RangeError} naming the field or value that does not fit.
+ *
+ * @example
+ * ```ts
+ * import { validateSamplingDefaults } from "./labels.ts";
+ * validateSamplingDefaults({ labels: { vendor: "apple" }, guidance: 2 }, { vendor: ["apple"] });
+ * let caught: unknown;
+ * try { validateSamplingDefaults({ labels: { vendor: "nokia" } }, { vendor: ["apple"] }); } catch (e) { caught = e; }
+ * console.assert(caught instanceof RangeError);
+ * ```
+ */
+export function validateSamplingDefaults(
+  defaults: SamplingDefaults,
+  vocab: LabelVocabulary | undefined,
+): void {
+  if (typeof defaults !== "object" || defaults === null || Array.isArray(defaults)) {
+    throw new RangeError(`sampling defaults must be an object, got ${JSON.stringify(defaults)}`);
+  }
+  if (defaults.guidance !== undefined && !Number.isFinite(defaults.guidance)) {
+    throw new RangeError(`the default guidance must be a finite number, got ${defaults.guidance}`);
+  }
+  for (const [field, value] of Object.entries(defaults.labels ?? {})) {
+    if (!vocab || !(field in vocab)) {
+      throw new RangeError(
+        `the default label ${field}=${value} names a field the model does not condition on`,
+      );
+    }
+    if (value !== ANY_VALUE && !vocab[field].includes(value)) {
+      throw new RangeError(`the default label ${field}=${value} is not one of ${vocab[field].join(", ")}`);
+    }
+  }
+}
 
 /**
  * A label field or value the model does not know, or labels given to an unconditional model: a usage
@@ -134,12 +214,15 @@ export function validateVocabulary(vocab: unknown): void {
     ) {
       throw new RangeError(`labels.${f} must list distinct string values, got ${JSON.stringify(values)}`);
     }
+    if (values.includes(ANY_VALUE)) {
+      throw new RangeError(`labels.${f} may not hold the value "${ANY_VALUE}": it asks for the null entry`);
+    }
   }
 }
 
 /**
  * Resolves labels against a vocabulary: one index per field of the vocabulary, in its order (−1 for a
- * field not given).
+ * field not given or given as {@linkcode ANY_VALUE}).
  *
  * @throws {LabelError} for labels given to an unconditional model (`vocab` undefined), an unknown field
  * or an unknown value; the message lists the valid ones.
@@ -164,8 +247,10 @@ export function resolveLabels(vocab: LabelVocabulary | undefined, labels: Labels
     if (!(f in vocab)) {
       throw new LabelError(`unknown label field "${f}": this model knows ${Object.keys(vocab).join(", ")}`);
     }
-    if (!vocab[f].includes(labels[f])) {
-      throw new LabelError(`unknown ${f} "${labels[f]}": choose one of ${vocab[f].join(", ")}`);
+    if (labels[f] !== ANY_VALUE && !vocab[f].includes(labels[f])) {
+      throw new LabelError(
+        `unknown ${f} "${labels[f]}": choose one of ${vocab[f].join(", ")} (or ${ANY_VALUE} for any)`,
+      );
     }
   }
   return Object.entries(vocab).map(([f, values]) => f in labels ? values.indexOf(labels[f]) : -1);

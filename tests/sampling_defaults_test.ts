@@ -1,0 +1,198 @@
+// A conditioned model's own sampling defaults (default labels, default guidance) stored in its
+// checkpoint, and the "*" label value that asks for a field's null entry.
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../src/backend.ts";
+import { type Checkpoint, CheckpointError, saveCheckpoint } from "../src/checkpoint.ts";
+import { DiffusionModel } from "../src/model/model.ts";
+import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
+import {
+  ANY_VALUE,
+  type LabelVocabulary,
+  resolveLabels,
+  type SamplingDefaults,
+  validateVocabulary,
+  withDefaultLabels,
+} from "../src/model/labels.ts";
+import { EmojiDiffusion } from "../src/api.ts";
+import { ownLines, runTask, TINY_UNET } from "./helpers.ts";
+
+await initBackend("cpu", { log: null });
+
+const VOCAB: LabelVocabulary = { vendor: ["apple", "google"], subcategory: ["face-sleepy", "face-smiling"] };
+
+/**
+ * A checkpoint of a tiny conditioned `unet` whose every weight is random (a fresh one has a zero output
+ * conv, so its ε would be 0 whatever the labels), with the given sampling defaults.
+ */
+function randomCheckpoint(sampling?: SamplingDefaults): Checkpoint {
+  const m = new DiffusionModel({ ...TINY_UNET, labels: VOCAB }, 0, 8);
+  const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
+  let i = 0;
+  for (const [name, v] of m.params) {
+    const r = tf.randomNormal(v.shape, 0, 0.3, "float32", 100 + i++);
+    tensors.set(`params/${name}`, { shape: [...v.shape], data: r.dataSync() as Float32Array });
+    r.dispose();
+  }
+  for (const [name, v] of m.state) {
+    tensors.set(`state/${name}`, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+  }
+  const meta = {
+    model: m.config,
+    imageSize: 8,
+    schedule: { kind: "linear" as const, T: 20 },
+    step: 1,
+    seed: 0,
+    dataHash: null,
+    ...(sampling ? { sampling } : {}),
+  };
+  m.dispose();
+  return { meta, tensors };
+}
+
+const SMALL = { n: 2, steps: 3, seed: 5 } as const;
+
+Deno.test("the label value * resolves to the field's null entry", () => {
+  assert.deepEqual(resolveLabels(VOCAB, { vendor: ANY_VALUE, subcategory: "face-smiling" }), [-1, 1]);
+});
+
+Deno.test("a vocabulary may not hold the value *", () => {
+  assert.throws(() => validateVocabulary({ vendor: ["apple", "*"] }), /may not hold the value "\*"/);
+});
+
+Deno.test("withDefaultLabels fills only the fields the caller left out", () => {
+  const d = { labels: { vendor: "apple", subcategory: "face-sleepy" } };
+  assert.deepEqual(withDefaultLabels({ subcategory: "face-smiling" }, d), {
+    vendor: "apple",
+    subcategory: "face-smiling",
+  });
+  assert.deepEqual(withDefaultLabels({ vendor: "*" }, d), { vendor: "*", subcategory: "face-sleepy" });
+  assert.deepEqual(withDefaultLabels({ vendor: "google" }, undefined), { vendor: "google" });
+});
+
+Deno.test("sample() with no labels draws the model's default label and guidance", async () => {
+  const withDefaults = await EmojiDiffusion.load(
+    randomCheckpoint({ labels: { vendor: "google" }, guidance: 2 }),
+  );
+  const plain = await EmojiDiffusion.load(randomCheckpoint());
+  const byDefault = await withDefaults.sample(SMALL);
+  const asked = await plain.sample({ ...SMALL, labels: { vendor: "google" }, guidance: 2 });
+  assert.deepEqual(byDefault.images, asked.images);
+  const unguided = await plain.sample({ ...SMALL, labels: { vendor: "google" } });
+  assert.notDeepEqual(byDefault.images, unguided.images);
+  withDefaults.dispose();
+  plain.dispose();
+});
+
+Deno.test("a label given to sample() overrides the default, and * asks for any value", async () => {
+  const withDefaults = await EmojiDiffusion.load(randomCheckpoint({ labels: { vendor: "google" } }));
+  const plain = await EmojiDiffusion.load(randomCheckpoint());
+  const apple = await withDefaults.sample({ ...SMALL, labels: { vendor: "apple" } });
+  assert.deepEqual(apple.images, (await plain.sample({ ...SMALL, labels: { vendor: "apple" } })).images);
+  const any = await withDefaults.sample({ ...SMALL, labels: { vendor: "*" } });
+  assert.deepEqual(any.images, (await plain.sample(SMALL)).images);
+  withDefaults.dispose();
+  plain.dispose();
+});
+
+Deno.test("the edits take labels and the model's defaults as sample() does", async () => {
+  const withDefaults = await EmojiDiffusion.load(randomCheckpoint({ labels: { vendor: "google" } }));
+  const plain = await EmojiDiffusion.load(randomCheckpoint());
+  const input = new Float32Array(8 * 8 * 3).map((_, i) => Math.sin(i) * 0.5);
+  const edit = { strength: 0.6, n: 1, steps: 3, seed: 2 };
+  const byDefault = await withDefaults.variations(input, edit);
+  const google = await plain.variations(input, { ...edit, labels: { vendor: "google" } });
+  const apple = await plain.variations(input, { ...edit, labels: { vendor: "apple" } });
+  assert.deepEqual(byDefault.images, google.images);
+  assert.notDeepEqual(google.images, apple.images);
+  const mask = new Uint8Array(64).fill(1, 0, 32);
+  const inpainted = await withDefaults.inpaint(input, mask, {
+    steps: 2,
+    resample: 1,
+    labels: { vendor: "apple" },
+  });
+  assert.deepEqual(
+    inpainted.images,
+    (await plain.inpaint(input, mask, { steps: 2, resample: 1, labels: { vendor: "apple" } })).images,
+  );
+  withDefaults.dispose();
+  plain.dispose();
+});
+
+Deno.test("samplingDefaults exposes the checkpoint's defaults", async () => {
+  const m = await EmojiDiffusion.load(randomCheckpoint({ labels: { vendor: "apple" }, guidance: 3 }));
+  assert.deepEqual(m.samplingDefaults, { labels: { vendor: "apple" }, guidance: 3 });
+  m.dispose();
+});
+
+Deno.test("a checkpoint whose default label is not in its vocabulary fails to load", () => {
+  assert.throws(
+    () => modelFromCheckpoint(randomCheckpoint({ labels: { vendor: "nokia" } })),
+    (e) => e instanceof CheckpointError && /vendor=nokia is not one of apple, google/.test(e.message),
+  );
+});
+
+Deno.test("deno task export --default-label/--default-guidance: sample draws them when no flag is given", async () => {
+  const dir = await Deno.makeTempDir({ dir: "data" });
+  try {
+    await saveCheckpoint(`${dir}/in.safetensors`, randomCheckpoint());
+    const exp = await runTask("export.ts", [
+      "--checkpoint",
+      `${dir}/in.safetensors`,
+      "--out",
+      `${dir}/out.safetensors`,
+      "--default-label",
+      "vendor=google",
+      "--default-guidance",
+      "2",
+    ]);
+    assert.equal(exp.code, 0, exp.stderr);
+    const common = ["--n", "2", "--steps", "3", "--seed", "4", "--backend", "cpu"];
+    const byDefault = await runTask("sample.ts", [
+      "--checkpoint",
+      `${dir}/out.safetensors`,
+      "--out",
+      `${dir}/a`,
+      ...common,
+    ]);
+    assert.equal(byDefault.code, 0, byDefault.stderr);
+    assert.match(byDefault.stderr, /labels vendor=google, guidance 2/);
+    const asked = await runTask("sample.ts", [
+      "--checkpoint",
+      `${dir}/in.safetensors`,
+      "--out",
+      `${dir}/b`,
+      "--label",
+      "vendor=google",
+      "--guidance",
+      "2",
+      ...common,
+    ]);
+    assert.equal(asked.code, 0, asked.stderr);
+    assert.deepEqual(await Deno.readFile(`${dir}/a/grid.png`), await Deno.readFile(`${dir}/b/grid.png`));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task export --default-label with an unknown value: one line, exit 2, nothing written", async () => {
+  const dir = await Deno.makeTempDir({ dir: "data" });
+  try {
+    await saveCheckpoint(`${dir}/in.safetensors`, randomCheckpoint());
+    const r = await runTask("export.ts", [
+      "--checkpoint",
+      `${dir}/in.safetensors`,
+      "--out",
+      `${dir}/out.safetensors`,
+      "--default-label",
+      "vendor=nokia",
+    ]);
+    assert.equal(r.code, 2);
+    assert.deepEqual(ownLines(r.stderr), [
+      "error: --default-label: the default label vendor=nokia is not one of apple, google",
+    ]);
+    assert.equal(await Deno.stat(`${dir}/out.safetensors`).catch(() => null), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
