@@ -104,6 +104,7 @@ export {
   resolveLabels,
   type SamplingDefaults,
   withDefaultLabels,
+  withSamplingDefaults,
 } from "./src/model/labels.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";

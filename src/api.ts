@@ -16,7 +16,7 @@ import {
   type LabelVocabulary,
   resolveLabels,
   type SamplingDefaults,
-  withDefaultLabels,
+  withSamplingDefaults,
 } from "./model/labels.ts";
 import { conditionedDenoiser } from "./sample/guidance.ts";
 import { DEFAULT_GUIDANCE } from "./sample/defaults.ts";
@@ -241,12 +241,7 @@ export class EmojiDiffusion {
 
   /** Labels and guidance with the model's defaults filled in (labels only for a conditioned model). */
   #conditioning<O extends { labels?: Labels | Labels[]; guidance?: number }>(options: O): O {
-    const d = this.#loaded.sampling;
-    if (!d || !this.#loaded.model.labels) return options;
-    const labels = Array.isArray(options.labels)
-      ? options.labels.map((l) => withDefaultLabels(l, d))
-      : withDefaultLabels(options.labels ?? {}, d);
-    return { ...options, labels, guidance: options.guidance ?? d.guidance };
+    return withSamplingDefaults(options, this.#loaded.model.labels, this.#loaded.sampling);
   }
 
   /** The denoiser the edits use: the model itself, or the model asked for the labels with guidance. */

@@ -54,6 +54,7 @@ const USAGE = `usage: deno task train [options]
   --condition LIST    label fields to condition on, from vendor,category,subcategory,name (default none:
                       unconditional); sample with --label FIELD=VALUE and --guidance W
   --cond-drop X       probability of dropping each label to its null entry while training (default ${DEFAULT_COND_DROP})
+  --min-snr-gamma G   weigh each example's loss by min(SNR_t, G)/SNR_t (Min-SNR-γ; default none)
   --backend NAME      auto | webgpu | wasm | cpu (default auto)
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
         "dropout",
         "condition",
         "cond-drop",
+        "min-snr-gamma",
         "seed",
         "backend",
         "out",
@@ -160,6 +162,9 @@ async function main(): Promise<void> {
     seed: intFlag("seed", v.seed, B.seed, 0),
     ...(v.condition !== undefined ? { condition: parseConditionFields(v.condition) } : {}),
     ...(v["cond-drop"] !== undefined ? { condDrop: numberFlag("cond-drop", v["cond-drop"], 0, 0, 1) } : {}),
+    ...(v["min-snr-gamma"] !== undefined
+      ? { minSnrGamma: numberFlag("min-snr-gamma", v["min-snr-gamma"], 5, 1e-6, 1e6) }
+      : {}),
   };
   const minutes = v.minutes === undefined
     ? recipe.minutes

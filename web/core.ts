@@ -12,6 +12,7 @@ import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs
 import { decodeCheckpoint } from "../src/checkpoint.ts";
 import { type LoadProgress, readCheckpointSource } from "../src/checkpoint_source.ts";
 import { type LoadedModel, modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
+import { withSamplingDefaults } from "../src/model/labels.ts";
 import { sampleImages, type SampleOptions, type SampleResult, SAMPLERS } from "../src/sample/sample.ts";
 import { registerWasmTrainingKernels } from "../src/wasm_kernels.ts";
 import { DEFAULT_SAMPLER, DEFAULT_STEPS } from "../src/sample/defaults.ts";
@@ -168,5 +169,10 @@ export async function loadBrowserModel(
 export function sampleBrowser(model: BrowserModel, options: SampleOptions): Promise<SampleResult> {
   const { loaded } = model;
   const withMean = loaded.dataMean ? { dataMean: loaded.dataMean, ...options } : options;
-  return sampleImages(loaded.model, loaded.schedule, withMean);
+  // a conditioned model draws what deno task sample draws: its default labels and guidance
+  return sampleImages(
+    loaded.model,
+    loaded.schedule,
+    withSamplingDefaults(withMean, loaded.model.labels, loaded.sampling),
+  );
 }

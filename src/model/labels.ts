@@ -69,6 +69,31 @@ export function withDefaultLabels(given: Labels, defaults: SamplingDefaults | un
 }
 
 /**
+ * Sampling options with a conditioned model's defaults filled in: its default label for every field an
+ * options' label set leaves out (one set, or one per image) and its guidance when none is given.
+ * Returns `options` unchanged for an unconditional model or one without defaults.
+ *
+ * @example
+ * ```ts
+ * import { withSamplingDefaults } from "./labels.ts";
+ * const o = withSamplingDefaults({ n: 4 }, { vendor: ["apple", "google"] }, { labels: { vendor: "apple" }, guidance: 2 });
+ * console.assert(JSON.stringify(o) === '{"n":4,"labels":{"vendor":"apple"},"guidance":2}');
+ * ```
+ */
+export function withSamplingDefaults<O extends { labels?: Labels | Labels[]; guidance?: number }>(
+  options: O,
+  vocab: LabelVocabulary | undefined,
+  defaults: SamplingDefaults | undefined,
+): O {
+  if (!vocab || !defaults) return options;
+  const labels = Array.isArray(options.labels)
+    ? options.labels.map((l) => withDefaultLabels(l, defaults))
+    : withDefaultLabels(options.labels ?? {}, defaults);
+  const guidance = options.guidance ?? defaults.guidance;
+  return { ...options, labels, ...(guidance !== undefined ? { guidance } : {}) };
+}
+
+/**
  * Checks a checkpoint's sampling defaults against its vocabulary.
  *
  * @throws {RangeError} naming the field or value that does not fit.

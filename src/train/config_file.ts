@@ -77,6 +77,7 @@ const FIELDS: Record<string, Check> = {
   seed: int(0),
   dropout: num(0, 0.99),
   condDrop: num(0, 1),
+  minSnrGamma: num(0, 1e6, true),
   condition: (key, v) => {
     if (!Array.isArray(v) || !v.every((f) => typeof f === "string")) {
       throw new TrainRecipeError(`"${key}" must list label fields, e.g. ["vendor", "subcategory"]`);

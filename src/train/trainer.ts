@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { minSnrWeight } from "./loss_weight.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { ForwardContext } from "../model/context.ts";
 import { DiffusionModel, type ModelConfig } from "../model/model.ts";
@@ -61,6 +62,11 @@ export interface TrainConfig {
    * classifier-free guidance. Drawn from its own seeded stream, saved in checkpoints.
    */
   condDrop?: number;
+  /**
+   * Min-SNR-γ loss weighting (e.g. 5): each example's loss is weighed by min(SNR_t, γ)/SNR_t (see
+   * `loss_weight.ts`); default none (the notebook's plain mean squared error).
+   */
+  minSnrGamma?: number;
   /** Where the weights started when the run fine-tunes another one (set by `trainRun`'s `init`). */
   init?: { checkpoint: string; step: number; dataHash: string | null };
 }
@@ -197,6 +203,10 @@ export class Trainer {
     const labels = this.batchLabels(indices);
     const t = Int32Array.from({ length: batch }, () => this.noiseRng.int(this.schedule.T));
     const eps = this.noiseRng.normalArray(x0.length);
+    const gamma = this.config.minSnrGamma;
+    const weights = gamma === undefined
+      ? null
+      : Float32Array.from(t, (ti) => minSnrWeight(this.schedule, ti, gamma));
     const vars = [...this.model.params.values()];
     let ctx!: ForwardContext;
     const { value, grads } = tf.variableGrads(() => {
@@ -208,7 +218,10 @@ export class Trainer {
       const noise = tf.tensor4d(eps, shape);
       const xt = qSampleTensor(this.schedule, tf.tensor4d(x0, shape), t, noise);
       const pred = this.model.forward(ctx, xt, t, labels);
-      return tf.mean(tf.square(tf.sub(pred, noise))) as tf.Scalar;
+      const sq = tf.square(tf.sub(pred, noise));
+      return (weights
+        ? tf.mean(tf.mul(sq, tf.tensor4d(weights, [batch, 1, 1, 1])))
+        : tf.mean(sq)) as tf.Scalar;
     }, vars);
     // grads are keyed by variable name; map them back to parameter names
     const byName: Record<string, tf.Tensor> = {};
