@@ -103,8 +103,6 @@ export {
   type LabelVocabulary,
   resolveLabels,
   type SamplingDefaults,
-  withDefaultLabels,
-  withSamplingDefaults,
 } from "./src/model/labels.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";

@@ -17,15 +17,21 @@ async function tinyCheckpoint(path: string, data: string): Promise<void> {
   trainer.dispose();
 }
 
-Deno.test("eval compares with the checkpoint's own training set by default; a missing one is a one-line error", async () => {
-  const dir = await Deno.makeTempDir();
+/** A prepared 8×8 set of `count` distinct 4×4 PNGs from a folder under `dir`; returns its path. */
+async function folderSet(dir: string, count: number): Promise<string> {
   const src = `${dir}/png`, set = `${dir}/set`;
   await Deno.mkdir(src);
-  for (let i = 0; i < 6; i++) {
+  for (let i = 0; i < count; i++) {
     const rgba = new Uint8Array(4 * 4 * 4).map((_, j) => j % 4 === 3 ? 255 : (37 * i + 11 * j) % 256);
     await Deno.writeFile(`${src}/e${i}.png`, await encodePng(rgba, 4, 4));
   }
   await ensureDataset(set, { from: src, size: 8, log: null });
+  return set;
+}
+
+Deno.test("eval compares with the checkpoint's own training set by default; a missing one is a one-line error", async () => {
+  const dir = await Deno.makeTempDir();
+  const set = await folderSet(dir, 6);
   const ckpt = `${dir}/c.safetensors`;
   await tinyCheckpoint(ckpt, set);
   const out = `data/.cache/eval-test-${crypto.randomUUID()}`;
@@ -52,13 +58,7 @@ Deno.test("eval compares with the checkpoint's own training set by default; a mi
 
 Deno.test("eval --label: KID against the images with that label, memorisation against the whole set", async () => {
   const dir = await Deno.makeTempDir();
-  const src = `${dir}/png`, set = `${dir}/set`;
-  await Deno.mkdir(src);
-  for (let i = 0; i < 8; i++) {
-    const rgba = new Uint8Array(4 * 4 * 4).map((_, j) => j % 4 === 3 ? 255 : (37 * i + 11 * j) % 256);
-    await Deno.writeFile(`${src}/e${i}.png`, await encodePng(rgba, 4, 4));
-  }
-  await ensureDataset(set, { from: src, size: 8, log: null });
+  const set = await folderSet(dir, 8);
   // give the folder's images two vendors, 5 and 3 (the manifest's hash covers the atlas, not the labels)
   const manifest = JSON.parse(await Deno.readTextFile(`${set}/manifest.json`));
   manifest.images.forEach((im: { vendor: string }, i: number) => im.vendor = i < 5 ? "left" : "right");

@@ -19,6 +19,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
     "DATA_MEAN_TENSOR",
     "DEFAULT_GUIDANCE",
     "DEFAULT_SAMPLER",
+    "ANY_VALUE",
     "LABEL_FIELDS",
     "LabelError",
     "resolveLabels",

@@ -233,26 +233,16 @@ Deno.test("the lock file of a killed run is taken over with a notice; stale temp
   await Deno.remove(dir, { recursive: true });
 });
 
+/** `deno task train` flags of a short `seed` run on wasm into `out`, without sample grids. */
+function tinySeedRun(out: string, ...flags: string[]): string[] {
+  return ["--model", "seed", ...flags, "--grid", "0", "--backend", "wasm", "--out", out];
+}
+
 Deno.test("train CLI: a full disk is one line naming the file and what was kept, exit 1", async () => {
   const out = `data/runs/test-enospc-${Deno.pid}`;
   const r = await runTask(
     "train.ts",
-    [
-      "--model",
-      "seed",
-      "--batch",
-      "2",
-      "--steps",
-      "4",
-      "--every",
-      "2",
-      "--grid",
-      "0",
-      "--backend",
-      "wasm",
-      "--out",
-      out,
-    ],
+    tinySeedRun(out, "--batch", "2", "--steps", "4", "--every", "2"),
     { env: { EMOJI_DIFFUSION_FAULT: "enospc@4" } },
   );
   try {
@@ -277,18 +267,7 @@ Deno.test("train CLI: a second run into a folder in use is refused in one line, 
   const run = await RunFolder.open(out, { log: null });
   try {
     await Deno.writeTextFile(`${out}/config.json`, "first run's\n");
-    const r = await runTask("train.ts", [
-      "--model",
-      "seed",
-      "--steps",
-      "2",
-      "--grid",
-      "0",
-      "--backend",
-      "wasm",
-      "--out",
-      out,
-    ]);
+    const r = await runTask("train.ts", tinySeedRun(out, "--steps", "2"));
     assert.equal(r.code, 2, r.stderr);
     const lines = ownLines(r.stderr); // refused before the backend starts: no "backend:" line
     assert.equal(lines.length, 1, r.stderr);

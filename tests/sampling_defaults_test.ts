@@ -132,42 +132,30 @@ Deno.test("a checkpoint whose default label is not in its vocabulary fails to lo
   );
 });
 
+/** Runs `deno task export` on a fresh random checkpoint in a temporary folder under data/. */
+async function exportIn(dir: string, flags: string[]) {
+  await saveCheckpoint(`${dir}/in.safetensors`, randomCheckpoint());
+  return await runTask("export.ts", [
+    "--checkpoint",
+    `${dir}/in.safetensors`,
+    "--out",
+    `${dir}/out.safetensors`,
+    ...flags,
+  ]);
+}
+
 Deno.test("deno task export --default-label/--default-guidance: sample draws them when no flag is given", async () => {
   const dir = await Deno.makeTempDir({ dir: "data" });
   try {
-    await saveCheckpoint(`${dir}/in.safetensors`, randomCheckpoint());
-    const exp = await runTask("export.ts", [
-      "--checkpoint",
-      `${dir}/in.safetensors`,
-      "--out",
-      `${dir}/out.safetensors`,
-      "--default-label",
-      "vendor=google",
-      "--default-guidance",
-      "2",
-    ]);
+    const exp = await exportIn(dir, ["--default-label", "vendor=google", "--default-guidance", "2"]);
     assert.equal(exp.code, 0, exp.stderr);
     const common = ["--n", "2", "--steps", "3", "--seed", "4", "--backend", "cpu"];
-    const byDefault = await runTask("sample.ts", [
-      "--checkpoint",
-      `${dir}/out.safetensors`,
-      "--out",
-      `${dir}/a`,
-      ...common,
-    ]);
+    const sample = (file: string, out: string, flags: string[] = []) =>
+      runTask("sample.ts", ["--checkpoint", `${dir}/${file}`, "--out", `${dir}/${out}`, ...flags, ...common]);
+    const byDefault = await sample("out.safetensors", "a");
     assert.equal(byDefault.code, 0, byDefault.stderr);
     assert.match(byDefault.stderr, /labels vendor=google, guidance 2/);
-    const asked = await runTask("sample.ts", [
-      "--checkpoint",
-      `${dir}/in.safetensors`,
-      "--out",
-      `${dir}/b`,
-      "--label",
-      "vendor=google",
-      "--guidance",
-      "2",
-      ...common,
-    ]);
+    const asked = await sample("in.safetensors", "b", ["--label", "vendor=google", "--guidance", "2"]);
     assert.equal(asked.code, 0, asked.stderr);
     assert.deepEqual(await Deno.readFile(`${dir}/a/grid.png`), await Deno.readFile(`${dir}/b/grid.png`));
   } finally {
@@ -178,15 +166,7 @@ Deno.test("deno task export --default-label/--default-guidance: sample draws the
 Deno.test("deno task export --default-label with an unknown value: one line, exit 2, nothing written", async () => {
   const dir = await Deno.makeTempDir({ dir: "data" });
   try {
-    await saveCheckpoint(`${dir}/in.safetensors`, randomCheckpoint());
-    const r = await runTask("export.ts", [
-      "--checkpoint",
-      `${dir}/in.safetensors`,
-      "--out",
-      `${dir}/out.safetensors`,
-      "--default-label",
-      "vendor=nokia",
-    ]);
+    const r = await exportIn(dir, ["--default-label", "vendor=nokia"]);
     assert.equal(r.code, 2);
     assert.deepEqual(ownLines(r.stderr), [
       "error: --default-label: the default label vendor=nokia is not one of apple, google",
