@@ -4,7 +4,11 @@
  * Generate, and watch a grid of emojis sharpen as the reverse process runs in the browser. Failures
  * (a checkpoint that does not load, a backend that does not start) are shown on the page.
  *
- * Query parameters preset the controls (`model`, `seed`, `sampler`, `steps`, `n`, `backend`),
+ * A conditioned model (one trained with `--condition`) adds a menu per label field, preset to its default
+ * label ("any" for the others), and a guidance weight.
+ *
+ * Query parameters preset the controls (`model`, `seed`, `sampler`, `steps`, `n`, `backend`, a label
+ * field such as `vendor=google`, `guidance`),
  * `checkpoint=<url>` adds a checkpoint of one's own, `threads=<k>` fixes the wasm threads, and
  * `generate` starts at once. `globalThis.emojiPage` holds the last result, for tests.
  *
@@ -45,6 +49,9 @@ const samplerSelect = el<HTMLSelectElement>("sampler");
 const stepsInput = el<HTMLInputElement>("steps");
 const countSelect = el<HTMLSelectElement>("count");
 const backendSelect = el<HTMLSelectElement>("backend");
+const labelsBox = el<HTMLFieldSetElement>("labels");
+const labelMenus = el<HTMLDivElement>("label-menus");
+const guidanceInput = el<HTMLInputElement>("guidance");
 const generateButton = el<HTMLButtonElement>("generate");
 const downloadButton = el<HTMLButtonElement>("download");
 const errorBox = el<HTMLDivElement>("error");
@@ -165,6 +172,10 @@ async function generate(): Promise<void> {
     if (!Number.isInteger(steps) || steps < 1) {
       return showError(`Steps must be a whole number ≥ 1, got "${stepsInput.value}".`);
     }
+    const guidance = Number(guidanceInput.value);
+    if (!labelsBox.hidden && (guidanceInput.value.trim() === "" || !Number.isFinite(guidance))) {
+      return showError(`Guidance must be a number, got "${guidanceInput.value}".`);
+    }
     setState("loading");
     status.textContent = "Starting the backend…";
     let info: BrowserBackendInfo;
@@ -198,6 +209,7 @@ async function generate(): Promise<void> {
       steps,
       eta: 0,
       seed,
+      ...(labelsBox.hidden ? {} : { labels: chosenLabels(), guidance }),
       frameEvery: 1,
       onProgress: (d, t) => {
         done = d;
@@ -247,6 +259,45 @@ function download(): void {
   }, "image/png");
 }
 
+/** A shipped model as `/models.json` lists it. */
+interface ModelEntry {
+  name: string;
+  url: string;
+  bytes: number;
+  labels?: Record<string, string[]>;
+  sampling?: { labels?: Record<string, string>; guidance?: number };
+}
+
+const entries = new Map<string, ModelEntry>();
+
+/** The label menus' choices: a value per field, "*" for any. */
+function chosenLabels(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const select of labelMenus.querySelectorAll("select")) out[select.name] = select.value;
+  return out;
+}
+
+/** One menu per label field of the chosen model (none for an unconditional one), preset from its defaults. */
+function showLabelMenus(first = false): void {
+  const entry = entries.get(modelSelect.value);
+  labelMenus.replaceChildren();
+  labelsBox.hidden = !entry?.labels;
+  if (!entry?.labels) return;
+  for (const [field, values] of Object.entries(entry.labels)) {
+    const select = document.createElement("select");
+    select.id = `label-${field}`;
+    select.name = field;
+    const wanted = (first ? params.get(field) : null) ?? entry.sampling?.labels?.[field] ?? "*";
+    select.add(new Option("any", "*", false, wanted === "*"));
+    for (const v of values) select.add(new Option(v, v, false, v === wanted));
+    const label = document.createElement("label");
+    label.htmlFor = select.id;
+    label.textContent = field[0].toUpperCase() + field.slice(1);
+    labelMenus.append(label, select);
+  }
+  guidanceInput.value = (first ? params.get("guidance") : null) ?? String(entry.sampling?.guidance ?? 1);
+}
+
 async function start(): Promise<void> {
   for (const s of SAMPLERS) samplerSelect.add(new Option(s, s, s === DEFAULT_SAMPLER, s === DEFAULT_SAMPLER));
   stepsInput.value = String(DEFAULT_STEPS);
@@ -267,7 +318,7 @@ async function start(): Promise<void> {
     const v = params.get(key);
     if (v && [...select.options].some((o) => o.value === v)) select.value = v;
   }
-  let models: { name: string; url: string; bytes: number }[] = [];
+  let models: ModelEntry[] = [];
   try {
     const res = await fetch("/models.json");
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -284,6 +335,7 @@ async function start(): Promise<void> {
     );
     option.dataset.name = m.name;
     modelSelect.add(option);
+    entries.set(m.url, m);
   }
   const custom = params.get("checkpoint");
   if (custom) modelSelect.add(new Option(`custom: ${custom}`, custom, true, true));
@@ -292,6 +344,8 @@ async function start(): Promise<void> {
       "No model to sample: data/models/ holds no shipped checkpoint. Train one with: deno task train",
     );
   }
+  showLabelMenus(true);
+  modelSelect.addEventListener("change", () => showLabelMenus());
   setState("ready");
   status.textContent = "Ready: press Generate.";
   if (params.has("generate")) await generate();

@@ -6,6 +6,8 @@
  *
  * @module
  */
+import { loadCheckpoint } from "../src/checkpoint.ts";
+import type { LabelVocabulary, SamplingDefaults } from "../src/model/labels.ts";
 import { extname, join, normalize, relative, resolve, sep as SEPARATOR } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PRETRAINED_MODELS, pretrainedUrl } from "../src/pretrained.ts";
@@ -48,6 +50,10 @@ export interface ModelEntry {
   url: string;
   /** Its size in bytes. */
   bytes: number;
+  /** A conditioned model's label vocabulary (field → values), for the page's label menus. */
+  labels?: LabelVocabulary;
+  /** Its sampling defaults (default labels, guidance). */
+  sampling?: SamplingDefaults;
 }
 
 /**
@@ -100,7 +106,14 @@ export async function shippedModels(): Promise<ModelEntry[]> {
     const path = fileURLToPath(pretrainedUrl(name));
     try {
       const { size } = await Deno.stat(path);
-      models.push({ name, url: `/models/${relative(dir, path).split(SEPARATOR).join("/")}`, bytes: size });
+      const { meta } = await loadCheckpoint(path);
+      models.push({
+        name,
+        url: `/models/${relative(dir, path).split(SEPARATOR).join("/")}`,
+        bytes: size,
+        ...(meta.model.labels ? { labels: meta.model.labels } : {}),
+        ...(meta.sampling ? { sampling: meta.sampling } : {}),
+      });
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
