@@ -283,6 +283,8 @@ export class EmojiDiffusion {
    * Generates images from noise (the sampler and steps of `DEFAULT_SAMPLER`, `DEFAULT_STEPS` by
    * default); see {@linkcode SampleOptions}. The start is
    * drawn around the checkpoint's data mean when it has one; pass `dataMean: undefined` for N(0, I).
+   * A conditioned model's {@linkcode EmojiDiffusion.samplingDefaults} fill the label fields and the
+   * guidance that `options` leave out (`labels: { vendor: "*" }` asks for any vendor).
    */
   sample(options: SampleOptions): Promise<SampleResult> {
     const withMean = this.#loaded.dataMean ? { dataMean: this.#loaded.dataMean, ...options } : options;

@@ -7,15 +7,17 @@
  */
 
 /** A model shipped with the package. */
-export type PretrainedModel = "apple-faces" | "four-vendors";
+export type PretrainedModel = "faces" | "apple-faces" | "four-vendors";
 
 /**
- * The shipped models: `apple-faces` (Apple's face emojis) and `four-vendors` (the faces of all
- * four vendors), both 32×32 U-Nets.
+ * The shipped models, all 32×32 U-Nets: `faces` (the default: the faces of four vendors, conditioned on
+ * vendor and kind of face, drawing Apple's style unless asked otherwise), `apple-faces` (Apple's faces,
+ * unconditional) and `four-vendors` (the four vendors' faces, unconditional).
  */
-export const PRETRAINED_MODELS: readonly PretrainedModel[] = ["apple-faces", "four-vendors"];
+export const PRETRAINED_MODELS: readonly PretrainedModel[] = ["faces", "apple-faces", "four-vendors"];
 
 const FILES: Record<PretrainedModel, string> = {
+  faces: "../data/models/faces/unet.safetensors",
   "apple-faces": "../data/models/apple-faces-unet.safetensors",
   "four-vendors": "../data/models/four-vendors/unet.safetensors",
 };

@@ -14,6 +14,7 @@ const SERVE_TASK: string[] = JSON.parse(await Deno.readTextFile("deno.json")).ta
 
 const CHROMIUM = findChromium();
 const CHECKPOINT = "data/models/apple-faces-unet.safetensors";
+const FACES = "data/models/faces/unet.safetensors";
 
 /** `deno task serve --port 0`, as deno.json runs it; resolves to its URL once it listens. */
 async function startServer(): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -82,11 +83,12 @@ async function denoBytes(
   steps: number,
   seed: number,
   source: string | Uint8Array = CHECKPOINT,
+  asked: { labels?: Record<string, string>; guidance?: number } = {},
 ): Promise<Uint8Array> {
   await initBackend("wasm", { log: null });
   const model = await EmojiDiffusion.load(source);
   try {
-    const { images } = await model.sample({ n, sampler: "ddim", steps, eta: 0, seed });
+    const { images } = await model.sample({ n, sampler: "ddim", steps, eta: 0, seed, ...asked });
     return floatToRgb8(images);
   } finally {
     model.dispose();
@@ -130,6 +132,27 @@ Deno.test({
           assert.ok(diff <= 3, `the page's pixels differ from Deno's by up to ${diff} levels of 255`);
           // not a blank: the grid is a picture
           assert.ok(new Set(got).size > 50);
+        },
+      );
+
+      await t.step(
+        "a conditioned model: the label menus and guidance give the same bytes as the library's labels",
+        async () => {
+          const asked = "vendor=google&subcategory=face-smiling&guidance=2";
+          const page = await wasmBrowser.open(
+            `${server.url}?model=faces&n=2&seed=3&steps=4&${asked}&backend=wasm&threads=1&generate`,
+          );
+          assert.deepEqual(await waitForPage(page, 90_000), { state: "done" });
+          const menus = await page.evaluate<string[]>(
+            "[...document.querySelectorAll('#label-menus select')].map((s) => s.name + '=' + s.value)",
+          );
+          assert.deepEqual(menus, ["vendor=google", "subcategory=face-smiling"]);
+          const want = await denoBytes(2, 4, 3, FACES, {
+            labels: { vendor: "google", subcategory: "face-smiling" },
+            guidance: 2,
+          });
+          const diff = maxDiff(await pageBytes(page), want);
+          assert.ok(diff <= 3, `the page's pixels differ from Deno's by up to ${diff} levels of 255`);
         },
       );
 

@@ -50,12 +50,15 @@ export function defaultBatch(n: number): number {
  */
 export const PROGRESS_GRID_SAMPLING = { sampler: "ddim", steps: 25, seed: 1234 } as const;
 
-/** The checkpoint `deno task sample` and `deno task eval` use when no `--checkpoint` is given. */
-export const DEFAULT_CHECKPOINT = "data/models/apple-faces-unet.safetensors";
+/**
+ * The checkpoint `deno task sample` and `deno task eval` use when no `--checkpoint` is given: the
+ * shipped `faces` model, whose own defaults (in its checkpoint) ask for Apple's style.
+ */
+export const DEFAULT_CHECKPOINT = "data/models/faces/unet.safetensors";
 
 /**
- * The default classifier-free guidance weight w of a conditioned model: 1, the plain conditional
- * model (ε_null + 1·(ε_cond − ε_null) = ε_cond, one forward pass of B images). A model trained to
- * be the default chooses its own by measurement.
+ * The guidance weight w of a conditioned model whose checkpoint records none: 1, the plain
+ * conditional model (ε_null + 1·(ε_cond − ε_null) = ε_cond, one forward pass of B images). A shipped
+ * model records its own, chosen by measurement (`SamplingDefaults.guidance`).
  */
 export const DEFAULT_GUIDANCE = 1;
