@@ -140,14 +140,14 @@ Deno.test({
         async () => {
           const asked = "vendor=google&subcategory=face-smiling&guidance=2";
           const page = await wasmBrowser.open(
-            `${server.url}?model=faces&n=2&seed=3&steps=4&${asked}&backend=wasm&threads=1&generate`,
+            `${server.url}?model=faces&n=4&seed=3&steps=4&${asked}&backend=wasm&threads=1&generate`,
           );
           assert.deepEqual(await waitForPage(page, 90_000), { state: "done" });
           const menus = await page.evaluate<string[]>(
             "[...document.querySelectorAll('#label-menus select')].map((s) => s.name + '=' + s.value)",
           );
           assert.deepEqual(menus, ["vendor=google", "subcategory=face-smiling"]);
-          const want = await denoBytes(2, 4, 3, FACES, {
+          const want = await denoBytes(4, 4, 3, FACES, {
             labels: { vendor: "google", subcategory: "face-smiling" },
             guidance: 2,
           });
