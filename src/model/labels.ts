@@ -76,7 +76,8 @@ export function withDefaultLabels(given: Labels, defaults: SamplingDefaults | un
  * @example
  * ```ts
  * import { withSamplingDefaults } from "./labels.ts";
- * const o = withSamplingDefaults({ n: 4 }, { vendor: ["apple", "google"] }, { labels: { vendor: "apple" }, guidance: 2 });
+ * const asked: { n: number; labels?: Record<string, string>; guidance?: number } = { n: 4 };
+ * const o = withSamplingDefaults(asked, { vendor: ["apple", "google"] }, { labels: { vendor: "apple" }, guidance: 2 });
  * console.assert(JSON.stringify(o) === '{"n":4,"labels":{"vendor":"apple"},"guidance":2}');
  * ```
  */
