@@ -11,15 +11,12 @@ import { type PretrainedModel, pretrainedUrl } from "./pretrained.ts";
 import { type LoadedModel, modelFromCheckpoint } from "./model/from_checkpoint.ts";
 import { DiffusionModel, type ModelConfig } from "./model/model.ts";
 import {
-  LabelError,
   type Labels,
   type LabelVocabulary,
-  resolveLabels,
   type SamplingDefaults,
   withSamplingDefaults,
 } from "./model/labels.ts";
-import { conditionedDenoiser } from "./sample/guidance.ts";
-import { DEFAULT_GUIDANCE } from "./sample/defaults.ts";
+import { denoiserForLabels } from "./sample/guidance.ts";
 import { qSampleTensor } from "./q_sample.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./schedule.ts";
 import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";
@@ -247,14 +244,7 @@ export class EmojiDiffusion {
   /** The denoiser the edits use: the model itself, or the model asked for the labels with guidance. */
   #denoiser(options: EditConditioning): Denoiser {
     const o = this.#conditioning(options);
-    const model = this.#loaded.model;
-    if (o.guidance !== undefined && !model.labels) {
-      throw new LabelError(
-        `guidance ${o.guidance} given to an unconditional model: it has no labels to guide by`,
-      );
-    }
-    if (!o.labels || Object.keys(o.labels).length === 0) return model;
-    return conditionedDenoiser(model, resolveLabels(model.labels, o.labels), o.guidance ?? DEFAULT_GUIDANCE);
+    return denoiserForLabels(this.#loaded.model, o.labels, o.guidance);
   }
 
   /** Forward FLOPs per image. */

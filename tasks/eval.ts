@@ -45,6 +45,7 @@ import {
   ANY_VALUE,
   imageLabelIndices,
   LabelError,
+  type LabelField,
   resolveLabels,
   withDefaultLabels,
 } from "../src/model/labels.ts";
@@ -273,7 +274,7 @@ function labelledSubset(dataset: EmojiDataset, labelled: [string, string][]): Fl
   if (!dataset.manifest) throw new UsageError("--label needs a prepared dataset with a manifest");
   const per = dataset.size * dataset.size * 3;
   const keep = dataset.manifest.images.flatMap((im, i) =>
-    labelled.every(([field, value]) => (im as unknown as Record<string, unknown>)[field] === value) ? [i] : []
+    labelled.every(([field, value]) => im[field as LabelField] === value) ? [i] : []
   );
   if (keep.length < 4) {
     throw new UsageError(

@@ -4,16 +4,14 @@
  *
  * @module
  */
-import type { DiffusionModel } from "../src/model/model.ts";
-import { type Labels, resolveLabels } from "../src/model/labels.ts";
-import { conditionedDenoiser } from "../src/sample/guidance.ts";
-import { DEFAULT_GUIDANCE } from "../src/sample/defaults.ts";
+import type { Labels } from "../src/model/labels.ts";
+import { denoiserForLabels } from "../src/sample/guidance.ts";
 import { type BackendRequest, initBackend } from "../src/backend.ts";
 import { intFlag, threadsFlag, UsageError } from "../src/cli.ts";
 import type { Checkpoint } from "../src/checkpoint.ts";
 import { parseColor, type Rgb } from "../src/image/colour.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
-import { type Denoiser, editImages, type MorphEnd, morphImages } from "../src/sample/edit.ts";
+import { editImages, type MorphEnd, morphImages } from "../src/sample/edit.ts";
 import {
   EditInputError,
   imageToModelInput,
@@ -85,12 +83,6 @@ export interface SharedSampling {
   labels?: Labels;
   /** Classifier-free guidance weight (default `DEFAULT_GUIDANCE`). */
   guidance?: number;
-}
-
-/** The model the edits denoise with: the conditioned one for the labels asked for, else the model itself. */
-function denoiserFor(model: DiffusionModel, s: SharedSampling): Denoiser {
-  if (!s.labels || Object.keys(s.labels).length === 0) return model;
-  return conditionedDenoiser(model, resolveLabels(model.labels, s.labels), s.guidance ?? DEFAULT_GUIDANCE);
 }
 
 function strengthFlag(value: string | undefined, fallback: number): number {
@@ -205,19 +197,24 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
       s.sampler === "ddim" ? ` eta=${s.eta}` : ""
     }${mask ? `, resample ${resample}` : ""}`,
   );
-  const result = await editImages(denoiserFor(loaded.model, s), loaded.schedule, x0, {
-    strength,
-    n,
-    mask,
-    resample,
-    sampler: s.sampler,
-    steps: s.steps,
-    eta: s.eta,
-    clip: s.clip,
-    seed: s.seed,
-    batch: s.batch,
-    onProgress: progressPrinter(total),
-  });
+  const result = await editImages(
+    denoiserForLabels(loaded.model, s.labels, s.guidance),
+    loaded.schedule,
+    x0,
+    {
+      strength,
+      n,
+      mask,
+      resample,
+      sampler: s.sampler,
+      steps: s.steps,
+      eta: s.eta,
+      clip: s.clip,
+      seed: s.seed,
+      batch: s.batch,
+      onProgress: progressPrinter(total),
+    },
+  );
   loaded.model.dispose();
   const path = await writeEditGrid(result, x0, s.out, s.scale, mask);
   console.log(
@@ -258,15 +255,21 @@ async function runMorph(v: EditFlags, s: SharedSampling, size: number, bg: Rgb):
       ends.join(" → ")
     } in ${frames} frames, ${s.sampler}-${s.steps}`,
   );
-  const result = await morphImages(denoiserFor(loaded.model, s), loaded.schedule, parsed[0], parsed[1], {
-    frames,
-    sampler: s.sampler,
-    steps: s.steps,
-    clip: s.clip,
-    dataMean: s.dataMean,
-    batch: s.batch,
-    onProgress: progressPrinter(frames),
-  });
+  const result = await morphImages(
+    denoiserForLabels(loaded.model, s.labels, s.guidance),
+    loaded.schedule,
+    parsed[0],
+    parsed[1],
+    {
+      frames,
+      sampler: s.sampler,
+      steps: s.steps,
+      clip: s.clip,
+      dataMean: s.dataMean,
+      batch: s.batch,
+      onProgress: progressPrinter(frames),
+    },
+  );
   loaded.model.dispose();
   const written = await writeMorphFiles(result, s.out, s.scale);
   console.log(`${frames} frames in ${result.seconds.toFixed(1)} s; wrote ${written.join(", ")}`);

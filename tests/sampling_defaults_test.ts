@@ -25,17 +25,17 @@ const VOCAB: LabelVocabulary = { vendor: ["apple", "google"], subcategory: ["fac
  * A checkpoint of a tiny conditioned `unet` whose every weight is random (a fresh one has a zero output
  * conv, so its ε would be 0 whatever the labels), with the given sampling defaults.
  */
-function randomCheckpoint(sampling?: SamplingDefaults): Checkpoint {
+async function randomCheckpoint(sampling?: SamplingDefaults): Promise<Checkpoint> {
   const m = new DiffusionModel({ ...TINY_UNET, labels: VOCAB }, 0, 8);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   let i = 0;
   for (const [name, v] of m.params) {
     const r = tf.randomNormal(v.shape, 0, 0.3, "float32", 100 + i++);
-    tensors.set(`params/${name}`, { shape: [...v.shape], data: r.dataSync() as Float32Array });
+    tensors.set(`params/${name}`, { shape: [...v.shape], data: await r.data() as Float32Array });
     r.dispose();
   }
   for (const [name, v] of m.state) {
-    tensors.set(`state/${name}`, { shape: [...v.shape], data: v.dataSync() as Float32Array });
+    tensors.set(`state/${name}`, { shape: [...v.shape], data: await v.data() as Float32Array });
   }
   const meta = {
     model: m.config,
@@ -72,9 +72,9 @@ Deno.test("withDefaultLabels fills only the fields the caller left out", () => {
 
 Deno.test("sample() with no labels draws the model's default label and guidance", async () => {
   const withDefaults = await EmojiDiffusion.load(
-    randomCheckpoint({ labels: { vendor: "google" }, guidance: 2 }),
+    await randomCheckpoint({ labels: { vendor: "google" }, guidance: 2 }),
   );
-  const plain = await EmojiDiffusion.load(randomCheckpoint());
+  const plain = await EmojiDiffusion.load(await randomCheckpoint());
   const byDefault = await withDefaults.sample(SMALL);
   const asked = await plain.sample({ ...SMALL, labels: { vendor: "google" }, guidance: 2 });
   assert.deepEqual(byDefault.images, asked.images);
@@ -85,8 +85,8 @@ Deno.test("sample() with no labels draws the model's default label and guidance"
 });
 
 Deno.test("a label given to sample() overrides the default, and * asks for any value", async () => {
-  const withDefaults = await EmojiDiffusion.load(randomCheckpoint({ labels: { vendor: "google" } }));
-  const plain = await EmojiDiffusion.load(randomCheckpoint());
+  const withDefaults = await EmojiDiffusion.load(await randomCheckpoint({ labels: { vendor: "google" } }));
+  const plain = await EmojiDiffusion.load(await randomCheckpoint());
   const apple = await withDefaults.sample({ ...SMALL, labels: { vendor: "apple" } });
   assert.deepEqual(apple.images, (await plain.sample({ ...SMALL, labels: { vendor: "apple" } })).images);
   const any = await withDefaults.sample({ ...SMALL, labels: { vendor: "*" } });
@@ -96,8 +96,8 @@ Deno.test("a label given to sample() overrides the default, and * asks for any v
 });
 
 Deno.test("the edits take labels and the model's defaults as sample() does", async () => {
-  const withDefaults = await EmojiDiffusion.load(randomCheckpoint({ labels: { vendor: "google" } }));
-  const plain = await EmojiDiffusion.load(randomCheckpoint());
+  const withDefaults = await EmojiDiffusion.load(await randomCheckpoint({ labels: { vendor: "google" } }));
+  const plain = await EmojiDiffusion.load(await randomCheckpoint());
   const input = new Float32Array(8 * 8 * 3).map((_, i) => Math.sin(i) * 0.5);
   const edit = { strength: 0.6, n: 1, steps: 3, seed: 2 };
   const byDefault = await withDefaults.variations(input, edit);
@@ -120,21 +120,22 @@ Deno.test("the edits take labels and the model's defaults as sample() does", asy
 });
 
 Deno.test("samplingDefaults exposes the checkpoint's defaults", async () => {
-  const m = await EmojiDiffusion.load(randomCheckpoint({ labels: { vendor: "apple" }, guidance: 3 }));
+  const m = await EmojiDiffusion.load(await randomCheckpoint({ labels: { vendor: "apple" }, guidance: 3 }));
   assert.deepEqual(m.samplingDefaults, { labels: { vendor: "apple" }, guidance: 3 });
   m.dispose();
 });
 
-Deno.test("a checkpoint whose default label is not in its vocabulary fails to load", () => {
+Deno.test("a checkpoint whose default label is not in its vocabulary fails to load", async () => {
+  const ckpt = await randomCheckpoint({ labels: { vendor: "nokia" } });
   assert.throws(
-    () => modelFromCheckpoint(randomCheckpoint({ labels: { vendor: "nokia" } })),
+    () => modelFromCheckpoint(ckpt),
     (e) => e instanceof CheckpointError && /vendor=nokia is not one of apple, google/.test(e.message),
   );
 });
 
 /** Runs `deno task export` on a fresh random checkpoint in a temporary folder under data/. */
 async function exportIn(dir: string, flags: string[]) {
-  await saveCheckpoint(`${dir}/in.safetensors`, randomCheckpoint());
+  await saveCheckpoint(`${dir}/in.safetensors`, await randomCheckpoint());
   return await runTask("export.ts", [
     "--checkpoint",
     `${dir}/in.safetensors`,

@@ -7,6 +7,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamMap } from "../model/context.ts";
 import type { DiffusionModel } from "../model/model.ts";
+import { LabelError, type Labels, resolveLabels } from "../model/labels.ts";
+import { DEFAULT_GUIDANCE } from "./defaults.ts";
 
 /**
  * The guided noise prediction for x_t [B, H, W, 3] at timesteps `t` with label indices `labels`
@@ -75,4 +77,31 @@ export function conditionedDenoiser(
       return w === 1 ? model.predict(x, t, params, idx) : guidedPredict(model, x, t, idx, w, params);
     },
   };
+}
+
+/**
+ * What the edits denoise with for `labels` and guidance `w` (default {@linkcode DEFAULT_GUIDANCE}): the
+ * model itself when no label is asked for, else {@linkcode conditionedDenoiser}.
+ *
+ * @throws {LabelError} for labels or guidance given to an unconditional model, an unknown field or value.
+ *
+ * @example
+ * ```ts
+ * import { DiffusionModel } from "../model/model.ts";
+ * import { denoiserForLabels } from "./guidance.ts";
+ * const m = new DiffusionModel({ preset: "seed", channels: [4, 4, 4], timeDim: 4 });
+ * console.assert(denoiserForLabels(m, undefined) === m);
+ * m.dispose();
+ * ```
+ */
+export function denoiserForLabels(
+  model: DiffusionModel,
+  labels: Labels | undefined,
+  w?: number,
+): DiffusionModel | ReturnType<typeof conditionedDenoiser> {
+  if (w !== undefined && !model.labels) {
+    throw new LabelError(`guidance ${w} given to an unconditional model: it has no labels to guide by`);
+  }
+  if (!labels || Object.keys(labels).length === 0) return model;
+  return conditionedDenoiser(model, resolveLabels(model.labels, labels), w ?? DEFAULT_GUIDANCE);
 }
