@@ -242,3 +242,25 @@ export function labelFlags(name: string, flags: readonly string[]): Record<strin
   }
   return out;
 }
+
+/**
+ * Parses `--NAME LO,HI`, two fractions 0 ≤ LO ≤ HI ≤ 1 (e.g. `--guidance-interval 0,0.6`).
+ *
+ * @throws {UsageError} naming the flag and the expected form.
+ *
+ * @example
+ * ```ts
+ * import { intervalFlag } from "./cli.ts";
+ * console.assert(intervalFlag("guidance-interval", "0,0.6")?.[1] === 0.6);
+ * console.assert(intervalFlag("guidance-interval", undefined) === undefined);
+ * ```
+ */
+export function intervalFlag(name: string, value: string | undefined): [number, number] | undefined {
+  if (value === undefined) return undefined;
+  const parts = value.split(",").map((p) => p.trim());
+  const [lo, hi] = parts.map(Number);
+  if (parts.length !== 2 || parts.some((p) => p === "") || !(lo >= 0 && lo <= hi && hi <= 1)) {
+    throw new UsageError(`--${name} must be LO,HI with 0 <= LO <= HI <= 1 (fractions of T), got "${value}"`);
+  }
+  return [lo, hi];
+}

@@ -52,7 +52,7 @@ import {
 import { CONV_ENCODER, randomConvFeatures } from "../src/eval/features.ts";
 import { leaveOneOutAccuracy, sampleAgreement } from "../src/eval/label_agreement.ts";
 import { sampleGrid } from "../src/sample/output.ts";
-import { chosenDataMean, PRIOR_USAGE } from "../src/cli.ts";
+import { chosenDataMean, intervalFlag, PRIOR_USAGE } from "../src/cli.ts";
 
 const USAGE = `usage: deno task eval [options]
   --checkpoint FILE   checkpoint to evaluate (default ${DEFAULT_CHECKPOINT})
@@ -72,6 +72,7 @@ ${PRIOR_USAGE}
                       values and report a k-NN classifier's accuracy on them (k = 5, fit on the real
                       images in the conv feature space) against its leave-one-out accuracy on the real ones
   --guidance W        classifier-free guidance weight (default: the model's own, else ${DEFAULT_GUIDANCE})
+  --guidance-interval LO,HI  guide only the steps with LO <= t/T <= HI (default: the model's own, else 0,1)
   --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>, plus -standard when starting from N(0, I))`;
 
 async function main(): Promise<void> {
@@ -94,6 +95,7 @@ async function main(): Promise<void> {
       label: { type: "string", multiple: true },
       "label-agreement": { type: "boolean" },
       guidance: { type: "string" },
+      "guidance-interval": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -117,6 +119,8 @@ async function main(): Promise<void> {
     ? "--label-agreement"
     : v.guidance !== undefined
     ? "--guidance"
+    : v["guidance-interval"] !== undefined
+    ? "--guidance-interval"
     : v.label
     ? "--label"
     : undefined;
@@ -126,6 +130,8 @@ async function main(): Promise<void> {
   const guidance = v.guidance === undefined
     ? ckpt.meta.sampling?.guidance
     : numberFlag("guidance", v.guidance, 1, -100, 100);
+  const guidanceInterval = intervalFlag("guidance-interval", v["guidance-interval"]) ??
+    ckpt.meta.sampling?.guidanceInterval;
   const asked = labelFlags("label", v.label ?? []);
   resolveLabels(vocab, asked);
   if (v["label-agreement"] && v.label) {
@@ -152,7 +158,7 @@ async function main(): Promise<void> {
     eta,
     seed,
     dataMean,
-    ...(vocab ? { labels, guidance } : {}),
+    ...(vocab ? { labels, guidance, guidanceInterval } : {}),
   };
   asUsage(() => checkSampleOptions(options, ckpt.meta.schedule.T));
   const dataset = await loadEmojiDataset(data);
@@ -245,6 +251,7 @@ async function main(): Promise<void> {
       ? {
         labels: Object.entries(labels).map(([f, x]) => `${f}=${x}`).join(" ") || "none",
         guidance: guidance ?? DEFAULT_GUIDANCE,
+        ...(guidanceInterval ? { guidanceInterval: guidanceInterval.join(",") } : {}),
         referenceImages: reference.length / (dataset.size * dataset.size * 3),
       }
       : {}),
@@ -323,7 +330,13 @@ async function labelAgreementReport(
         }%)`,
     );
   }
-  const report = { guidance: options.guidance ?? DEFAULT_GUIDANCE, k: 5, features: "conv", rows };
+  const report = {
+    guidance: options.guidance ?? DEFAULT_GUIDANCE,
+    ...(options.guidanceInterval ? { guidanceInterval: options.guidanceInterval } : {}),
+    k: 5,
+    features: "conv",
+    rows,
+  };
   await atomicWriteFile(join(out, "label-agreement.json"), JSON.stringify(report, null, 2) + "\n");
 }
 

@@ -50,6 +50,10 @@ export interface SamplingDefaults {
   labels?: Labels;
   /** Default classifier-free guidance weight. */
   guidance?: number;
+  /**
+   * Default timesteps where guidance applies, as fractions of T (`[lo, hi]`; absent: every step).
+   */
+  guidanceInterval?: readonly [number, number];
 }
 
 /**
@@ -81,7 +85,9 @@ export function withDefaultLabels(given: Labels, defaults: SamplingDefaults | un
  * console.assert(JSON.stringify(o) === '{"n":4,"labels":{"vendor":"apple"},"guidance":2}');
  * ```
  */
-export function withSamplingDefaults<O extends { labels?: Labels | Labels[]; guidance?: number }>(
+export function withSamplingDefaults<
+  O extends { labels?: Labels | Labels[]; guidance?: number; guidanceInterval?: readonly [number, number] },
+>(
   options: O,
   vocab: LabelVocabulary | undefined,
   defaults: SamplingDefaults | undefined,
@@ -91,7 +97,13 @@ export function withSamplingDefaults<O extends { labels?: Labels | Labels[]; gui
     ? options.labels.map((l) => withDefaultLabels(l, defaults))
     : withDefaultLabels(options.labels ?? {}, defaults);
   const guidance = options.guidance ?? defaults.guidance;
-  return { ...options, labels, ...(guidance !== undefined ? { guidance } : {}) };
+  const guidanceInterval = options.guidanceInterval ?? defaults.guidanceInterval;
+  return {
+    ...options,
+    labels,
+    ...(guidance !== undefined ? { guidance } : {}),
+    ...(guidanceInterval !== undefined ? { guidanceInterval } : {}),
+  };
 }
 
 /**
@@ -117,6 +129,15 @@ export function validateSamplingDefaults(
   }
   if (defaults.guidance !== undefined && !Number.isFinite(defaults.guidance)) {
     throw new RangeError(`the default guidance must be a finite number, got ${defaults.guidance}`);
+  }
+  const iv = defaults.guidanceInterval;
+  if (
+    iv !== undefined &&
+    !(Array.isArray(iv) && iv.length === 2 && iv[0] >= 0 && iv[0] <= iv[1] && iv[1] <= 1)
+  ) {
+    throw new RangeError(
+      `the default guidance interval must be [lo, hi] with 0 <= lo <= hi <= 1, got ${JSON.stringify(iv)}`,
+    );
   }
   for (const [field, value] of Object.entries(defaults.labels ?? {})) {
     if (!vocab || !(field in vocab)) {

@@ -2,6 +2,11 @@
  * Classifier-free guidance (Ho & Salimans 2022): ε = ε_null + w·(ε_cond − ε_null), with both
  * predictions from one forward pass of 2B images (the conditional half, then the null half).
  *
+ * Guidance can be limited to an interval of noise levels (Kynkäänniemi et al. 2024): outside it the
+ * step uses the conditional ε alone (w = 1, one pass of B images). Guidance at the noisiest steps is
+ * what pulls samples towards a few typical images of a label; at the cleanest steps it only
+ * sharpens colours. Both ends are given as fractions of the diffusion's T (`[0, 1]`: every step).
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
@@ -11,9 +16,62 @@ import { LabelError, type Labels, resolveLabels } from "../model/labels.ts";
 import { DEFAULT_GUIDANCE } from "./defaults.ts";
 
 /**
+ * The timesteps where guidance applies, as fractions of T: a step at timestep t is guided when
+ * `lo ≤ t / T ≤ hi`. `[0, 1]` guides every step.
+ */
+export type GuidanceInterval = readonly [lo: number, hi: number];
+
+/** Guidance at every step. */
+export const FULL_GUIDANCE_INTERVAL: GuidanceInterval = [0, 1];
+
+/**
+ * Throws a RangeError unless `interval` is two numbers 0 ≤ lo ≤ hi ≤ 1.
+ *
+ * @example
+ * ```ts
+ * import { checkGuidanceInterval } from "./guidance.ts";
+ * checkGuidanceInterval([0.1, 0.8]);
+ * let caught: unknown;
+ * try { checkGuidanceInterval([0.8, 0.1]); } catch (e) { caught = e; }
+ * console.assert(caught instanceof RangeError);
+ * ```
+ */
+export function checkGuidanceInterval(interval: GuidanceInterval): void {
+  const ok = Array.isArray(interval) && interval.length === 2 &&
+    interval.every((v) => typeof v === "number" && v >= 0 && v <= 1) && interval[0] <= interval[1];
+  if (!ok) {
+    throw new RangeError(
+      `the guidance interval must be two fractions of T with 0 <= lo <= hi <= 1, got ${
+        JSON.stringify(interval)
+      }`,
+    );
+  }
+}
+
+/**
+ * The guidance weight of a step at timestep `t` (0 … T−1): `w` inside the interval, else 1 (the
+ * conditional model alone).
+ *
+ * @example
+ * ```ts
+ * import { guidanceAt } from "./guidance.ts";
+ * console.assert(guidanceAt(450, 500, 2, [0, 0.8]) === 1 && guidanceAt(100, 500, 2, [0, 0.8]) === 2);
+ * ```
+ */
+export function guidanceAt(
+  t: number,
+  T: number,
+  w: number,
+  interval: GuidanceInterval = FULL_GUIDANCE_INTERVAL,
+): number {
+  const f = t / T;
+  return f >= interval[0] && f <= interval[1] ? w : 1;
+}
+
+/**
  * The guided noise prediction for x_t [B, H, W, 3] at timesteps `t` with label indices `labels`
- * ([field][example], −1 = null) and weight `w`: one forward of the batch doubled, whose second half
- * has every field null. The result is the caller's.
+ * ([field][example], −1 = null) and weight `w` (one for the batch, or one per example): one forward
+ * of the batch doubled, whose second half has every field null. The result is the caller's.
  *
  * @example With w = 1 the guided ε is the conditional ε
  * ```ts
@@ -33,24 +91,29 @@ export function guidedPredict(
   x: tf.Tensor4D,
   t: ArrayLike<number>,
   labels: readonly ArrayLike<number>[],
-  w: number,
+  w: number | ArrayLike<number>,
   params: ParamMap = model.params,
 ): tf.Tensor4D {
-  if (!Number.isFinite(w)) throw new RangeError(`guidance must be a finite number, got ${w}`);
   const b = x.shape[0];
+  const ws = typeof w === "number" ? [w] : Array.from(w);
+  if (ws.length !== (typeof w === "number" ? 1 : b) || !ws.every(Number.isFinite)) {
+    throw new RangeError(`guidance must be a finite number (or one per example), got ${JSON.stringify(w)}`);
+  }
   const tt = Array.from(t);
   const both = labels.map((idx) => Int32Array.from([...Array.from(idx), ...new Array(b).fill(-1)]));
   return tf.tidy(() => {
     const eps = model.predict(tf.concat([x, x], 0), [...tt, ...tt], params, both);
     const [cond, uncond] = tf.split(eps, 2, 0);
-    return tf.add(uncond, tf.mul(tf.sub(cond, uncond), w)) as tf.Tensor4D;
+    const weight = typeof w === "number" ? tf.scalar(w) : tf.tensor4d(Float32Array.from(ws), [b, 1, 1, 1]);
+    return tf.add(uncond, tf.mul(tf.sub(cond, uncond), weight)) as tf.Tensor4D;
   });
 }
 
 /**
  * A denoiser for the edits (variations, inpainting, morphs: `edit.ts`'s `Denoiser`) that asks a
  * conditioned model for the same resolved labels (one index per field, −1 = null) in every example,
- * with guidance weight `w` (w = 1: one plain conditional pass).
+ * with guidance weight `w` (w = 1: one plain conditional pass), applied at every step or, with `limit`,
+ * only at the timesteps inside its interval.
  *
  * @example
  * ```ts
@@ -69,19 +132,33 @@ export function conditionedDenoiser(
   labels: readonly number[],
   w: number,
   params: ParamMap = model.params,
+  limit?: GuidanceLimit,
 ): { imageSize: number; predict(x: tf.Tensor4D, t: number[]): tf.Tensor } {
+  if (limit) checkGuidanceInterval(limit.interval);
   return {
     imageSize: model.imageSize,
     predict(x: tf.Tensor4D, t: number[]): tf.Tensor {
       const idx = labels.map((k) => new Int32Array(x.shape[0]).fill(k));
-      return w === 1 ? model.predict(x, t, params, idx) : guidedPredict(model, x, t, idx, w, params);
+      const ws = t.map((ti) => limit ? guidanceAt(ti, limit.T, w, limit.interval) : w);
+      return ws.every((wi) => wi === 1)
+        ? model.predict(x, t, params, idx)
+        : guidedPredict(model, x, t, idx, ws, params);
     },
   };
 }
 
+/** A guidance interval with the T of the schedule it is a fraction of. */
+export interface GuidanceLimit {
+  /** The interval, as fractions of `T`. */
+  interval: GuidanceInterval;
+  /** The diffusion's number of timesteps. */
+  T: number;
+}
+
 /**
- * What the edits denoise with for `labels` and guidance `w` (default {@linkcode DEFAULT_GUIDANCE}): the
- * model itself when no label is asked for, else {@linkcode conditionedDenoiser}.
+ * What the edits denoise with for `labels` and guidance `w` (default {@linkcode DEFAULT_GUIDANCE}),
+ * limited to an interval of timesteps by `limit`: the model itself when no label is asked for, else
+ * {@linkcode conditionedDenoiser}.
  *
  * @throws {LabelError} for labels or guidance given to an unconditional model, an unknown field or value.
  *
@@ -98,10 +175,17 @@ export function denoiserForLabels(
   model: DiffusionModel,
   labels: Labels | undefined,
   w?: number,
+  limit?: GuidanceLimit,
 ): DiffusionModel | ReturnType<typeof conditionedDenoiser> {
   if (w !== undefined && !model.labels) {
     throw new LabelError(`guidance ${w} given to an unconditional model: it has no labels to guide by`);
   }
   if (!labels || Object.keys(labels).length === 0) return model;
-  return conditionedDenoiser(model, resolveLabels(model.labels, labels), w ?? DEFAULT_GUIDANCE);
+  return conditionedDenoiser(
+    model,
+    resolveLabels(model.labels, labels),
+    w ?? DEFAULT_GUIDANCE,
+    model.params,
+    limit,
+  );
 }

@@ -11,7 +11,7 @@ import { Rng } from "../rng.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
 import { DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./defaults.ts";
 import { labelBatch, LabelError, type Labels, resolveLabels } from "../model/labels.ts";
-import { guidedPredict } from "./guidance.ts";
+import { checkGuidanceInterval, guidanceAt, type GuidanceInterval, guidedPredict } from "./guidance.ts";
 import { priorStart } from "./prior.ts";
 import { ddimTimesteps, samplerStepTensor } from "./steps.ts";
 import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
@@ -66,6 +66,11 @@ export interface SampleOptions {
    * images (default {@linkcode DEFAULT_GUIDANCE}; w = 1 is the conditional model alone, one pass of B).
    */
   guidance?: number;
+  /**
+   * The timesteps where guidance applies, as fractions of T (default `[0, 1]`: every step); outside
+   * them a step is one conditional pass of B images. See {@linkcode GuidanceInterval}.
+   */
+  guidanceInterval?: GuidanceInterval;
   /** Called after every step of every batch with (images done so far, total steps done, total steps). */
   onProgress?: (stepsDone: number, stepsTotal: number) => void;
 }
@@ -102,6 +107,7 @@ export function checkSampleOptions(o: SampleOptions, T: number): void {
   if (o.guidance !== undefined && !Number.isFinite(o.guidance)) {
     throw new RangeError(`guidance must be a finite number, got ${o.guidance}`);
   }
+  if (o.guidanceInterval !== undefined) checkGuidanceInterval(o.guidanceInterval);
   if (Array.isArray(o.labels) && o.labels.length !== o.n) {
     throw new RangeError(
       `labels must be one set for all images or one per image (${o.n}), got ${o.labels.length}`,
@@ -215,8 +221,9 @@ export async function sampleImages(
       const t = ts[i], tNext = i + 1 < ts.length ? ts[i + 1] : -1;
       const tArr = new Array(b).fill(t);
       const z = needNoise && t > 0 ? tf.tensor4d(rng.normalArray(b * per), shape) : null;
-      const eps = labels && guidance !== 1
-        ? guidedPredict(model, x as tf.Tensor4D, tArr, labels, guidance, params)
+      const w = guidanceAt(t, schedule.T, guidance, options.guidanceInterval);
+      const eps = labels && w !== 1
+        ? guidedPredict(model, x as tf.Tensor4D, tArr, labels, w, params)
         : model.predict(x as tf.Tensor4D, tArr, params, labels);
       const useLast = dpmSolverFirstOrder(i, ts.length) ? null : last;
       const step = samplerStepTensor(sampler, schedule, x, eps, t, tNext, { eta, z, clip, last: useLast });
