@@ -16,7 +16,7 @@ import {
   type SamplingDefaults,
   withSamplingDefaults,
 } from "./model/labels.ts";
-import { denoiserForLabels } from "./sample/guidance.ts";
+import { denoiserForLabels, type GuidanceInterval } from "./sample/guidance.ts";
 import { qSampleTensor } from "./q_sample.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./schedule.ts";
 import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";
@@ -49,6 +49,8 @@ export interface EditConditioning {
   labels?: Labels;
   /** Classifier-free guidance weight w (default: the model's own, else 1). */
   guidance?: number;
+  /** The timesteps guided, as fractions of T (default: the model's own, else `[0, 1]`, every step). */
+  guidanceInterval?: GuidanceInterval;
 }
 
 /** A batch of images: NHWC float values (in [−1, 1] for images) and the shape [B, H, W, C]. */
@@ -237,14 +239,19 @@ export class EmojiDiffusion {
   }
 
   /** Labels and guidance with the model's defaults filled in (labels only for a conditioned model). */
-  #conditioning<O extends { labels?: Labels | Labels[]; guidance?: number }>(options: O): O {
+  #conditioning<
+    O extends { labels?: Labels | Labels[]; guidance?: number; guidanceInterval?: GuidanceInterval },
+  >(options: O): O {
     return withSamplingDefaults(options, this.#loaded.model.labels, this.#loaded.sampling);
   }
 
   /** The denoiser the edits use: the model itself, or the model asked for the labels with guidance. */
   #denoiser(options: EditConditioning): Denoiser {
     const o = this.#conditioning(options);
-    return denoiserForLabels(this.#loaded.model, o.labels, o.guidance);
+    const limit = o.guidanceInterval
+      ? { interval: o.guidanceInterval, T: this.#loaded.schedule.T }
+      : undefined;
+    return denoiserForLabels(this.#loaded.model, o.labels, o.guidance, limit);
   }
 
   /** Forward FLOPs per image. */

@@ -10,6 +10,7 @@ import {
   asUsage,
   checkWritableDir,
   choiceFlag,
+  intervalFlag,
   labelFlags,
   numberFlag,
   parseFlags,
@@ -35,7 +36,9 @@ const USAGE =
                       a conditioned model's default label for FIELD, used when a sample call does not
                       give that field (repeatable; e.g. vendor=apple)
   --default-guidance W
-                      a conditioned model's default classifier-free guidance weight`;
+                      a conditioned model's default classifier-free guidance weight
+  --default-guidance-interval LO,HI
+                      the steps it guides by default (LO <= t/T <= HI)`;
 
 async function main(): Promise<void> {
   const { values: v } = parseFlags({
@@ -49,6 +52,7 @@ async function main(): Promise<void> {
       full: { type: "boolean" },
       "default-label": { type: "string", multiple: true },
       "default-guidance": { type: "string" },
+      "default-guidance-interval": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -72,7 +76,9 @@ async function main(): Promise<void> {
     // reports from before the data-mean start say nothing about it: they started from N(0, I)
     const prior = meta?.prior ?? "standard";
     // a conditioned model's reports differ by the labels and guidance they asked for
-    const asked = meta?.labels && meta.labels !== "none" ? ` ${meta.labels} w=${meta.guidance}` : "";
+    const asked = meta?.labels && meta.labels !== "none"
+      ? ` ${meta.labels} w=${meta.guidance}${meta.guidanceInterval ? ` in ${meta.guidanceInterval}` : ""}`
+      : "";
     evals[
       `${untrained ? "untrained " : ""}${meta?.sampler ?? path}${
         prior === "standard" ? " N(0, I) start" : ""
@@ -101,6 +107,8 @@ async function main(): Promise<void> {
   if (v["default-guidance"] !== undefined) {
     sampling.guidance = numberFlag("default-guidance", v["default-guidance"], 1, -100, 100);
   }
+  const interval = intervalFlag("default-guidance-interval", v["default-guidance-interval"]);
+  if (interval) sampling.guidanceInterval = interval;
   asUsage(() => validateSamplingDefaults(sampling, ckpt.meta.model.labels), "--default-label: ");
   const extra = {
     ...(Object.keys(evals).length ? { eval: evals } : {}),

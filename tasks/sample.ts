@@ -9,6 +9,7 @@ import {
   checkWritableDir,
   choiceFlag,
   chosenDataMean,
+  intervalFlag,
   intFlag,
   labelFlags,
   numberFlag,
@@ -57,6 +58,8 @@ ${PRIOR_USAGE}
                       default label (the shipped default: vendor=apple) or else any value; FIELD=* any value
   --guidance W        classifier-free guidance weight (default: the model's own, else ${DEFAULT_GUIDANCE}, the
                       conditional model alone)
+  --guidance-interval LO,HI  guide only the steps with LO <= t/T <= HI, the others are one conditional
+                      pass (default: the model's own, else 0,1: every step)
   --rows FIELD        grid with one row per value of FIELD (--n images per row, default 8)
   --list-labels       print the checkpoint's label vocabulary (field: values) and stop
 ${EDIT_USAGE}`;
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
       raw: { type: "boolean" },
       label: { type: "string", multiple: true },
       guidance: { type: "string" },
+      "guidance-interval": { type: "string" },
       rows: { type: "string" },
       "list-labels": { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -123,6 +127,8 @@ async function main(): Promise<void> {
     }
     const w = ckpt.meta.sampling?.guidance;
     if (w !== undefined) console.log(`guidance: ${w} by default`);
+    const iv = ckpt.meta.sampling?.guidanceInterval;
+    if (iv !== undefined) console.log(`guidance interval: ${iv.join(",")} of T by default`);
     return;
   }
   const asked = labelFlags("label", v.label ?? []);
@@ -132,6 +138,8 @@ async function main(): Promise<void> {
   const guidance = v.guidance === undefined
     ? ckpt.meta.sampling?.guidance
     : numberFlag("guidance", v.guidance, 1, -100, 100);
+  const guidanceInterval = intervalFlag("guidance-interval", v["guidance-interval"]) ??
+    ckpt.meta.sampling?.guidanceInterval;
   let labels: Labels | Labels[] | undefined = Object.keys(given).length ? given : undefined;
   if (v.rows !== undefined) {
     if (!vocab) throw new LabelError(`--rows ${v.rows}: ${checkpoint} is unconditional: it has no labels`);
@@ -145,8 +153,10 @@ async function main(): Promise<void> {
     n = labels.length;
     if (v.batch === undefined) batch = defaultBatch(n);
   }
-  if (v.guidance !== undefined && !vocab) {
-    throw new LabelError(`--guidance: ${checkpoint} is unconditional: it has no labels to guide by`);
+  for (const flag of ["guidance", "guidance-interval"] as const) {
+    if (v[flag] !== undefined && !vocab) {
+      throw new LabelError(`--${flag}: ${checkpoint} is unconditional: it has no labels to guide by`);
+    }
   }
   const T = ckpt.meta.schedule.T;
   if (sampler !== "ddpm" && steps > T) {
@@ -177,9 +187,23 @@ async function main(): Promise<void> {
       dataMean,
       labels: Array.isArray(labels) ? undefined : labels,
       guidance,
+      guidanceInterval,
     });
   }
-  const options = { n, batch, sampler, steps, eta, clip, seed, frameEvery, dataMean, labels, guidance };
+  const options = {
+    n,
+    batch,
+    sampler,
+    steps,
+    eta,
+    clip,
+    seed,
+    frameEvery,
+    dataMean,
+    labels,
+    guidance,
+    guidanceInterval,
+  };
   asUsage(() => checkSampleOptions(options, T));
   await checkWritableDir("out", out);
   await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
@@ -188,7 +212,7 @@ async function main(): Promise<void> {
     `model: ${loaded.model.config.preset}, step ${loaded.step}, ${loaded.usedEma ? "EMA" : "raw"} weights, ` +
       `${loaded.schedule.kind} schedule T=${T}; ${sampler}-${totalSteps}${
         sampler === "ddim" ? ` eta=${eta}` : ""
-      }, batch ${Math.min(batch, n)}${labelText(labels, guidance)}, start ${
+      }, batch ${Math.min(batch, n)}${labelText(labels, guidance, guidanceInterval)}, start ${
         dataMean ? "N(√ᾱ·data mean, (1−ᾱ)·I)" : "N(0, I)"
       }`,
   );
@@ -225,12 +249,17 @@ async function main(): Promise<void> {
   );
 }
 
-function labelText(labels: Labels | Labels[] | undefined, guidance: number | undefined): string {
+function labelText(
+  labels: Labels | Labels[] | undefined,
+  guidance: number | undefined,
+  interval: readonly [number, number] | undefined,
+): string {
   if (!labels) return "";
   const shown = Array.isArray(labels)
     ? "one label value per row"
     : Object.entries(labels).map(([k, x]) => `${k}=${x}`).join(" ");
-  return `, labels ${shown}, guidance ${guidance ?? DEFAULT_GUIDANCE}`;
+  const limit = interval && (interval[0] > 0 || interval[1] < 1) ? ` at t/T in [${interval.join(", ")}]` : "";
+  return `, labels ${shown}, guidance ${guidance ?? DEFAULT_GUIDANCE}${limit}`;
 }
 
 if (import.meta.main) await runCli(main);

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Labels } from "../src/model/labels.ts";
-import { denoiserForLabels } from "../src/sample/guidance.ts";
+import { denoiserForLabels, type GuidanceLimit } from "../src/sample/guidance.ts";
 import { type BackendRequest, initBackend } from "../src/backend.ts";
 import { intFlag, threadsFlag, UsageError } from "../src/cli.ts";
 import type { Checkpoint } from "../src/checkpoint.ts";
@@ -83,6 +83,13 @@ export interface SharedSampling {
   labels?: Labels;
   /** Classifier-free guidance weight (default `DEFAULT_GUIDANCE`). */
   guidance?: number;
+  /** The timesteps guided, as fractions of T (default: every step). */
+  guidanceInterval?: readonly [number, number];
+}
+
+/** The guidance interval of an edit with the schedule's T, or undefined for every step. */
+function guidanceLimit(s: SharedSampling, T: number): GuidanceLimit | undefined {
+  return s.guidanceInterval ? { interval: s.guidanceInterval, T } : undefined;
 }
 
 function strengthFlag(value: string | undefined, fallback: number): number {
@@ -198,7 +205,7 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
     }${mask ? `, resample ${resample}` : ""}`,
   );
   const result = await editImages(
-    denoiserForLabels(loaded.model, s.labels, s.guidance),
+    denoiserForLabels(loaded.model, s.labels, s.guidance, guidanceLimit(s, loaded.schedule.T)),
     loaded.schedule,
     x0,
     {
@@ -256,7 +263,7 @@ async function runMorph(v: EditFlags, s: SharedSampling, size: number, bg: Rgb):
     } in ${frames} frames, ${s.sampler}-${s.steps}`,
   );
   const result = await morphImages(
-    denoiserForLabels(loaded.model, s.labels, s.guidance),
+    denoiserForLabels(loaded.model, s.labels, s.guidance, guidanceLimit(s, loaded.schedule.T)),
     loaded.schedule,
     parsed[0],
     parsed[1],

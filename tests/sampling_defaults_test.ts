@@ -1,4 +1,4 @@
-// A conditioned model's own sampling defaults (default labels, default guidance) stored in its
+// A conditioned model's own sampling defaults (default labels, guidance and its interval) stored in its
 // checkpoint, and the "*" label value that asks for a field's null entry.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
@@ -23,10 +23,14 @@ const VOCAB: LabelVocabulary = { vendor: ["apple", "google"], subcategory: ["fac
 
 /**
  * A checkpoint of a tiny conditioned `unet` whose every weight is random (a fresh one has a zero output
- * conv, so its ε would be 0 whatever the labels), with the given sampling defaults.
+ * conv, so its ε would be 0 whatever the labels), with the given sampling defaults; with `labels` null,
+ * an unconditional one.
  */
-async function randomCheckpoint(sampling?: SamplingDefaults): Promise<Checkpoint> {
-  const m = new DiffusionModel({ ...TINY_UNET, labels: VOCAB }, 0, 8);
+async function randomCheckpoint(
+  sampling?: SamplingDefaults,
+  labels: LabelVocabulary | null = VOCAB,
+): Promise<Checkpoint> {
+  const m = new DiffusionModel(labels ? { ...TINY_UNET, labels } : TINY_UNET, 0, 8);
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   let i = 0;
   for (const [name, v] of m.params) {
@@ -173,6 +177,58 @@ Deno.test("deno task export --default-label with an unknown value: one line, exi
       "error: --default-label: the default label vendor=nokia is not one of apple, google",
     ]);
     assert.equal(await Deno.stat(`${dir}/out.safetensors`).catch(() => null), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task export --default-guidance-interval: sample guides only those steps unless told otherwise", async () => {
+  const dir = await Deno.makeTempDir({ dir: "data" });
+  try {
+    const exp = await exportIn(dir, [
+      "--default-label",
+      "vendor=google",
+      "--default-guidance",
+      "3",
+      "--default-guidance-interval",
+      "0,0.5",
+    ]);
+    assert.equal(exp.code, 0, exp.stderr);
+    const common = ["--n", "2", "--steps", "3", "--seed", "4", "--backend", "cpu"];
+    const sample = (file: string, out: string, flags: string[] = []) =>
+      runTask("sample.ts", ["--checkpoint", `${dir}/${file}`, "--out", `${dir}/${out}`, ...flags, ...common]);
+    const byDefault = await sample("out.safetensors", "a");
+    assert.equal(byDefault.code, 0, byDefault.stderr);
+    assert.match(byDefault.stderr, /guidance 3 at t\/T in \[0, 0\.5\]/);
+    const asked = ["--label", "vendor=google", "--guidance", "3"];
+    const same = await sample("in.safetensors", "b", [...asked, "--guidance-interval", "0,0.5"]);
+    const full = await sample("out.safetensors", "c", ["--guidance-interval", "0,1"]);
+    assert.equal(same.code, 0, same.stderr);
+    assert.equal(full.code, 0, full.stderr);
+    const grid = (d: string) => Deno.readFile(`${dir}/${d}/grid.png`);
+    assert.deepEqual(await grid("a"), await grid("b"));
+    assert.notDeepEqual(await grid("a"), await grid("c"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task sample --guidance-interval on an unconditional checkpoint: one line, exit 2", async () => {
+  const dir = await Deno.makeTempDir({ dir: "data" });
+  try {
+    await saveCheckpoint(`${dir}/plain.safetensors`, await randomCheckpoint(undefined, null));
+    const r = await runTask("sample.ts", [
+      "--checkpoint",
+      `${dir}/plain.safetensors`,
+      "--guidance-interval",
+      "0,0.5",
+      "--out",
+      `${dir}/x`,
+    ]);
+    assert.equal(r.code, 2);
+    assert.deepEqual(ownLines(r.stderr), [
+      `error: --guidance-interval: ${dir}/plain.safetensors is unconditional: it has no labels to guide by`,
+    ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
