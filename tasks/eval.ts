@@ -272,7 +272,9 @@ async function main(): Promise<void> {
   console.log(
     `KID conv ${k.conv.mean.toExponential(2)} (floor ${k.conv.floor.mean.toExponential(2)}), ` +
       `KID pixels8 ${k.pixels8.mean.toExponential(2)} (floor ${k.pixels8.floor.mean.toExponential(2)}), ` +
-      `memorised ${(100 * report.memorisation.rate).toFixed(1)}%; report: ${join(out, "report.md")}`,
+      `memorised ${(100 * report.memorisation.rate).toFixed(1)}% (real images by the same rule: ${
+        (100 * report.memorisation.realRate).toFixed(1)
+      }%); report: ${join(out, "report.md")}`,
   );
 }
 

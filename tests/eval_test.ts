@@ -19,6 +19,7 @@ import {
   pixelFeatures8,
   pixelNearestNeighbours,
   randomConvFeatures,
+  realMemorisationRate,
 } from "../src/eval/mod.ts";
 
 const PER = 32 * 32 * 3;
@@ -308,6 +309,27 @@ Deno.test("memorisation: the 0.5 × median leave-one-out rule, by hand on 1×1 i
   assert.equal(m.count, 2);
   assert.equal(m.rate, 0.5);
   assert.equal(memorisation(samples, 4, train, 4, 1, { factor: 0.2 }).count, 0);
+});
+
+Deno.test("realMemorisationRate: the rule on real images, by hand; itself is skipped, a duplicate is not", () => {
+  // the 1×1 grey levels of the test above: LOO NN distances √3·(0.2, 0.2, 0.4, 0.5)
+  const train = Float32Array.from([-1, -0.8, -0.4, 0.1].flatMap((v) => [v, v, v]));
+  const s3 = Math.sqrt(3);
+  assert.equal(realMemorisationRate(train, 4, train, 4, s3 * 0.3, 1), 0.5);
+  assert.equal(realMemorisationRate(train, 4, train, 4, s3 * 0.45, 1), 0.75);
+  // the last two images as the reference, measured against the whole set
+  assert.equal(realMemorisationRate(train.slice(6), 2, train, 4, s3 * 0.45, 1), 0.5);
+  // a duplicated image is a copy of the other one
+  const dup = Float32Array.from([-1, -1, 0.5].flatMap((v) => [v, v, v]));
+  assert.equal(realMemorisationRate(dup, 3, dup, 3, 0.01, 1), 2 / 3);
+});
+
+Deno.test("evaluate: the report's real-image rate is the training set's own LOO distances under the threshold", () => {
+  const train = discs(40, 12);
+  const r = evaluate(noise(8, 3), train, { numSubsets: 2, subsetSize: 4 });
+  const m = r.memorisation;
+  const want = m.trainLooDistance.filter((d) => d < m.threshold).length / 40;
+  assert.equal(m.realRate, want);
 });
 
 Deno.test("closestPairs: closest first, with the matching training images", () => {

@@ -143,6 +143,51 @@ export function memorisation(
   };
 }
 
+/**
+ * The memorisation rule applied to real images: the fraction of the `nRefs` images `refs` whose
+ * nearest *other* image of the `nSet` images `set` is closer than `threshold`. `refs` is normally part
+ * of `set` (e.g. one vendor's faces of the whole training set): one exact copy of each image (distance
+ * 0) is skipped as itself, so a real duplicate still counts. It is what a model that draws new images
+ * as close to the training set as its own images are would score: the rate to read a sample rate
+ * against.
+ *
+ * @example
+ * ```ts
+ * import { realMemorisationRate } from "./memorisation.ts";
+ * // three 1×1 images: 0, 0.1 and 1; the first two are near-copies of each other
+ * const set = Float32Array.of(0, 0, 0, 0.1, 0.1, 0.1, 1, 1, 1);
+ * console.assert(Math.abs(realMemorisationRate(set, 3, set, 3, 0.5, 1) - 2 / 3) < 1e-9);
+ * ```
+ */
+export function realMemorisationRate(
+  refs: Float32Array,
+  nRefs: number,
+  set: Float32Array,
+  nSet: number,
+  threshold: number,
+  size = 32,
+): number {
+  const per = checkImages(refs, nRefs, size, "refs");
+  checkImages(set, nSet, size, "set");
+  if (nRefs < 1 || nSet < 2) {
+    throw new RangeError("need at least one reference image and two images in the set");
+  }
+  let count = 0;
+  for (let q = 0; q < nRefs; q++) {
+    let best = Infinity, selfSkipped = false;
+    for (let j = 0; j < nSet; j++) {
+      const d = squaredDistance(refs, q, set, j, per);
+      if (d === 0 && !selfSkipped) {
+        selfSkipped = true;
+        continue;
+      }
+      if (d < best) best = d;
+    }
+    if (Math.sqrt(best) < threshold) count++;
+  }
+  return count / nRefs;
+}
+
 /** The K closest sample/training pairs, as two image lists ready to lay out side by side. */
 export interface ClosestPairs {
   /** Number of pairs (≤ the requested k). */

@@ -9,7 +9,7 @@ import { countImages } from "./common.ts";
 import { diversity, type DiversityResult } from "./diversity.ts";
 import { CONV_ENCODER, PIXEL8_DIM, pixelFeatures8, randomConvFeatures } from "./features.ts";
 import { kid, type KidResult, kidSplitHalfFloor } from "./kid.ts";
-import { memorisation, type MemorisationResult } from "./memorisation.ts";
+import { memorisation, type MemorisationResult, realMemorisationRate } from "./memorisation.ts";
 
 /** Options for {@linkcode evaluate}. */
 export interface EvaluateOptions {
@@ -66,8 +66,12 @@ export interface EvalReport {
     /** 8×8 area-downsampled pixels (d = 192). */
     pixels8: KidEntry;
   };
-  /** Nearest-training-image distances and the memorisation rate. */
-  memorisation: MemorisationResult;
+  /**
+   * Nearest-training-image distances and the memorisation rate, with `realRate`: the same rule applied
+   * to the real images of `train` against the rest of the memorisation set (see
+   * {@linkcode realMemorisationRate}).
+   */
+  memorisation: MemorisationResult & { realRate: number };
   /** Colour statistics of samples and training images. */
   colour: {
     /** Of the samples. */
@@ -133,9 +137,9 @@ export function evaluate(samples: Float32Array, train: Float32Array, opts: Evalu
   };
   stage("pixel KID");
   const memoSet = opts.memorisationSet ?? train;
-  const memo = memorisation(samples, nSamples, memoSet, countImages(memoSet, size, "memorisationSet"), size, {
-    factor: opts.memorisationFactor,
-  });
+  const nMemo = countImages(memoSet, size, "memorisationSet");
+  const memo = memorisation(samples, nSamples, memoSet, nMemo, size, { factor: opts.memorisationFactor });
+  const realRate = realMemorisationRate(train, nTrain, memoSet, nMemo, memo.threshold, size);
   stage("memorisation");
   const colourOpts = { foregroundThreshold: opts.foregroundThreshold };
   const colour = {
@@ -152,7 +156,7 @@ export function evaluate(samples: Float32Array, train: Float32Array, opts: Evalu
     nTrain,
     seed,
     kid: { conv, pixels8 },
-    memorisation: memo,
+    memorisation: { ...memo, realRate },
     colour,
     diversity: div,
   };
@@ -247,6 +251,9 @@ export function formatReportMarkdown(report: EvalReport, meta: ReportMeta = {}):
   );
   L.push("| | |", "|---|---:|");
   L.push(`| memorised | ${pct(m.rate)} (${m.count} / ${report.nSamples}) |`);
+  if (m.realRate !== undefined) {
+    L.push(`| real images of the reference set, same rule against the others | ${pct(m.realRate)} |`);
+  }
   L.push(`| threshold | ${formatNumber(m.threshold)} |`);
   L.push(`| training set LOO NN distance, median | ${formatNumber(m.trainLooMedian)} |`);
   L.push(`| sample → nearest training image, median | ${formatNumber(m.sampleNnMedian)} |`);
