@@ -105,7 +105,7 @@ export {
   type SamplingDefaults,
 } from "./src/model/labels.ts";
 export { ddimTimesteps } from "./src/sample/steps.ts";
-export { FULL_GUIDANCE_INTERVAL, guidanceAt, type GuidanceInterval } from "./src/sample/guidance.ts";
+export { FULL_GUIDANCE_INTERVAL, guidanceAt, type GuidanceInterval } from "./src/sample/guidance_interval.ts";
 export { meanImage, priorStart } from "./src/sample/prior.ts";
 export { type SampleOptions, type SampleResult, type SamplerName, SAMPLERS } from "./src/sample/sample.ts";
 export {

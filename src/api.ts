@@ -16,7 +16,8 @@ import {
   type SamplingDefaults,
   withSamplingDefaults,
 } from "./model/labels.ts";
-import { denoiserForLabels, type GuidanceInterval } from "./sample/guidance.ts";
+import { denoiserForLabels } from "./sample/guidance.ts";
+import type { GuidanceInterval } from "./sample/guidance_interval.ts";
 import { qSampleTensor } from "./q_sample.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./schedule.ts";
 import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";

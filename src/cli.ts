@@ -10,6 +10,7 @@ import { dirname, join, resolve } from "node:path";
 import { type Checkpoint, DATA_MEAN_TENSOR } from "./checkpoint.ts";
 import { UsageError } from "./errors.ts";
 import { DatasetError } from "./dataset/manifest.ts";
+import { type GuidanceInterval, isGuidanceInterval } from "./sample/guidance_interval.ts";
 
 export { UsageError };
 
@@ -255,12 +256,12 @@ export function labelFlags(name: string, flags: readonly string[]): Record<strin
  * console.assert(intervalFlag("guidance-interval", undefined) === undefined);
  * ```
  */
-export function intervalFlag(name: string, value: string | undefined): [number, number] | undefined {
+export function intervalFlag(name: string, value: string | undefined): GuidanceInterval | undefined {
   if (value === undefined) return undefined;
   const parts = value.split(",").map((p) => p.trim());
-  const [lo, hi] = parts.map(Number);
-  if (parts.length !== 2 || parts.some((p) => p === "") || !(lo >= 0 && lo <= hi && hi <= 1)) {
+  const interval = parts.map(Number);
+  if (parts.some((p) => p === "") || !isGuidanceInterval(interval)) {
     throw new UsageError(`--${name} must be LO,HI with 0 <= LO <= HI <= 1 (fractions of T), got "${value}"`);
   }
-  return [lo, hi];
+  return interval;
 }

@@ -149,14 +149,19 @@ async function exportIn(dir: string, flags: string[]) {
   ]);
 }
 
+/** `deno task sample` of 2 small images from `dir/file` into `dir/out`, with extra flags. */
+function sampleIn(dir: string) {
+  const common = ["--n", "2", "--steps", "3", "--seed", "4", "--backend", "cpu"];
+  return (file: string, out: string, flags: string[] = []) =>
+    runTask("sample.ts", ["--checkpoint", `${dir}/${file}`, "--out", `${dir}/${out}`, ...flags, ...common]);
+}
+
 Deno.test("deno task export --default-label/--default-guidance: sample draws them when no flag is given", async () => {
   const dir = await Deno.makeTempDir({ dir: "data" });
   try {
     const exp = await exportIn(dir, ["--default-label", "vendor=google", "--default-guidance", "2"]);
     assert.equal(exp.code, 0, exp.stderr);
-    const common = ["--n", "2", "--steps", "3", "--seed", "4", "--backend", "cpu"];
-    const sample = (file: string, out: string, flags: string[] = []) =>
-      runTask("sample.ts", ["--checkpoint", `${dir}/${file}`, "--out", `${dir}/${out}`, ...flags, ...common]);
+    const sample = sampleIn(dir);
     const byDefault = await sample("out.safetensors", "a");
     assert.equal(byDefault.code, 0, byDefault.stderr);
     assert.match(byDefault.stderr, /labels vendor=google, guidance 2/);
@@ -194,9 +199,7 @@ Deno.test("deno task export --default-guidance-interval: sample guides only thos
       "0,0.5",
     ]);
     assert.equal(exp.code, 0, exp.stderr);
-    const common = ["--n", "2", "--steps", "3", "--seed", "4", "--backend", "cpu"];
-    const sample = (file: string, out: string, flags: string[] = []) =>
-      runTask("sample.ts", ["--checkpoint", `${dir}/${file}`, "--out", `${dir}/${out}`, ...flags, ...common]);
+    const sample = sampleIn(dir);
     const byDefault = await sample("out.safetensors", "a");
     assert.equal(byDefault.code, 0, byDefault.stderr);
     assert.match(byDefault.stderr, /guidance 3 at t\/T in \[0, 0\.5\]/);

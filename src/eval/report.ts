@@ -251,9 +251,7 @@ export function formatReportMarkdown(report: EvalReport, meta: ReportMeta = {}):
   );
   L.push("| | |", "|---|---:|");
   L.push(`| memorised | ${pct(m.rate)} (${m.count} / ${report.nSamples}) |`);
-  if (m.realRate !== undefined) {
-    L.push(`| real images of the reference set, same rule against the others | ${pct(m.realRate)} |`);
-  }
+  L.push(`| real images of the reference set, same rule against the others | ${pct(m.realRate)} |`);
   L.push(`| threshold | ${formatNumber(m.threshold)} |`);
   L.push(`| training set LOO NN distance, median | ${formatNumber(m.trainLooMedian)} |`);
   L.push(`| sample → nearest training image, median | ${formatNumber(m.sampleNnMedian)} |`);

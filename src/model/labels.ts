@@ -11,6 +11,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
+import { type GuidanceInterval, isGuidanceInterval } from "../sample/guidance_interval.ts";
 
 /** The label fields a prepared image's manifest entry carries. */
 export const LABEL_FIELDS = ["vendor", "category", "subcategory", "name"] as const;
@@ -53,7 +54,7 @@ export interface SamplingDefaults {
   /**
    * Default timesteps where guidance applies, as fractions of T (`[lo, hi]`; absent: every step).
    */
-  guidanceInterval?: readonly [number, number];
+  guidanceInterval?: GuidanceInterval;
 }
 
 /**
@@ -86,7 +87,7 @@ export function withDefaultLabels(given: Labels, defaults: SamplingDefaults | un
  * ```
  */
 export function withSamplingDefaults<
-  O extends { labels?: Labels | Labels[]; guidance?: number; guidanceInterval?: readonly [number, number] },
+  O extends { labels?: Labels | Labels[]; guidance?: number; guidanceInterval?: GuidanceInterval },
 >(
   options: O,
   vocab: LabelVocabulary | undefined,
@@ -131,10 +132,7 @@ export function validateSamplingDefaults(
     throw new RangeError(`the default guidance must be a finite number, got ${defaults.guidance}`);
   }
   const iv = defaults.guidanceInterval;
-  if (
-    iv !== undefined &&
-    !(Array.isArray(iv) && iv.length === 2 && iv[0] >= 0 && iv[0] <= iv[1] && iv[1] <= 1)
-  ) {
+  if (iv !== undefined && !isGuidanceInterval(iv)) {
     throw new RangeError(
       `the default guidance interval must be [lo, hi] with 0 <= lo <= hi <= 1, got ${JSON.stringify(iv)}`,
     );

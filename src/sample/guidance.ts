@@ -14,59 +14,7 @@ import type { ParamMap } from "../model/context.ts";
 import type { DiffusionModel } from "../model/model.ts";
 import { LabelError, type Labels, resolveLabels } from "../model/labels.ts";
 import { DEFAULT_GUIDANCE } from "./defaults.ts";
-
-/**
- * The timesteps where guidance applies, as fractions of T: a step at timestep t is guided when
- * `lo ≤ t / T ≤ hi`. `[0, 1]` guides every step.
- */
-export type GuidanceInterval = readonly [lo: number, hi: number];
-
-/** Guidance at every step. */
-export const FULL_GUIDANCE_INTERVAL: GuidanceInterval = [0, 1];
-
-/**
- * Throws a RangeError unless `interval` is two numbers 0 ≤ lo ≤ hi ≤ 1.
- *
- * @example
- * ```ts
- * import { checkGuidanceInterval } from "./guidance.ts";
- * checkGuidanceInterval([0.1, 0.8]);
- * let caught: unknown;
- * try { checkGuidanceInterval([0.8, 0.1]); } catch (e) { caught = e; }
- * console.assert(caught instanceof RangeError);
- * ```
- */
-export function checkGuidanceInterval(interval: GuidanceInterval): void {
-  const ok = Array.isArray(interval) && interval.length === 2 &&
-    interval.every((v) => typeof v === "number" && v >= 0 && v <= 1) && interval[0] <= interval[1];
-  if (!ok) {
-    throw new RangeError(
-      `the guidance interval must be two fractions of T with 0 <= lo <= hi <= 1, got ${
-        JSON.stringify(interval)
-      }`,
-    );
-  }
-}
-
-/**
- * The guidance weight of a step at timestep `t` (0 … T−1): `w` inside the interval, else 1 (the
- * conditional model alone).
- *
- * @example
- * ```ts
- * import { guidanceAt } from "./guidance.ts";
- * console.assert(guidanceAt(450, 500, 2, [0, 0.8]) === 1 && guidanceAt(100, 500, 2, [0, 0.8]) === 2);
- * ```
- */
-export function guidanceAt(
-  t: number,
-  T: number,
-  w: number,
-  interval: GuidanceInterval = FULL_GUIDANCE_INTERVAL,
-): number {
-  const f = t / T;
-  return f >= interval[0] && f <= interval[1] ? w : 1;
-}
+import { checkGuidanceInterval, guidanceAt, type GuidanceInterval } from "./guidance_interval.ts";
 
 /**
  * The guided noise prediction for x_t [B, H, W, 3] at timesteps `t` with label indices `labels`
