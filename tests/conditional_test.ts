@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../src/backend.ts";
 import { decodeCheckpoint, encodeCheckpoint, samplingCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
-import { EmojiDataset } from "../src/dataset.ts";
 import type { DatasetManifest } from "../src/dataset/manifest.ts";
 import { DiffusionModel, type ModelConfig } from "../src/model/model.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
@@ -13,6 +12,11 @@ import { sampleImages } from "../src/sample/sample.ts";
 import { makeSchedule } from "../src/schedule.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { EmojiDiffusion } from "../src/api.ts";
+import { EmojiDataset, ensureDataset } from "../src/dataset.ts";
+import { decodeImage, encodePng } from "../src/image/codec.ts";
+import { makeGrid } from "../src/image/grid.ts";
+import { PROGRESS_GRID_SAMPLING } from "../src/sample/defaults.ts";
+import { trainRun } from "../src/train/run.ts";
 import { fixtureDataset, ownLines, runTask, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("cpu", { log: null });
@@ -267,4 +271,55 @@ Deno.test("deno task sample: --list-labels, unknown label value and labels for a
     "error: --label-agreement: data/models/apple-faces-unet.safetensors is unconditional: it has no labels",
   ]);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a conditioned run's progress grid has one row per value of its smallest field, as the library draws them", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const src = `${dir}/png`, set = `${dir}/set`, out = `${dir}/run`;
+    await Deno.mkdir(src);
+    for (let i = 0; i < 6; i++) {
+      const rgba = new Uint8Array(4 * 4 * 4).map((_, j) => j % 4 === 3 ? 255 : (37 * i + 11 * j) % 256);
+      await Deno.writeFile(`${src}/e${i}.png`, await encodePng(rgba, 4, 4));
+    }
+    await ensureDataset(set, { from: src, size: 8, log: null });
+    // three vendors and two subcategories: the rows are the subcategories
+    const manifest = JSON.parse(await Deno.readTextFile(`${set}/manifest.json`));
+    manifest.images.forEach((im: Record<string, string>, i: number) => {
+      im.vendor = VOCAB.vendor[i % 3];
+      im.subcategory = VOCAB.subcategory[i % 2];
+    });
+    await Deno.writeTextFile(`${set}/manifest.json`, JSON.stringify(manifest));
+    const lines: string[] = [];
+    const config = tinyTrainConfig(TINY_UNET, {
+      data: set,
+      condition: ["vendor", "subcategory"],
+      steps: 6,
+      T: 30,
+    });
+    await trainRun(config, { out, every: 6, gridImages: 7, log: (l) => lines.push(l) });
+    assert.ok(
+      lines.includes(
+        "sample grids: one row per subcategory (face-sleepy, face-smiling), other labels any value",
+      ),
+    );
+    const grid = await decodeImage(await Deno.readFile(`${out}/samples-000006.png`));
+    // the library draws the same images for those labels from the run's checkpoint (its EMA weights)
+    const model = await EmojiDiffusion.load(`${out}/latest.safetensors`);
+    const labels = VOCAB.subcategory.flatMap((
+      s,
+    ) => [{ subcategory: s }, { subcategory: s }, { subcategory: s }]);
+    const { images } = await model.sample({ n: 6, ...PROGRESS_GRID_SAMPLING, labels });
+    const want = makeGrid(images, 2, 3, 8, { gutter: 1, scale: 2 });
+    assert.equal(grid.width, want.width);
+    assert.equal(grid.height, want.height);
+    const rgb = (a: Uint8Array) => a.filter((_, k) => k % 4 !== 3);
+    assert.deepEqual(rgb(grid.rgba), rgb(want.rgba));
+    // and the rows differ: the labels reached the network
+    const per = 8 * 8 * 3;
+    assert.notDeepEqual(images.subarray(0, per), images.subarray(3 * per, 4 * per));
+    model.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

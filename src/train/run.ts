@@ -15,6 +15,7 @@ import { makeGrid } from "../image/grid.ts";
 import { UsageError } from "../errors.ts";
 import { sampleImages } from "../sample/sample.ts";
 import { lossCurveSvg, type LossRow } from "./loss_plot.ts";
+import { progressGridLayout } from "./progress_grid.ts";
 import {
   NonFiniteLossError,
   type StepReport,
@@ -240,20 +241,25 @@ async function trainInto(
     const startStep = trainer.step;
     const every = Math.max(1, options.every);
     let latest = options.resume ?? "";
+    const gridImages = options.gridImages ?? 16;
+    const layout = gridImages > 0 ? progressGridLayout(trainer.model.labels, gridImages) : null;
+    if (layout?.field) {
+      const values = trainer.model.labels![layout.field].slice(0, layout.rows);
+      log?.(`sample grids: one row per ${layout.field} (${values.join(", ")}), other labels any value`);
+    }
     const save = async () => {
       const ckpt = await trainer.toCheckpoint(dataHash);
       await run.writeCheckpoint(trainer.step, encodeCheckpoint(ckpt));
       latest = run.latest;
       await run.writeFile("loss.svg", lossCurveSvg([...history, ...rows]));
-      const n = options.gridImages ?? 16;
-      if (n > 0) {
+      if (layout) {
         const res = await sampleImages(trainer.model, trainer.schedule, {
-          n,
+          n: layout.labels?.length ?? gridImages,
           ...PROGRESS_GRID_SAMPLING,
           dataMean: trainer.dataMean,
+          labels: layout.labels,
         }, trainer.ema.shadow);
-        const side = Math.ceil(Math.sqrt(n));
-        const grid = makeGrid(res.images, Math.ceil(n / side), side, dataset.size, { gutter: 1, scale: 2 });
+        const grid = makeGrid(res.images, layout.rows, layout.cols, dataset.size, { gutter: 1, scale: 2 });
         await run.writeFile(
           `samples-${String(trainer.step).padStart(6, "0")}.png`,
           await encodePng(grid.rgba, grid.width, grid.height),

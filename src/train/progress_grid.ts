@@ -1,0 +1,53 @@
+/**
+ * The layout of the sample grid a training run writes with every checkpoint: a square grid for an
+ * unconditional model, and for a conditioned one a row per value of its smallest label field, so that
+ * the grids show what each label has learned rather than only the null (unconditioned) network.
+ *
+ * @module
+ */
+import type { Labels, LabelVocabulary } from "../model/labels.ts";
+
+/** Where each image of a progress grid goes and which labels it is drawn with. */
+export interface ProgressGridLayout {
+  /** Rows of the grid. */
+  rows: number;
+  /** Images per row. */
+  cols: number;
+  /** One label set per image, row by row; absent for an unconditional model. */
+  labels?: Labels[];
+  /** The field whose values are the rows; absent for an unconditional model. */
+  field?: string;
+}
+
+/**
+ * The progress grid of `n` images (at most: a conditioned grid holds `rows × cols ≤ n`). Unconditional:
+ * ⌈n/side⌉ rows of side = ⌈√n⌉. Conditioned: one row per value of the field with the fewest values (the
+ * first such field on a tie; at most `n` rows), ⌊n/rows⌋ images each, every other field at its null
+ * entry.
+ *
+ * @example
+ * ```ts
+ * import { progressGridLayout } from "./progress_grid.ts";
+ * const plain = progressGridLayout(undefined, 16);
+ * console.assert(plain.rows === 4 && plain.cols === 4 && plain.labels === undefined);
+ * const vocab = { vendor: ["apple", "google"], subcategory: ["face-smiling", "face-sleepy", "face-hat"] };
+ * const cond = progressGridLayout(vocab, 16);
+ * console.assert(cond.field === "vendor" && cond.rows === 2 && cond.cols === 8);
+ * console.assert(cond.labels!.length === 16 && cond.labels![8].vendor === "google");
+ * ```
+ */
+export function progressGridLayout(vocab: LabelVocabulary | undefined, n: number): ProgressGridLayout {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`progress grid: n must be an integer >= 1, got ${n}`);
+  }
+  const fields = Object.entries(vocab ?? {}).filter(([, values]) => values.length > 0);
+  if (fields.length === 0) {
+    const side = Math.ceil(Math.sqrt(n));
+    return { rows: Math.ceil(n / side), cols: side };
+  }
+  const [field, values] = fields.reduce((best, f) => f[1].length < best[1].length ? f : best);
+  const rows = Math.min(values.length, n);
+  const cols = Math.floor(n / rows);
+  const labels = values.slice(0, rows).flatMap((value) => new Array<Labels>(cols).fill({ [field]: value }));
+  return { rows, cols, labels, field };
+}
