@@ -12,12 +12,20 @@ import { sampleImages } from "../src/sample/sample.ts";
 import { makeSchedule } from "../src/schedule.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { EmojiDiffusion } from "../src/api.ts";
-import { EmojiDataset, ensureDataset } from "../src/dataset.ts";
-import { decodeImage, encodePng } from "../src/image/codec.ts";
+import { EmojiDataset } from "../src/dataset.ts";
+import { decodeImage } from "../src/image/codec.ts";
 import { makeGrid } from "../src/image/grid.ts";
 import { PROGRESS_GRID_SAMPLING } from "../src/sample/defaults.ts";
 import { trainRun } from "../src/train/run.ts";
-import { fixtureDataset, ownLines, runTask, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
+import {
+  fixtureDataset,
+  folderSet,
+  ownLines,
+  runTask,
+  TINY_SEED,
+  TINY_UNET,
+  tinyTrainConfig,
+} from "./helpers.ts";
 
 await initBackend("cpu", { log: null });
 
@@ -276,13 +284,7 @@ Deno.test("deno task sample: --list-labels, unknown label value and labels for a
 Deno.test("a conditioned run's progress grid has one row per value of its smallest field, as the library draws them", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const src = `${dir}/png`, set = `${dir}/set`, out = `${dir}/run`;
-    await Deno.mkdir(src);
-    for (let i = 0; i < 6; i++) {
-      const rgba = new Uint8Array(4 * 4 * 4).map((_, j) => j % 4 === 3 ? 255 : (37 * i + 11 * j) % 256);
-      await Deno.writeFile(`${src}/e${i}.png`, await encodePng(rgba, 4, 4));
-    }
-    await ensureDataset(set, { from: src, size: 8, log: null });
+    const set = await folderSet(dir, 6), out = `${dir}/run`;
     // three vendors and two subcategories: the rows are the subcategories
     const manifest = JSON.parse(await Deno.readTextFile(`${set}/manifest.json`));
     manifest.images.forEach((im: Record<string, string>, i: number) => {
@@ -306,9 +308,7 @@ Deno.test("a conditioned run's progress grid has one row per value of its smalle
     const grid = await decodeImage(await Deno.readFile(`${out}/samples-000006.png`));
     // the library draws the same images for those labels from the run's checkpoint (its EMA weights)
     const model = await EmojiDiffusion.load(`${out}/latest.safetensors`);
-    const labels = VOCAB.subcategory.flatMap((
-      s,
-    ) => [{ subcategory: s }, { subcategory: s }, { subcategory: s }]);
+    const labels = VOCAB.subcategory.flatMap((s) => new Array(3).fill({ subcategory: s }));
     const { images } = await model.sample({ n: 6, ...PROGRESS_GRID_SAMPLING, labels });
     const want = makeGrid(images, 2, 3, 8, { gutter: 1, scale: 2 });
     assert.equal(grid.width, want.width);

@@ -2,9 +2,8 @@ import assert from "node:assert/strict";
 import { initBackend } from "../src/backend.ts";
 import { saveCheckpoint } from "../src/checkpoint.ts";
 import { ensureDataset } from "../src/dataset.ts";
-import { encodePng } from "../src/image/codec.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { ownLines, runTask, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
+import { folderSet, ownLines, runTask, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
 
@@ -15,18 +14,6 @@ async function tinyCheckpoint(path: string, data: string): Promise<void> {
   const trainer = new Trainer(tinyTrainConfig(TINY_UNET, { T: 10, data }), await ensureDataset(data));
   await saveCheckpoint(path, await trainer.toCheckpoint(null));
   trainer.dispose();
-}
-
-/** A prepared 8×8 set of `count` distinct 4×4 PNGs from a folder under `dir`; returns its path. */
-async function folderSet(dir: string, count: number): Promise<string> {
-  const src = `${dir}/png`, set = `${dir}/set`;
-  await Deno.mkdir(src);
-  for (let i = 0; i < count; i++) {
-    const rgba = new Uint8Array(4 * 4 * 4).map((_, j) => j % 4 === 3 ? 255 : (37 * i + 11 * j) % 256);
-    await Deno.writeFile(`${src}/e${i}.png`, await encodePng(rgba, 4, 4));
-  }
-  await ensureDataset(set, { from: src, size: 8, log: null });
-  return set;
 }
 
 Deno.test("eval compares with the checkpoint's own training set by default; a missing one is a one-line error", async () => {

@@ -2,7 +2,8 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BackendName, initBackend } from "../src/backend.ts";
-import { EmojiDataset } from "../src/dataset.ts";
+import { EmojiDataset, ensureDataset } from "../src/dataset.ts";
+import { encodePng } from "../src/image/codec.ts";
 import { type ModelConfig, modelConfig } from "../src/model/model.ts";
 import { Rng } from "../src/rng.ts";
 import type { TrainConfig } from "../src/train/trainer.ts";
@@ -37,6 +38,26 @@ export function fixtureDataset(count = 4, size = 8, seed = 5): EmojiDataset {
     }
   }
   return new EmojiDataset(images, count, size);
+}
+
+/**
+ * A dataset prepared on disk from a folder of `count` distinct 4×4 PNGs, at 8×8: the PNGs go to
+ * `dir/<name>-png`, the set to `dir/<name>` (returned). `shift` moves every colour value, for a second,
+ * different set.
+ */
+export async function folderSet(
+  dir: string,
+  count: number,
+  { name = "set", shift = 0 }: { name?: string; shift?: number } = {},
+): Promise<string> {
+  const src = `${dir}/${name}-png`, set = `${dir}/${name}`;
+  await Deno.mkdir(src);
+  for (let i = 0; i < count; i++) {
+    const rgba = new Uint8Array(4 * 4 * 4).map((_, j) => j % 4 === 3 ? 255 : (37 * i + 11 * j + shift) % 256);
+    await Deno.writeFile(`${src}/e${i}.png`, await encodePng(rgba, 4, 4));
+  }
+  await ensureDataset(set, { from: src, size: 8, log: null });
+  return set;
 }
 
 /** A training configuration for the fixtures. */

@@ -10,7 +10,7 @@ import { sampleImages } from "../src/sample/sample.ts";
 import { ddimTimesteps } from "../src/sample/steps.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { EmojiDiffusion } from "../src/api.ts";
-import { fixtureDataset, ownLines, runTask, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
+import { fixtureDataset, folderSet, ownLines, runTask, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
 
@@ -126,22 +126,12 @@ Deno.test("EmojiDiffusion.sample starts at the checkpoint's data mean unless tol
 
 Deno.test("export --data adds the training set's mean; other data or --prior data-mean without one is a one-line error", async () => {
   const dir = await Deno.makeTempDir();
-  const { encodePng } = await import("../src/image/codec.ts");
   const { ensureDataset } = await import("../src/dataset.ts");
   try {
-    const sets: string[] = [];
-    for (const shift of [0, 1]) {
-      const src = `${dir}/png${shift}`, set = `${dir}/set${shift}`;
-      await Deno.mkdir(src);
-      for (let i = 0; i < 3; i++) {
-        const rgba = new Uint8Array(4 * 4 * 4).map((_, j) =>
-          j % 4 === 3 ? 255 : (37 * i + 11 * j + shift) % 256
-        );
-        await Deno.writeFile(`${src}/e${i}.png`, await encodePng(rgba, 4, 4));
-      }
-      await ensureDataset(set, { from: src, size: 8, log: null });
-      sets.push(set);
-    }
+    const sets = [
+      await folderSet(dir, 3, { name: "set0" }),
+      await folderSet(dir, 3, { name: "set1", shift: 1 }),
+    ];
     const dataset = await ensureDataset(sets[0]);
     const trainer = new Trainer(tinyTrainConfig(TINY_UNET, { T: 10, data: sets[0] }), dataset);
     const ckpt = await trainer.toCheckpoint(dataset.manifest!.atlas.sha256);

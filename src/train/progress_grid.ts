@@ -15,8 +15,8 @@ export interface ProgressGridLayout {
   cols: number;
   /** One label set per image, row by row; absent for an unconditional model. */
   labels?: Labels[];
-  /** The field whose values are the rows; absent for an unconditional model. */
-  field?: string;
+  /** The label field whose values are the rows, and those values; absent for an unconditional model. */
+  rowsBy?: { field: string; values: string[] };
 }
 
 /**
@@ -32,7 +32,7 @@ export interface ProgressGridLayout {
  * console.assert(plain.rows === 4 && plain.cols === 4 && plain.labels === undefined);
  * const vocab = { vendor: ["apple", "google"], subcategory: ["face-smiling", "face-sleepy", "face-hat"] };
  * const cond = progressGridLayout(vocab, 16);
- * console.assert(cond.field === "vendor" && cond.rows === 2 && cond.cols === 8);
+ * console.assert(cond.rowsBy!.field === "vendor" && cond.rows === 2 && cond.cols === 8);
  * console.assert(cond.labels!.length === 16 && cond.labels![8].vendor === "google");
  * ```
  */
@@ -40,14 +40,14 @@ export function progressGridLayout(vocab: LabelVocabulary | undefined, n: number
   if (!Number.isInteger(n) || n < 1) {
     throw new RangeError(`progress grid: n must be an integer >= 1, got ${n}`);
   }
-  const fields = Object.entries(vocab ?? {}).filter(([, values]) => values.length > 0);
-  if (fields.length === 0) {
+  if (!vocab) {
     const side = Math.ceil(Math.sqrt(n));
     return { rows: Math.ceil(n / side), cols: side };
   }
-  const [field, values] = fields.reduce((best, f) => f[1].length < best[1].length ? f : best);
-  const rows = Math.min(values.length, n);
-  const cols = Math.floor(n / rows);
-  const labels = values.slice(0, rows).flatMap((value) => new Array<Labels>(cols).fill({ [field]: value }));
-  return { rows, cols, labels, field };
+  // a vocabulary has at least one field, and every field at least one value (validateVocabulary)
+  const [field, all] = Object.entries(vocab).reduce((best, f) => f[1].length < best[1].length ? f : best);
+  const values = all.slice(0, n);
+  const cols = Math.floor(n / values.length);
+  const labels = values.flatMap((value) => new Array<Labels>(cols).fill({ [field]: value }));
+  return { rows: values.length, cols, labels, rowsBy: { field, values } };
 }

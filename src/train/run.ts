@@ -243,9 +243,9 @@ async function trainInto(
     let latest = options.resume ?? "";
     const gridImages = options.gridImages ?? 16;
     const layout = gridImages > 0 ? progressGridLayout(trainer.model.labels, gridImages) : null;
-    if (layout?.field) {
-      const values = trainer.model.labels![layout.field].slice(0, layout.rows);
-      log?.(`sample grids: one row per ${layout.field} (${values.join(", ")}), other labels any value`);
+    if (layout?.rowsBy) {
+      const { field, values } = layout.rowsBy;
+      log?.(`sample grids: one row per ${field} (${values.join(", ")}), other labels any value`);
     }
     const save = async () => {
       const ckpt = await trainer.toCheckpoint(dataHash);
