@@ -1,7 +1,7 @@
 /**
  * emoji-diffusion: a denoising diffusion model (DDPM) that learns emoji faces and draws new ones
- * from noise, on TensorFlow.js in Deno (WebGPU when there is a GPU, a trainable wasm backend
- * otherwise). The API takes and returns plain typed arrays.
+ * from noise, on TensorFlow.js in Deno (WebGPU when there is a GPU, the system BLAS through FFI on a
+ * CPU, a trainable wasm backend otherwise). The API takes and returns plain typed arrays.
  *
  * Permissions, imported from JSR (`jsr:@emoji-diffusion/core`), or from a checkout:
  * - `--allow-read`: the wasm backend reads its binary from the installed npm package (in Deno's
@@ -11,6 +11,9 @@
  *   for checkpoints on disk. Importing from JSR needs no `--allow-import` (jsr.io is allowed by
  *   default); importing from another host needs `--allow-import=<host>` and `--allow-net=<host>`.
  * - `--allow-env --allow-ffi`: PNG (`gridPng`, datasets): imagescript loads a native addon.
+ * - `--allow-ffi`: the `native` backend (`initBackend("native")`, and `"auto"` on a machine without a
+ *   GPU) calls the system BLAS (OpenBLAS, BLIS, MKL, Accelerate; `EMOJI_DIFFUSION_BLAS` names a path,
+ *   read with `--allow-env=EMOJI_DIFFUSION_BLAS`). Without it, `"auto"` says so and uses wasm.
  * - `--allow-write` for the folders you write to (`train`, `prepareDataset`).
  * - Threaded wasm (`wasmThreads` above 1) writes two scripts to the temp folder: `--allow-write
  *   --allow-env` (`TMPDIR`), and `--allow-sys` for `wasmThreads: "auto"` (it reads the CPU load).
@@ -55,7 +58,14 @@ export {
   type BackendRequest,
   initBackend,
   type InitBackendOptions,
+  nativeAvailable,
 } from "./src/backend.ts";
+export {
+  BLAS_CANDIDATES,
+  BLAS_ENV,
+  type BlasCandidate,
+  BlasUnavailableError,
+} from "./src/native_kernels/blas.ts";
 export {
   cosineBetaSchedule,
   type DiffusionSchedule,

@@ -1,5 +1,7 @@
 /**
- * Backend selection: one call that initialises tfjs on `webgpu`, `wasm` or `cpu` and says why.
+ * Backend selection: one call that initialises tfjs on `webgpu`, `native`, `wasm` or `cpu` and says
+ * why. `native` is the wasm backend with its convolutions and matrix products computed by the system
+ * BLAS through Deno FFI (`src/native_kernels/`).
  *
  * @module
  */
@@ -10,12 +12,20 @@ import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs";
 import { join, resolve } from "node:path";
 import { wasmPackageDir } from "./wasm_package.ts";
+import {
+  type Blas,
+  BlasUnavailableError,
+  ffiAllowed,
+  openBlas,
+  registerNativeKernels,
+  unregisterNativeKernels,
+} from "./native_kernels/mod.ts";
 
 /** A backend the user may ask for; `auto` means "the fastest one that really runs here". */
-export type BackendRequest = "auto" | "webgpu" | "wasm" | "cpu";
+export type BackendRequest = "auto" | "webgpu" | "native" | "wasm" | "cpu";
 
 /** The backends that can actually run. */
-export type BackendName = "webgpu" | "wasm" | "cpu";
+export type BackendName = "webgpu" | "native" | "wasm" | "cpu";
 
 /** What {@linkcode initBackend} chose and why. */
 export interface BackendInfo {
@@ -27,6 +37,19 @@ export interface BackendInfo {
   adapter?: string;
   /** Whether the WebGPU adapter is a software one (Mesa llvmpipe). */
   fallbackAdapter?: boolean;
+  /** The BLAS library when `name` is `native`. */
+  blas?: {
+    /** What the library says of itself, e.g. `OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH … Cooperlake`. */
+    description: string;
+    /** The core type it dispatches to, e.g. `Cooperlake`, where it says. */
+    core: string;
+    /** Its threads (0: it does not say). */
+    threads: number;
+    /** The file name or path it was opened by. */
+    path: string;
+  };
+  /** wasm (XNNPACK) threads, for `wasm` and `native`. */
+  wasmThreads?: number;
 }
 
 /** Options of {@linkcode initBackend}. */
@@ -43,10 +66,15 @@ export interface InitBackendOptions {
   wasmThreads?: number | "auto";
   /** Folder the threaded build may write its two scripts to (default: the OS temp folder). */
   tempDir?: string;
+  /**
+   * BLAS threads for `native` (default: as many as the wasm threads). The BLAS and the wasm kernels
+   * run one after the other, never at once, so both may use every core.
+   */
+  blasThreads?: number;
 }
 
 /** The valid backend requests, for flag validation and error messages. */
-export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "webgpu", "wasm", "cpu"];
+export const BACKEND_REQUESTS: readonly BackendRequest[] = ["auto", "webgpu", "native", "wasm", "cpu"];
 
 interface AdapterProbe {
   adapter: GPUAdapter | null;
@@ -93,15 +121,23 @@ function wasmBinaryDir(version: string): string {
   return join(wasmPackageDir(version), "dist") + "/";
 }
 
-let wasmReady: Promise<string> | null = null;
+interface WasmStart {
+  /** How many threads it got and why, e.g. `2 threads`. */
+  note: string;
+  /** The thread count. */
+  threads: number;
+}
 
-/** Starts wasm once per process; returns how many threads it got and why. */
-async function startWasm(threads: number | "auto", tempDir?: string): Promise<string> {
+let wasmReady: Promise<WasmStart> | null = null;
+
+/** Starts wasm once per process, with plain wasm kernels; returns how many threads it got and why. */
+async function startWasm(threads: number | "auto", tempDir?: string): Promise<WasmStart> {
   if (!wasmReady) {
     wasmReady = (async () => {
       const wasm = await import("@tensorflow/tfjs-backend-wasm");
       wasm.setWasmPaths(wasmBinaryDir(wasm.version_wasm));
       let note = "1 thread";
+      let count = 1;
       if (threads === "auto" || threads > 1) {
         const { enableWasmThreads } = await import("./wasm_threads.ts");
         // absolute: the glue is loaded with require(), which resolves relative paths as modules
@@ -111,17 +147,73 @@ async function startWasm(threads: number | "auto", tempDir?: string): Promise<st
           ? await enableWasmThreads({ log: null, tempDir })
           : await enableWasmThreads({ threads, ignoreLoad: true, log: null, tempDir });
         note = r.threads > 1 ? `${r.threads} threads` : `1 thread: ${r.reason}`;
+        count = r.threads;
       }
       const { registerWasmTrainingKernels } = await import("./wasm_kernels.ts");
       registerWasmTrainingKernels();
-      return note;
+      return { note, threads: count };
     })();
   }
-  const note = await wasmReady;
+  const started = await wasmReady;
   if (!(await tf.setBackend("wasm"))) {
     throw new Error("backend wasm failed to start: the tfjs-backend-wasm binary could not be loaded");
   }
-  return note;
+  unregisterNativeKernels();
+  return started;
+}
+
+let blas: Blas | null = null;
+
+/** Opens the system BLAS once per process (throws BlasUnavailableError saying what to install). */
+function systemBlas(): Blas {
+  blas ??= openBlas();
+  return blas;
+}
+
+/**
+ * Whether the `native` backend can start here: FFI is granted and a system BLAS loads (it stays open
+ * for {@linkcode initBackend}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nativeAvailable } from "./backend.ts";
+ * assert.equal(typeof nativeAvailable(), "boolean");
+ * ```
+ */
+export function nativeAvailable(): boolean {
+  if (!ffiAllowed()) return false;
+  try {
+    systemBlas();
+    return true;
+  } catch (e) {
+    if (e instanceof BlasUnavailableError) return false;
+    throw e;
+  }
+}
+
+/** Starts wasm, then swaps its GEMM kernels for the BLAS's; returns the report fields. */
+async function startNative(
+  blasLib: Blas,
+  options: InitBackendOptions,
+): Promise<Omit<BackendInfo, "name" | "reason">> {
+  const wasm = await startWasm(options.wasmThreads ?? 1, options.tempDir);
+  const threads = blasLib.setThreads(options.blasThreads ?? wasm.threads);
+  registerNativeKernels(blasLib);
+  return {
+    blas: { description: blasLib.description, core: blasLib.core, threads, path: blasLib.path },
+    wasmThreads: wasm.threads,
+  };
+}
+
+/** `OpenBLAS 0.3.21 (Cooperlake), 2 BLAS threads + 2 wasm threads`. */
+function nativeNote(info: Omit<BackendInfo, "name" | "reason">): string {
+  const b = info.blas!;
+  const name = b.description.split(" ").slice(0, 2).join(" ");
+  const core = b.core ? ` (${b.core})` : "";
+  const threads = b.threads > 0 ? `${b.threads} BLAS thread${b.threads === 1 ? "" : "s"}` : "BLAS threads";
+  const wasm = info.wasmThreads ?? 1;
+  return `${name}${core}, ${threads} + ${wasm} wasm thread${wasm === 1 ? "" : "s"}`;
 }
 
 async function startWebgpu(probe: AdapterProbe): Promise<void> {
@@ -184,8 +276,11 @@ export async function initBackend(
     if (!(await tf.setBackend("cpu"))) throw new Error("backend cpu failed to start");
     info = { name: "cpu", reason: "requested" };
   } else if (request === "wasm") {
-    const note = await startWasm(options.wasmThreads ?? 1, options.tempDir);
-    info = { name: "wasm", reason: `requested, ${note}` };
+    const wasm = await startWasm(options.wasmThreads ?? 1, options.tempDir);
+    info = { name: "wasm", reason: `requested, ${wasm.note}`, wasmThreads: wasm.threads };
+  } else if (request === "native") {
+    const fields = await startNative(systemBlas(), options);
+    info = { name: "native", reason: `requested, ${nativeNote(fields)}`, ...fields };
   } else {
     const probe = await probeGpuAdapter();
     if (request === "webgpu") {
@@ -208,13 +303,27 @@ export async function initBackend(
         fallbackAdapter: false,
       };
     } else {
-      const note = await startWasm(options.wasmThreads ?? 1, options.tempDir);
-      info = {
-        name: "wasm",
-        reason: `${
-          probe.adapter ? `only a software GPU adapter: ${probe.description}` : probe.description
-        }; ${note}`,
-      };
+      const noGpu = probe.adapter ? `only a software GPU adapter: ${probe.description}` : probe.description;
+      let noBlas: string;
+      let blasLib: Blas | null = null;
+      if (!ffiAllowed()) {
+        noBlas = "no --allow-ffi for the system BLAS";
+      } else {
+        try {
+          blasLib = systemBlas();
+          noBlas = "";
+        } catch (e) {
+          if (!(e instanceof BlasUnavailableError)) throw e;
+          noBlas = "no system BLAS (apt-get install libopenblas0-pthread)";
+        }
+      }
+      if (blasLib) {
+        const fields = await startNative(blasLib, options);
+        info = { name: "native", reason: `${noGpu}; ${nativeNote(fields)}`, ...fields };
+      } else {
+        const wasm = await startWasm(options.wasmThreads ?? 1, options.tempDir);
+        info = { name: "wasm", reason: `${noGpu}; ${noBlas}; ${wasm.note}`, wasmThreads: wasm.threads };
+      }
     }
   }
   // Production mode: no per-op debug checks, and no "install tfjs-node" banner on cpu.

@@ -7,27 +7,34 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { BACKEND_REQUESTS, type BackendName, initBackend, probeGpuAdapter } from "../src/backend.ts";
-import { intFlag, parseFlags, runCli, threadsFlag, UsageError } from "../src/cli.ts";
+import {
+  BACKEND_REQUESTS,
+  type BackendName,
+  initBackend,
+  nativeAvailable,
+  probeGpuAdapter,
+} from "../src/backend.ts";
+import { intFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
 import { benchForward, benchSampling, benchTrainStep, benchTrainStepCost } from "../src/bench.ts";
 import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
 import { atomicWriteFile } from "../src/io.ts";
 
 const USAGE = `usage: deno task bench [options]
-  --backends LIST   backends to measure (default: wasm, plus webgpu when a hardware adapter exists;
-                    cpu and the llvmpipe software adapter are ~100-1000x slower: ask for them by name)
+  --backends LIST   backends to measure (default: native when a system BLAS loads, wasm, and webgpu
+                    when a hardware adapter exists; cpu and the llvmpipe software adapter are
+                    ~100-1000x slower: ask for them by name)
   --presets LIST    model presets (default unet,seed)
   --repeats N       timed runs per figure, median reported (default 5)
   --quick           skip the full sampling runs (DDIM-50 of 64 images, DDPM-500 extrapolated)
   --peer            also run the notebook's PyTorch model (../shared/peers/seed_torch_bench.py)
-  --threads N       torch threads for --peer (default 2)
-  --wasm-threads N  wasm threads: 1 (default), N or auto; one value per process
+  --threads N       CPU threads of every backend (wasm and BLAS) and of the --peer (default 2)
   --json FILE       also write the figures as JSON`;
 
 interface Row {
   backend: string;
   preset: string;
   trainImgPerS8: number;
+  trainImgPerS16: number;
   trainImgPerS32: number;
   forwardMs8: number;
   forwardMs64: number;
@@ -72,7 +79,6 @@ async function main(): Promise<void> {
       quick: { type: "boolean" },
       peer: { type: "boolean" },
       threads: { type: "string" },
-      "wasm-threads": { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -80,12 +86,17 @@ async function main(): Promise<void> {
   });
   if (v.help) return console.log(USAGE);
   const repeats = intFlag("repeats", v.repeats, 5, 1, 100);
+  const threads = intFlag("threads", v.threads, 2, 1, 256);
   const gpu = await probeGpuAdapter();
   const backends = (v.backends?.split(",").map((s) => s.trim()) ??
-    (gpu.adapter && !gpu.fallback ? ["webgpu", "wasm"] : ["wasm"])) as BackendName[];
+    [
+      ...(gpu.adapter && !gpu.fallback ? ["webgpu"] : []),
+      ...(nativeAvailable() ? ["native"] : []),
+      "wasm",
+    ]) as BackendName[];
   for (const b of backends) {
     if (!BACKEND_REQUESTS.includes(b) || b === ("auto" as string)) {
-      throw new UsageError(`--backends "${b}" is unknown: choose from webgpu, wasm, cpu`);
+      throw new UsageError(`--backends "${b}" is unknown: choose from webgpu, native, wasm, cpu`);
     }
   }
   const presets = (v.presets?.split(",").map((s) => s.trim()) ?? ["unet", "seed"]) as ("unet" | "seed")[];
@@ -96,10 +107,7 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   for (const backend of backends) {
-    const info = await initBackend(backend, {
-      wasmThreads: threadsFlag(v["wasm-threads"], 1),
-      tempDir: "data/.cache",
-    });
+    const info = await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
     for (const preset of presets) {
       const model = modelConfig(preset);
       console.error(`measuring ${preset} on ${info.name}…`);
@@ -112,6 +120,7 @@ async function main(): Promise<void> {
         mbPerStep: cost.bytes / 1e6,
         topKernels: cost.byKind.slice(0, 6).map(([k, n]) => `${k} ${n}`).join(", "),
         trainImgPerS8: 8 / await benchTrainStep(model, 8, repeats),
+        trainImgPerS16: 16 / await benchTrainStep(model, 16, repeats),
         trainImgPerS32: 32 / await benchTrainStep(model, 32, repeats),
         forwardMs8: await benchForward(model, 8, repeats),
         forwardMs64: await benchForward(model, 64, repeats),
@@ -129,12 +138,12 @@ async function main(): Promise<void> {
   }
   const f = (x: number | undefined, d = 1) => x === undefined ? "–" : x.toFixed(d);
   const lines = [
-    "| backend | preset | train img/s b8 | train img/s b32 | forward ms b8 | forward ms b64 | DDIM-50 s/img | 64 × DDIM-50 s | DDPM-500 s/img |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| backend | preset | train img/s b8 | b16 | b32 | forward ms b8 | forward ms b64 | DDIM-50 s/img | 64 × DDIM-50 s | DDPM-500 s/img |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map((r) =>
-      `| ${r.backend} | ${r.preset} | ${f(r.trainImgPerS8)} | ${f(r.trainImgPerS32)} | ${
-        f(r.forwardMs8, 0)
-      } | ` +
+      `| ${r.backend} | ${r.preset} | ${f(r.trainImgPerS8)} | ${f(r.trainImgPerS16)} | ${
+        f(r.trainImgPerS32)
+      } | ${f(r.forwardMs8, 0)} | ` +
       `${f(r.forwardMs64, 0)} | ${f(r.ddim50SPerImg, 3)} | ${f(r.ddim50Of64S)} | ${f(r.ddpm500SPerImg, 2)} |`
     ),
   ];
@@ -151,7 +160,7 @@ async function main(): Promise<void> {
   let peer: Record<string, number> | null = null;
   if (v.peer) {
     console.error("running the PyTorch peer…");
-    peer = await runPeer(intFlag("threads", v.threads, 2, 1, 256));
+    peer = await runPeer(threads);
     if (!peer) {
       lines.push(
         "",

@@ -63,8 +63,9 @@ const USAGE = `usage: deno task eval [options]
   --steps S           steps of ddim and dpm++2m (default ${DEFAULT_STEPS})   --eta X   ddim only (default ${DEFAULT_ETA})
   --seed N            sampling seed (default 0)
 ${PRIOR_USAGE}
-  --backend NAME      auto | webgpu | wasm | cpu (default auto)
-  --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N
+  --backend NAME      auto | webgpu | native | wasm | cpu (default auto: a hardware GPU, else the
+                      system BLAS (native), else wasm)
+  --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N
   --label FIELD=VALUE for a conditioned checkpoint: samples asked for this label (repeatable; fields not
                       given take the model's default label, FIELD=* any value); KID against the training
                       images with these labels, memorisation against the whole training set

@@ -14,8 +14,8 @@ import { setInferenceFusion } from "../src/model/fusion.ts";
 const USAGE = `usage: deno task profile [options]
   --presets LIST    model presets (default unet,seed)
   --batch N         images per forward pass (default 64)
-  --backend NAME    wasm (default) | cpu | webgpu
-  --threads N       wasm threads (default 2)
+  --backend NAME    wasm (default) | native | cpu | webgpu
+  --threads N       wasm and BLAS threads (default 2)
   --repeats N       profiled passes averaged (default 3)
   --top N           kernels listed before the rest is summed (default 15)
   --unfused         without the inference fast paths (the op-by-op forward the gradients use)
@@ -41,7 +41,12 @@ async function main(): Promise<void> {
   const batch = intFlag("batch", v.batch, 64, 1, 1024);
   const repeats = intFlag("repeats", v.repeats, 3, 1, 100);
   const top = intFlag("top", v.top, 15, 1, 1000);
-  const backend = choiceFlag("backend", v.backend, ["wasm", "cpu", "webgpu"] as const, "wasm") as BackendName;
+  const backend = choiceFlag(
+    "backend",
+    v.backend,
+    ["wasm", "native", "cpu", "webgpu"] as const,
+    "wasm",
+  ) as BackendName;
   const presets = (v.presets?.split(",").map((s) => s.trim()) ?? ["unet", "seed"]) as ("unet" | "seed")[];
   for (const p of presets) {
     if (!MODEL_PRESETS.includes(p)) {

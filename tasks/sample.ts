@@ -46,8 +46,9 @@ const USAGE = `usage: deno task sample [options]
   --clip on|off       clip the predicted x0 to [-1, 1] in every step (default on)
 ${PRIOR_USAGE}
   --seed N            same seed, same images (default 0)
-  --backend NAME      auto | webgpu | wasm | cpu (default auto)
-  --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N
+  --backend NAME      auto | webgpu | native | wasm | cpu (default auto: a hardware GPU, else the
+                      system BLAS (native), else wasm)
+  --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N
   --out DIR           output folder (default data/samples)
   --scale N           upscaling of the written pictures (default 3)
   --each              also write every image as its own PNG

@@ -55,7 +55,8 @@ const USAGE = `usage: deno task train [options]
                       unconditional); sample with --label FIELD=VALUE and --guidance W
   --cond-drop X       probability of dropping each label to its null entry while training (default ${DEFAULT_COND_DROP})
   --min-snr-gamma G   weigh each example's loss by min(SNR_t, G)/SNR_t (Min-SNR-γ; default none)
-  --backend NAME      auto | webgpu | wasm | cpu (default auto)
+  --backend NAME      auto | webgpu | native | wasm | cpu (default auto: a hardware GPU, else the
+                      system BLAS (native), else wasm)
   --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
   --every N           checkpoint + sample grid every N steps (default 250)
   --grid N            images in each sample grid (default 16; 0 = no grids)
@@ -64,7 +65,7 @@ const USAGE = `usage: deno task train [options]
   --resume FILE       continue from a checkpoint (its settings win, except --steps, --cooldown, --dropout);
                       a new --out folder starts with the checkpoint's run's loss history
   --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
-  --threads N         wasm threads: auto (default: all CPUs when idle at start, else 1) or N`;
+  --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N`;
 
 async function main(): Promise<void> {
   const { values: v } = parseFlags({

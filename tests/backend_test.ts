@@ -5,7 +5,7 @@ Deno.test("unknown backend names are RangeErrors listing the choices", async () 
   // @ts-expect-error: invalid on purpose
   await assert.rejects(() => initBackend("tpu", { log: null }), {
     name: "RangeError",
-    message: /auto, webgpu, wasm, cpu/,
+    message: /auto, webgpu, native, wasm, cpu/,
   });
   assert.throws(() => parseBackendRequest("gpu"), { name: "RangeError", message: /"gpu"/ });
   assert.equal(parseBackendRequest("cpu"), "cpu");

@@ -1,0 +1,373 @@
+/**
+ * Convolutions on the system BLAS: `Conv2D`, `FusedConv2D` (bias, linear activation) and
+ * `Conv2DBackpropFilter` for NHWC float32 tensors on the wasm heap.
+ *
+ * A convolution is a matrix product of the input's patches (im2col, rows = output pixels, columns =
+ * filter taps × input channels) with the filter, which NHWC already lays out as [taps·Cin, Cout]. The
+ * patch matrix is built a block of rows at a time in a scratch buffer on the wasm heap, so that it
+ * stays in cache while the product reads it: whole-image patch matrices are 9× the input and cost more
+ * to write than the product costs to compute. A 1×1 stride-1 convolution needs no patches at all.
+ * The filter gradient is the same patch blocks transposed times dy, accumulated over blocks.
+ * `Conv2DBackpropInput` needs no kernel of its own: the wasm one (src/wasm_kernels/conv.ts) expresses
+ * it as `Conv2D` calls, which then run here.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs-core";
+import { geometryOf } from "../wasm_kernels/conv.ts";
+import type { ConvGeometry } from "../wasm_kernels/conv.ts";
+import {
+  asWasmBackend,
+  type KernelArgs,
+  type WasmBackend,
+  type WasmKernelFunc,
+} from "../wasm_kernels/internals.ts";
+import type { Blas } from "./blas.ts";
+
+/** About how many floats one block of patch rows holds (1 MiB: a core's L2 holds its half). */
+const BLOCK_FLOATS = 1 << 18;
+/** The fewest rows a block gets, so that each product is big enough to be worth its threads. */
+const MIN_BLOCK_ROWS = 256;
+
+type Conv2DAttrs = {
+  strides: [number, number] | number;
+  pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: "NHWC" | "NCHW";
+  dilations?: [number, number] | number;
+  dimRoundingMode?: "floor" | "round" | "ceil";
+  activation?: string;
+  filterShape?: [number, number, number, number];
+};
+
+/** Rows per patch block for a patch width of `k` floats. */
+export function blockRows(k: number, rows: number): number {
+  return Math.min(rows, Math.max(MIN_BLOCK_ROWS, Math.floor(BLOCK_FLOATS / Math.max(1, k))));
+}
+
+/**
+ * Writes patch rows `r0 .. r0+rows` of the NHWC input at `xOff` into `heap` at `dOff` (row width
+ * fh·fw·ci, taps outside the image zero). Row r is output pixel (n, oy, ox) in row-major order.
+ *
+ * @example Patches of a 1×2×2×1 image under a 2×2 filter, padding 0 (one output pixel)
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writePatches } from "./conv.ts";
+ * const heap = Float32Array.of(1, 2, 3, 4, 0, 0, 0, 0);
+ * const g = { n: 1, h: 2, w: 2, ci: 1, co: 1, oh: 1, ow: 1, fh: 2, fw: 2, sh: 1, sw: 1, pt: 0, pl: 0 };
+ * writePatches(heap, 0, g, 0, 1, 4);
+ * assert.deepEqual([...heap.subarray(4)], [1, 2, 3, 4]);
+ * ```
+ */
+export function writePatches(
+  heap: Float32Array,
+  xOff: number,
+  g: ConvGeometry,
+  r0: number,
+  rows: number,
+  dOff: number,
+): void {
+  const { h, w, ci, oh, ow, fh, fw, sh, sw, pt, pl } = g;
+  const tapRow = fw * ci;
+  const k = fh * tapRow;
+  let n = Math.floor(r0 / (oh * ow));
+  let oy = Math.floor(r0 / ow) % oh;
+  let ox = r0 % ow;
+  let d = dOff;
+  for (let r = 0; r < rows; r++) {
+    const ix0 = ox * sw - pl;
+    const bLo = ix0 < 0 ? -ix0 : 0;
+    const bHi = Math.min(fw, w - ix0);
+    const imageRow = n * h;
+    for (let a = 0; a < fh; a++) {
+      const iy = oy * sh - pt + a;
+      const dRow = d + a * tapRow;
+      if (iy < 0 || iy >= h || bHi <= bLo) {
+        heap.fill(0, dRow, dRow + tapRow);
+        continue;
+      }
+      if (bLo > 0) heap.fill(0, dRow, dRow + bLo * ci);
+      if (bHi < fw) heap.fill(0, dRow + bHi * ci, dRow + tapRow);
+      const s = xOff + ((imageRow + iy) * w + ix0 + bLo) * ci;
+      const len = (bHi - bLo) * ci;
+      const t = dRow + bLo * ci;
+      // copyWithin's call costs more than a short loop (the first layer's 3 channels: 9 floats)
+      if (len < 24) { for (let j = 0; j < len; j++) heap[t + j] = heap[s + j]; }
+      else heap.copyWithin(t, s, s + len);
+    }
+    d += k;
+    if (++ox === ow) {
+      ox = 0;
+      if (++oy === oh) {
+        oy = 0;
+        n++;
+      }
+    }
+  }
+}
+
+/** Fills every row of the [rows, c] matrix at `off` with `bias` (doubling copies). */
+function fillRows(heap: Float32Array, off: number, rows: number, bias: Float32Array): void {
+  const c = bias.length;
+  heap.set(bias, off);
+  let filled = 1;
+  while (filled < rows) {
+    const take = Math.min(filled, rows - filled);
+    heap.copyWithin(off + filled * c, off, off + take * c);
+    filled += take;
+  }
+}
+
+function isPointwise(g: ConvGeometry): boolean {
+  return g.fh === 1 && g.fw === 1 && g.sh === 1 && g.sw === 1 && g.pt === 0 && g.pl === 0 && g.oh === g.h &&
+    g.ow === g.w;
+}
+
+/** The heap-wide float32 view and a tensor's offset in it (in elements). */
+function heapOf(backend: WasmBackend, t: tf.TensorInfo): { heap: Float32Array; off: number } {
+  const v = backend.typedArrayFromHeap(t) as Float32Array;
+  return { heap: new Float32Array(v.buffer), off: v.byteOffset / 4 };
+}
+
+/**
+ * y = conv(x, filter) (+ bias per output channel) on the BLAS; NHWC, float32, dilation 1.
+ * Returns a new tensor on the wasm heap.
+ */
+export function convForward(
+  blas: Blas,
+  backend: WasmBackend,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  g: ConvGeometry,
+  bias: tf.TensorInfo | null,
+): tf.TensorInfo {
+  const rows = g.n * g.oh * g.ow;
+  const k = g.fh * g.fw * g.ci;
+  const out = backend.makeOutput([g.n, g.oh, g.ow, g.co], "float32");
+  const pointwise = isPointwise(g);
+  const block = blockRows(k, rows);
+  const scratch = pointwise || rows === 0 ? null : backend.makeOutput([block * k], "float32");
+  try {
+    // Views after every allocation: heap growth detaches older ones.
+    const { heap, off: outOff } = heapOf(backend, out);
+    const xOff = heapOf(backend, x).off;
+    const fOff = heapOf(backend, filter).off;
+    const filterView = heap.subarray(fOff, fOff + k * g.co);
+    if (bias) fillRows(heap, outOff, rows, heap.subarray(heapOf(backend, bias).off).subarray(0, g.co));
+    const beta = bias ? 1 : 0;
+    if (pointwise) {
+      blas.sgemm(
+        false,
+        false,
+        rows,
+        g.co,
+        k,
+        1,
+        heap.subarray(xOff),
+        k,
+        filterView,
+        g.co,
+        beta,
+        heap.subarray(outOff),
+        g.co,
+      );
+      return out;
+    }
+    const sOff = heapOf(backend, scratch!).off;
+    const patches = heap.subarray(sOff, sOff + block * k);
+    for (let r0 = 0; r0 < rows; r0 += block) {
+      const m = Math.min(block, rows - r0);
+      writePatches(heap, xOff, g, r0, m, sOff);
+      blas.sgemm(
+        false,
+        false,
+        m,
+        g.co,
+        k,
+        1,
+        patches,
+        k,
+        filterView,
+        g.co,
+        beta,
+        heap.subarray(outOff + r0 * g.co),
+        g.co,
+      );
+    }
+    return out;
+  } catch (e) {
+    backend.disposeData(out.dataId);
+    throw e;
+  } finally {
+    if (scratch) backend.disposeData(scratch.dataId);
+  }
+}
+
+/** dW[taps·ci, co] = patchesᵀ · dy, accumulated block by block on the BLAS. */
+export function convFilterGrad(
+  blas: Blas,
+  backend: WasmBackend,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  g: ConvGeometry,
+): tf.TensorInfo {
+  const rows = g.n * g.oh * g.ow;
+  const k = g.fh * g.fw * g.ci;
+  const out = backend.makeOutput([g.fh, g.fw, g.ci, g.co], "float32");
+  const pointwise = isPointwise(g);
+  const block = blockRows(k, rows);
+  const scratch = pointwise || rows === 0 ? null : backend.makeOutput([block * k], "float32");
+  try {
+    const { heap, off: outOff } = heapOf(backend, out);
+    const dW = heap.subarray(outOff, outOff + k * g.co);
+    const dyOff = heapOf(backend, dy).off;
+    const xOff = heapOf(backend, x).off;
+    if (rows === 0) {
+      dW.fill(0);
+      return out;
+    }
+    if (pointwise) {
+      blas.sgemm(
+        true,
+        false,
+        k,
+        g.co,
+        rows,
+        1,
+        heap.subarray(xOff),
+        k,
+        heap.subarray(dyOff),
+        g.co,
+        0,
+        dW,
+        g.co,
+      );
+      return out;
+    }
+    const sOff = heapOf(backend, scratch!).off;
+    const patches = heap.subarray(sOff, sOff + block * k);
+    for (let r0 = 0; r0 < rows; r0 += block) {
+      const m = Math.min(block, rows - r0);
+      writePatches(heap, xOff, g, r0, m, sOff);
+      blas.sgemm(
+        true,
+        false,
+        k,
+        g.co,
+        m,
+        1,
+        patches,
+        k,
+        heap.subarray(dyOff + r0 * g.co),
+        g.co,
+        r0 === 0 ? 0 : 1,
+        dW,
+        g.co,
+      );
+    }
+    return out;
+  } catch (e) {
+    backend.disposeData(out.dataId);
+    throw e;
+  } finally {
+    if (scratch) backend.disposeData(scratch.dataId);
+  }
+}
+
+function dilationOne(dilations: Conv2DAttrs["dilations"]): boolean {
+  if (dilations === undefined) return true;
+  return typeof dilations === "number" ? dilations === 1 : dilations[0] === 1 && dilations[1] === 1;
+}
+
+function channelsLast(format: Conv2DAttrs["dataFormat"]): boolean {
+  return format === undefined || format === "NHWC";
+}
+
+/**
+ * Makes the `Conv2D` kernel for `blas`; inputs it does not cover (NCHW, dilation, other dtypes) go to
+ * `original`, the kernel it replaces.
+ */
+export function makeConv2DNative(blas: Blas, original: WasmKernelFunc | undefined): WasmKernelFunc {
+  return function conv2DNative(args: KernelArgs) {
+    const { x, filter } = args.inputs;
+    const attrs = args.attrs as unknown as Conv2DAttrs;
+    if (
+      !channelsLast(attrs.dataFormat) || !dilationOne(attrs.dilations) || x.dtype !== "float32" ||
+      filter.dtype !== "float32"
+    ) {
+      if (!original) throw new Error("native Conv2D: this input needs the wasm kernel, which is missing");
+      return original(args);
+    }
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    return convForward(blas, asWasmBackend(args.backend), x, filter, geometryOf(info), null);
+  };
+}
+
+/** Makes the `FusedConv2D` kernel for `blas`: bias and a linear activation here, the rest in `original`. */
+export function makeFusedConv2DNative(blas: Blas, original: WasmKernelFunc | undefined): WasmKernelFunc {
+  return function fusedConv2DNative(args: KernelArgs) {
+    const { x, filter, bias, preluActivationWeights } = args.inputs;
+    const attrs = args.attrs as unknown as Conv2DAttrs;
+    const linear = attrs.activation === undefined || attrs.activation === "linear";
+    if (
+      !linear || preluActivationWeights || !channelsLast(attrs.dataFormat) || !dilationOne(attrs.dilations) ||
+      x.dtype !== "float32" || filter.dtype !== "float32" ||
+      (bias && (bias.shape.length !== 1 || bias.dtype !== "float32"))
+    ) {
+      if (!original) {
+        throw new Error("native FusedConv2D: this input needs the wasm kernel, which is missing");
+      }
+      return original(args);
+    }
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      filter.shape as [number, number, number, number],
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    if (bias && bias.shape[0] !== info.outChannels) {
+      throw new Error(
+        `FusedConv2D bias shape (${bias.shape}) does not match ${info.outChannels} output channels`,
+      );
+    }
+    return convForward(blas, asWasmBackend(args.backend), x, filter, geometryOf(info), bias ?? null);
+  };
+}
+
+/** Makes the `Conv2DBackpropFilter` kernel for `blas` (NHWC float32; the rest goes to `original`). */
+export function makeConv2DBackpropFilterNative(
+  blas: Blas,
+  original: WasmKernelFunc | undefined,
+): WasmKernelFunc {
+  return function conv2DBackpropFilterNative(args: KernelArgs) {
+    const { x, dy } = args.inputs;
+    const attrs = args.attrs as unknown as Conv2DAttrs;
+    if (!channelsLast(attrs.dataFormat) || x.dtype !== "float32" || dy.dtype !== "float32") {
+      if (!original) {
+        throw new Error("native Conv2DBackpropFilter: this input needs the wasm kernel, which is missing");
+      }
+      return original(args);
+    }
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number],
+      attrs.filterShape!,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    const expected = info.outShape;
+    if (dy.shape.length !== 4 || dy.shape.some((v, i) => v !== expected[i])) {
+      throw new Error(`native Conv2DBackpropFilter: dy has shape [${dy.shape}], expected [${expected}]`);
+    }
+    return convFilterGrad(blas, asWasmBackend(args.backend), x, dy, geometryOf(info));
+  };
+}
