@@ -1,12 +1,13 @@
 /**
- * A per-kernel profile of one inference forward pass: which tfjs kernels run, how often, and how
- * long each takes, so that the non-convolution time of a forward pass can be found and removed.
+ * A per-kernel profile of one inference forward pass or one training step: which tfjs kernels run,
+ * how often, and how long each takes, so that the non-convolution time can be found and removed.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { DiffusionModel, type ModelConfig } from "./model/model.ts";
 import { Rng } from "./rng.ts";
+import type { Trainer } from "./train/trainer.ts";
 
 /** One kernel's share of a forward pass. */
 export interface KernelProfileRow {
@@ -52,54 +53,88 @@ export async function profileForward(
   warmup = 1,
 ): Promise<ForwardProfile> {
   const model = new DiffusionModel(config, 0);
-  const backend = tf.getBackend();
   const rng = new Rng(5);
   const x = tf.tensor4d(rng.normalArray(batch * 32 * 32 * 3), [batch, 32, 32, 3]);
   const t = Array.from({ length: batch }, (_, i) => (i * 37) % 500);
-  const run = async () => {
-    const y = model.predict(x, t);
-    await y.data();
-    y.dispose();
-  };
   try {
-    for (let i = 0; i < warmup; i++) await run();
-    const plain: number[] = [];
-    for (let i = 0; i < Math.max(1, repeats); i++) {
-      const t0 = performance.now();
-      await run();
-      plain.push(performance.now() - t0);
-    }
-    const byKernel = new Map<string, KernelProfileRow>();
-    let wall = 0;
-    for (let r = 0; r < Math.max(1, repeats); r++) {
-      const t0 = performance.now();
-      const info = await tf.profile(run);
-      wall += performance.now() - t0;
-      for (const k of info.kernels) {
-        // ops with their own gradient (tf.customGrad, fused ops) are recorded as scopes around
-        // kernels that are listed themselves: count only registered kernels
-        if (!tf.getKernel(k.name, backend)) continue;
-        const row = byKernel.get(k.name) ?? { kernel: k.name, count: 0, ms: 0 };
-        row.count++;
-        // a backend without kernel timers reports {error}: count the call, not its time
-        if (typeof k.kernelTimeMs === "number") row.ms += k.kernelTimeMs;
-        byKernel.set(k.name, row);
-      }
-    }
-    const n = Math.max(1, repeats);
-    const rows = [...byKernel.values()].map((r) => ({ kernel: r.kernel, count: r.count / n, ms: r.ms / n }))
-      .sort((a, b) => b.ms - a.ms);
-    plain.sort((a, b) => a - b);
-    return {
-      rows,
-      wallMs: wall / n,
-      plainMs: plain[plain.length >> 1],
-      kernelMs: rows.reduce((s, r) => s + r.ms, 0),
-    };
+    return await profileRuns(
+      async () => {
+        const y = model.predict(x, t);
+        await y.data();
+        y.dispose();
+      },
+      repeats,
+      warmup,
+    );
   } finally {
     x.dispose();
     model.dispose();
   }
+}
+
+/**
+ * Profiles one training step (forward, backward, Adam, EMA) of `trainer` the same way as
+ * {@linkcode profileForward}: per kernel, after `warmup` unprofiled steps.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { initBackend } from "./backend.ts";
+ * import { benchTrainer } from "./bench.ts";
+ * import { modelConfig } from "./model/model.ts";
+ * import { profileTrainStep } from "./profile.ts";
+ * await initBackend("cpu", { log: null });
+ * const trainer = benchTrainer(modelConfig("unet", { channels: 8, channelMult: [1, 2], groups: 4 }), 1);
+ * const p = await profileTrainStep(trainer, 1, 0);
+ * trainer.dispose();
+ * assert.ok(p.rows.some((r) => r.kernel === "Conv2DBackpropFilter") && p.kernelMs > 0);
+ * ```
+ */
+export function profileTrainStep(trainer: Trainer, repeats = 3, warmup = 1): Promise<ForwardProfile> {
+  return profileRuns(async () => void await trainer.trainStep(), repeats, warmup);
+}
+
+/** Times `run` plainly, then under tf.profile, and sums the registered kernels' times. */
+async function profileRuns(
+  run: () => Promise<void>,
+  repeats: number,
+  warmup: number,
+): Promise<ForwardProfile> {
+  const backend = tf.getBackend();
+  for (let i = 0; i < warmup; i++) await run();
+  const plain: number[] = [];
+  for (let i = 0; i < Math.max(1, repeats); i++) {
+    const t0 = performance.now();
+    await run();
+    plain.push(performance.now() - t0);
+  }
+  const byKernel = new Map<string, KernelProfileRow>();
+  let wall = 0;
+  for (let r = 0; r < Math.max(1, repeats); r++) {
+    const t0 = performance.now();
+    const info = await tf.profile(run);
+    wall += performance.now() - t0;
+    for (const k of info.kernels) {
+      // ops with their own gradient (tf.customGrad, fused ops) are recorded as scopes around
+      // kernels that are listed themselves: count only registered kernels
+      if (!tf.getKernel(k.name, backend)) continue;
+      const row = byKernel.get(k.name) ?? { kernel: k.name, count: 0, ms: 0 };
+      row.count++;
+      // a backend without kernel timers reports {error}: count the call, not its time
+      if (typeof k.kernelTimeMs === "number") row.ms += k.kernelTimeMs;
+      byKernel.set(k.name, row);
+    }
+  }
+  const n = Math.max(1, repeats);
+  const rows = [...byKernel.values()].map((r) => ({ kernel: r.kernel, count: r.count / n, ms: r.ms / n }))
+    .sort((a, b) => b.ms - a.ms);
+  plain.sort((a, b) => a - b);
+  return {
+    rows,
+    wallMs: wall / n,
+    plainMs: plain[plain.length >> 1],
+    kernelMs: rows.reduce((s, r) => s + r.ms, 0),
+  };
 }
 
 /**

@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { type BackendName, initBackend } from "../src/backend.ts";
 import { choiceFlag, intFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
 import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
-import { formatProfile, profileForward } from "../src/profile.ts";
+import { formatProfile, profileForward, profileTrainStep } from "../src/profile.ts";
+import { benchTrainer } from "../src/bench.ts";
 import { setInferenceFusion } from "../src/model/fusion.ts";
 
 const USAGE = `usage: deno task profile [options]
@@ -19,6 +20,7 @@ const USAGE = `usage: deno task profile [options]
   --repeats N       profiled passes averaged (default 3)
   --top N           kernels listed before the rest is summed (default 15)
   --unfused         without the inference fast paths (the op-by-op forward the gradients use)
+  --train           one training step (forward, backward, Adam, EMA) instead of a forward pass
   --compare         both, interleaved: fast, op-by-op, fast, op-by-op`;
 
 async function main(): Promise<void> {
@@ -33,6 +35,7 @@ async function main(): Promise<void> {
       top: { type: "string" },
       unfused: { type: "boolean" },
       compare: { type: "boolean" },
+      train: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -54,6 +57,20 @@ async function main(): Promise<void> {
     }
   }
   const info = await initBackend(backend, { wasmThreads: threadsFlag(v.threads, 2), tempDir: "data/.cache" });
+  if (v.train) {
+    for (const preset of presets) {
+      console.error(`profiling a ${preset} training step at batch ${batch} on ${info.name}…`);
+      const trainer = benchTrainer(modelConfig(preset), batch);
+      try {
+        const p = await profileTrainStep(trainer, repeats);
+        console.log(`\n### ${preset} training step, batch ${batch}, ${info.name} (${info.reason})\n`);
+        console.log(formatProfile(p, top).replace("forward pass", "training step"));
+      } finally {
+        trainer.dispose();
+      }
+    }
+    return;
+  }
   const modes = v.compare ? [true, false, true, false] : [!v.unfused];
   for (const preset of presets) {
     for (const fused of modes) {

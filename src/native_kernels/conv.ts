@@ -1,15 +1,15 @@
 /**
- * Convolutions on the system BLAS: `Conv2D`, `FusedConv2D` (bias, linear activation) and
- * `Conv2DBackpropFilter` for NHWC float32 tensors on the wasm heap.
+ * Convolutions on the system BLAS: `Conv2D`, `FusedConv2D` (bias, linear activation),
+ * `Conv2DBackpropFilter` and `Conv2DBackpropInput` for NHWC float32 tensors on the wasm heap.
  *
  * A convolution is a matrix product of the input's patches (im2col, rows = output pixels, columns =
  * filter taps × input channels) with the filter, which NHWC already lays out as [taps·Cin, Cout]. The
  * patch matrix is built a block of rows at a time in a scratch buffer on the wasm heap, so that it
  * stays in cache while the product reads it: whole-image patch matrices are 9× the input and cost more
  * to write than the product costs to compute. A 1×1 stride-1 convolution needs no patches at all.
- * The filter gradient is the same patch blocks transposed times dy, accumulated over blocks.
- * `Conv2DBackpropInput` needs no kernel of its own: the wasm one (src/wasm_kernels/conv.ts) expresses
- * it as `Conv2D` calls, which then run here.
+ * The filter gradient is the same patch blocks transposed times dy, accumulated over blocks; the input
+ * gradient at stride 1 is a convolution of dy with the rotated filter; at stride 2 the wasm kernel's
+ * sub-pixel form (src/wasm_kernels/conv.ts) runs, its convolutions then computed here.
  *
  * @module
  */
@@ -28,6 +28,11 @@ import type { Blas } from "./blas.ts";
 const BLOCK_FLOATS = 1 << 18;
 /** The fewest rows a block gets, so that each product is big enough to be worth its threads. */
 const MIN_BLOCK_ROWS = 256;
+/**
+ * Floats per patch block of the filter gradient, larger: each block's product is a reduction over its
+ * rows into the small [taps·ci, co] result, which the BLAS threads split well only when it is long.
+ */
+const FILTER_BLOCK_FLOATS = 1 << 21;
 
 type Conv2DAttrs = {
   strides: [number, number] | number;
@@ -39,9 +44,9 @@ type Conv2DAttrs = {
   filterShape?: [number, number, number, number];
 };
 
-/** Rows per patch block for a patch width of `k` floats. */
-export function blockRows(k: number, rows: number): number {
-  return Math.min(rows, Math.max(MIN_BLOCK_ROWS, Math.floor(BLOCK_FLOATS / Math.max(1, k))));
+/** Rows per patch block for a patch width of `k` floats (`floats` per block). */
+export function blockRows(k: number, rows: number, floats = BLOCK_FLOATS): number {
+  return Math.min(rows, Math.max(MIN_BLOCK_ROWS, Math.floor(floats / Math.max(1, k))));
 }
 
 /**
@@ -214,7 +219,7 @@ export function convFilterGrad(
   const k = g.fh * g.fw * g.ci;
   const out = backend.makeOutput([g.fh, g.fw, g.ci, g.co], "float32");
   const pointwise = isPointwise(g);
-  const block = blockRows(k, rows);
+  const block = blockRows(k, rows, FILTER_BLOCK_FLOATS);
   const scratch = pointwise || rows === 0 ? null : backend.makeOutput([block * k], "float32");
   try {
     const { heap, off: outOff } = heapOf(backend, out);
@@ -369,5 +374,76 @@ export function makeConv2DBackpropFilterNative(
       throw new Error(`native Conv2DBackpropFilter: dy has shape [${dy.shape}], expected [${expected}]`);
     }
     return convFilterGrad(blas, asWasmBackend(args.backend), x, dy, geometryOf(info));
+  };
+}
+
+/**
+ * Makes the `Conv2DBackpropInput` kernel for `blas`: at stride 1 the input gradient is dy convolved
+ * with the filter rotated by 180° (in and out channels swapped) under the complementary padding,
+ * computed straight from dy (the patches supply the padding); other strides and layouts go to
+ * `original`, whose sub-pixel form then runs its convolutions here.
+ */
+export function makeConv2DBackpropInputNative(
+  blas: Blas,
+  original: WasmKernelFunc | undefined,
+): WasmKernelFunc {
+  return function conv2DBackpropInputNative(args: KernelArgs) {
+    const { dy, filter } = args.inputs;
+    const attrs = args.attrs as unknown as Conv2DAttrs & { inputShape: [number, number, number, number] };
+    const fallback = () => {
+      if (!original) {
+        throw new Error("native Conv2DBackpropInput: this input needs the wasm kernel, which is missing");
+      }
+      return original(args);
+    };
+    if (!channelsLast(attrs.dataFormat) || dy.dtype !== "float32" || filter.dtype !== "float32") {
+      return fallback();
+    }
+    const info = tf.backend_util.computeConv2DInfo(
+      attrs.inputShape,
+      filter.shape as [number, number, number, number],
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    const g = geometryOf(info);
+    if (g.sh !== 1 || g.sw !== 1) return fallback();
+    if (dy.shape.length !== 4 || dy.shape.some((v, i) => v !== info.outShape[i])) {
+      throw new Error(`native Conv2DBackpropInput: dy has shape [${dy.shape}], expected [${info.outShape}]`);
+    }
+    const backend = asWasmBackend(args.backend);
+    const wRot = backend.makeOutput([g.fh, g.fw, g.co, g.ci], "float32");
+    try {
+      const dst = backend.typedArrayFromHeap(wRot);
+      const src = backend.typedArrayFromHeap(filter);
+      for (let a = 0; a < g.fh; a++) {
+        for (let b = 0; b < g.fw; b++) {
+          const s0 = ((g.fh - 1 - a) * g.fw + (g.fw - 1 - b)) * g.ci * g.co;
+          const d0 = (a * g.fw + b) * g.co * g.ci;
+          for (let i = 0; i < g.ci; i++) {
+            for (let o = 0; o < g.co; o++) dst[d0 + o * g.ci + i] = src[s0 + i * g.co + o];
+          }
+        }
+      }
+      const gT: ConvGeometry = {
+        n: g.n,
+        h: g.oh,
+        w: g.ow,
+        ci: g.co,
+        co: g.ci,
+        oh: g.h,
+        ow: g.w,
+        fh: g.fh,
+        fw: g.fw,
+        sh: 1,
+        sw: 1,
+        pt: g.fh - 1 - g.pt,
+        pl: g.fw - 1 - g.pl,
+      };
+      return convForward(blas, backend, dy, wRot, gT, null);
+    } finally {
+      backend.disposeData(wRot.dataId);
+    }
   };
 }

@@ -10,7 +10,12 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { WasmKernelFunc } from "../wasm_kernels/internals.ts";
 import { ATTENTION_KERNEL, makeAttentionNative } from "./attention.ts";
 import type { Blas } from "./blas.ts";
-import { makeConv2DBackpropFilterNative, makeConv2DNative, makeFusedConv2DNative } from "./conv.ts";
+import {
+  makeConv2DBackpropFilterNative,
+  makeConv2DBackpropInputNative,
+  makeConv2DNative,
+  makeFusedConv2DNative,
+} from "./conv.ts";
 import { makeBatchMatMulNative } from "./matmul.ts";
 
 export * from "./blas.ts";
@@ -25,6 +30,7 @@ const KERNELS: readonly NativeKernel[] = [
   { kernelName: "Conv2D", make: makeConv2DNative },
   { kernelName: "FusedConv2D", make: makeFusedConv2DNative },
   { kernelName: "Conv2DBackpropFilter", make: makeConv2DBackpropFilterNative },
+  { kernelName: "Conv2DBackpropInput", make: makeConv2DBackpropInputNative },
   { kernelName: "BatchMatMul", make: makeBatchMatMulNative },
   { kernelName: ATTENTION_KERNEL, make: (blas) => makeAttentionNative(blas) },
 ];
