@@ -92,10 +92,11 @@ export interface Checkpoint {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CheckpointError, decodeCheckpoint } from "./checkpoint.ts";
  * let caught: unknown;
  * try { decodeCheckpoint(new Uint8Array(16)); } catch (e) { caught = e; }
- * console.assert(caught instanceof CheckpointError);
+ * assert.ok(caught instanceof CheckpointError);
  * ```
  */
 export class CheckpointError extends Error {
@@ -114,11 +115,12 @@ export interface EncodeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CheckpointMeta, decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
  * const meta: CheckpointMeta = { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null };
  * const bytes = encodeCheckpoint({ meta, tensors: new Map([["params/a", { shape: [2], data: Float32Array.of(1, 2) }]]) });
- * console.assert(decodeCheckpoint(bytes).tensors.get("params/a")!.data[1] === 2);
+ * assert.equal(decodeCheckpoint(bytes).tensors.get("params/a")!.data[1], 2);
  * ```
  */
 export function encodeCheckpoint(ckpt: Checkpoint, options: EncodeOptions = {}): Uint8Array {
@@ -200,8 +202,9 @@ export interface DecodeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeCheckpoint } from "./checkpoint.ts";
- * try { decodeCheckpoint(new Uint8Array(4)); } catch (e) { console.assert((e as Error).name === "CheckpointError"); }
+ * assert.throws(() => decodeCheckpoint(new Uint8Array(4)), { name: "CheckpointError" });
  * ```
  */
 export function decodeCheckpoint(
@@ -325,12 +328,13 @@ function checkMeta(meta: CheckpointMeta, source: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
  * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null }, tensors: new Map() };
  * const path = `${await Deno.makeTempDir()}/a.safetensors`;
  * await saveCheckpoint(path, ckpt);
- * console.assert((await loadCheckpoint(path)).meta.step === 0);
+ * assert.equal((await loadCheckpoint(path)).meta.step, 0);
  * ```
  */
 export async function saveCheckpoint(
@@ -353,11 +357,12 @@ export async function saveCheckpoint(
  *
  * @example From bytes
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CheckpointMeta, encodeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
  * const meta: CheckpointMeta = { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null };
  * const bytes = encodeCheckpoint({ meta, tensors: new Map([["params/a", { shape: [1], data: Float32Array.of(7) }]]) });
- * console.assert((await loadCheckpoint(bytes)).tensors.get("params/a")!.data[0] === 7);
+ * assert.equal((await loadCheckpoint(bytes)).tensors.get("params/a")!.data[0], 7);
  * ```
  */
 export async function loadCheckpoint(
@@ -377,12 +382,13 @@ export async function loadCheckpoint(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Checkpoint, samplingCheckpoint } from "./checkpoint.ts";
  * const full: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 5, seed: 0, dataHash: null }, tensors: new Map([
  *   ["params/a", { shape: [1], data: Float32Array.of(1) }], ["ema/a", { shape: [1], data: Float32Array.of(2) }],
  *   ["adam_m/a", { shape: [1], data: Float32Array.of(3) }], ["data/mean", { shape: [1], data: Float32Array.of(0) }]]) };
- * console.assert([...samplingCheckpoint(full).tensors.keys()].join() === "ema/a,data/mean");
+ * assert.equal([...samplingCheckpoint(full).tensors.keys()].join(), "ema/a,data/mean");
  * ```
  */
 export function samplingCheckpoint(ckpt: Checkpoint, extra: Partial<CheckpointMeta> = {}): Checkpoint {

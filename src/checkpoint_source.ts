@@ -54,9 +54,11 @@ function asUrl(source: string | URL): URL | null {
  *
  * @example Bytes pass through unchanged
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readCheckpointSource } from "./checkpoint_source.ts";
  * const { bytes, name } = await readCheckpointSource(Uint8Array.of(1, 2, 3));
- * console.assert(bytes.length === 3 && name === "checkpoint");
+ * assert.equal(bytes.length, 3);
+ * assert.equal(name, "checkpoint");
  * ```
  */
 export async function readCheckpointSource(

@@ -32,8 +32,9 @@ export interface SplitOptions extends EncodeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { splitPartPath } from "./checkpoint_split.ts";
- * console.assert(splitPartPath("out/ema", 2, 3) === "out/ema-00002-of-00003.safetensors");
+ * assert.equal(splitPartPath("out/ema", 2, 3), "out/ema-00002-of-00003.safetensors");
  * ```
  */
 export function splitPartPath(base: string, index: number, count: number): string {
@@ -46,8 +47,10 @@ export function splitPartPath(base: string, index: number, count: number): strin
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isSplitPart } from "./checkpoint_split.ts";
- * console.assert(isSplitPart("ema-00001-of-00002.safetensors") && !isSplitPart("ema.safetensors"));
+ * assert.ok(isSplitPart("ema-00001-of-00002.safetensors"));
+ * assert.ok(!isSplitPart("ema.safetensors"));
  * ```
  */
 export function isSplitPart(path: string): boolean {
@@ -60,12 +63,13 @@ export function isSplitPart(path: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Checkpoint } from "./checkpoint.ts";
  * import { splitCheckpoint } from "./checkpoint_split.ts";
  * const tensors = new Map(Array.from({ length: 4 }, (_, i) => [`ema/w${i}`, { shape: [100000], data: new Float32Array(100000) }]));
  * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null }, tensors };
- * console.assert(splitCheckpoint(ckpt, { maxBytes: 1_200_000 }).length === 2);
+ * assert.equal(splitCheckpoint(ckpt, { maxBytes: 1_200_000 }).length, 2);
  * ```
  */
 export function splitCheckpoint(ckpt: Checkpoint, options: SplitOptions = {}): Checkpoint[] {
@@ -97,6 +101,7 @@ export function splitCheckpoint(ckpt: Checkpoint, options: SplitOptions = {}): C
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Checkpoint } from "./checkpoint.ts";
  * import { saveSplitCheckpoint } from "./checkpoint_split.ts";
  * const dir = await Deno.makeTempDir();
@@ -104,7 +109,8 @@ export function splitCheckpoint(ckpt: Checkpoint, options: SplitOptions = {}): C
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null },
  *   tensors: new Map([["ema/a", { shape: [2], data: Float32Array.of(1, 2) }]]) };
  * const paths = await saveSplitCheckpoint(`${dir}/ema`, ckpt, { dtype: "F16" });
- * console.assert(paths.length === 1 && paths[0].endsWith("ema-00001-of-00001.safetensors"));
+ * assert.equal(paths.length, 1);
+ * assert.ok(paths[0].endsWith("ema-00001-of-00001.safetensors"));
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -134,6 +140,7 @@ export async function saveSplitCheckpoint(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Checkpoint } from "./checkpoint.ts";
  * import { loadSplitCheckpoint, saveSplitCheckpoint } from "./checkpoint_split.ts";
  * const dir = await Deno.makeTempDir();
@@ -142,7 +149,9 @@ export async function saveSplitCheckpoint(
  *   schedule: { kind: "linear", T: 10 }, step: 7, seed: 0, dataHash: null }, tensors };
  * const paths = await saveSplitCheckpoint(`${dir}/ema`, ckpt, { maxBytes: 1_200_000 });
  * const back = await loadSplitCheckpoint(paths[1]);
- * console.assert(paths.length === 3 && back.tensors.size === 3 && back.tensors.get("ema/w2")!.data[0] === 2);
+ * assert.equal(paths.length, 3);
+ * assert.equal(back.tensors.size, 3);
+ * assert.equal(back.tensors.get("ema/w2")!.data[0], 2);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */

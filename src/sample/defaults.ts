@@ -36,8 +36,10 @@ export const DEFAULT_MAX_BATCH = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultBatch, DEFAULT_MAX_BATCH } from "./defaults.ts";
- * console.assert(defaultBatch(10) === 10 && defaultBatch(100000) === DEFAULT_MAX_BATCH);
+ * assert.equal(defaultBatch(10), 10);
+ * assert.equal(defaultBatch(100000), DEFAULT_MAX_BATCH);
  * ```
  */
 export function defaultBatch(n: number): number {

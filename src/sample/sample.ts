@@ -160,6 +160,7 @@ function checkDataMean(dataMean: Float32Array | undefined, size: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "../backend.ts";
  * import { DiffusionModel, modelConfig } from "../model/model.ts";
  * import { makeSchedule } from "../schedule.ts";
@@ -167,7 +168,7 @@ function checkDataMean(dataMean: Float32Array | undefined, size: number): void {
  * await initBackend("cpu", { log: null });
  * const model = new DiffusionModel(modelConfig("unet", { channels: 8, channelMult: [1, 1, 1], groups: 4, attention: false }));
  * const out = await sampleImages(model, makeSchedule("linear", 20), { n: 1, steps: 2, seed: 1 });
- * console.assert(out.images.length === 32 * 32 * 3);
+ * assert.equal(out.images.length, 32 * 32 * 3);
  * ```
  */
 export async function sampleImages(

@@ -137,10 +137,12 @@ function parseModel(key: string, v: unknown): ModelConfig {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTrainRecipe } from "./config_file.ts";
  * const r = parseTrainRecipe('{"batch": 64, "model": {"channels": 64}, "minutes": 9}');
- * console.assert(r.config.batch === 64 && r.minutes === 9);
- * console.assert(r.config.model?.preset === "unet");
+ * assert.equal(r.config.batch, 64);
+ * assert.equal(r.minutes, 9);
+ * assert.equal(r.config.model?.preset, "unet");
  * ```
  */
 export function parseTrainRecipe(text: string): TrainRecipe {
@@ -179,12 +181,9 @@ export function parseTrainRecipe(text: string): TrainRecipe {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadTrainRecipe } from "./config_file.ts";
- * try {
- *   await loadTrainRecipe("no-such-recipe.json");
- * } catch (e) {
- *   console.assert((e as Error).name === "TrainRecipeError");
- * }
+ * await assert.rejects(loadTrainRecipe("no-such-recipe.json"), { name: "TrainRecipeError" });
  * ```
  */
 export async function loadTrainRecipe(path: string): Promise<TrainRecipe> {
