@@ -9,7 +9,15 @@ import type { DiffusionModel } from "../model/model.ts";
 import type { ParamMap } from "../model/context.ts";
 import { Rng } from "../rng.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
-import { DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./defaults.ts";
+import {
+  DEFAULT_ETA,
+  DEFAULT_GUIDANCE,
+  DEFAULT_SAMPLER,
+  DEFAULT_STEPS,
+  defaultBatch,
+  type SamplerName,
+  SAMPLERS,
+} from "./defaults.ts";
 import { labelBatch, LabelError, type Labels, resolveLabels } from "../model/labels.ts";
 import { guidedPredict } from "./guidance.ts";
 import { checkGuidanceInterval, guidanceAt, type GuidanceInterval } from "./guidance_interval.ts";
@@ -17,14 +25,7 @@ import { priorStart } from "./prior.ts";
 import { ddimTimesteps, samplerStepTensor } from "./steps.ts";
 import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
 
-/**
- * The samplers: `ddpm` (ancestral, all T steps), `ddim` (S steps, η), `dpm++2m` (DPM-Solver++(2M),
- * S steps, deterministic).
- */
-export type SamplerName = "ddpm" | "ddim" | "dpm++2m";
-
-/** The valid sampler names. */
-export const SAMPLERS: readonly SamplerName[] = ["ddpm", "ddim", "dpm++2m"];
+export { type SamplerName, SAMPLERS };
 
 /** Options of {@linkcode sampleImages}. */
 export interface SampleOptions {

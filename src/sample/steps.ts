@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { checkTimestep, type DiffusionSchedule } from "../schedule.ts";
 import { type DataPrediction, dpmSolverCoefficients } from "./steps_plain.ts";
-import type { SamplerName } from "./sample.ts";
+import type { SamplerName } from "./defaults.ts";
 
 /**
  * x0 predicted from x_t and ε: (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t, optionally clipped to [−1, 1].
