@@ -164,8 +164,10 @@ export function makeSchedule(kind: ScheduleKind = "linear", T = 500): DiffusionS
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkTimestep } from "./schedule.ts";
  * checkTimestep(499, 500);
+ * assert.throws(() => checkTimestep(500, 500), RangeError);
  * ```
  */
 export function checkTimestep(t: number, T: number): void {
