@@ -16,8 +16,9 @@
  * @module
  */
 import type { SamplingDefaults } from "./model/labels.ts";
-import { atomicWriteFile, isSplitPart, loadSplitCheckpoint } from "./platform/files.ts";
+import { atomicWriteFile, isSplitPart, loadSplitParts } from "./platform/files.ts";
 import { sha256Hex } from "./platform/sha256.ts";
+import { CheckpointError } from "./checkpoint_error.ts";
 import {
   type CheckpointSource,
   type LoadCheckpointOptions,
@@ -27,6 +28,8 @@ import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.ts";
 import type { ModelConfig } from "./model/model.ts";
 import { SCHEDULE_KINDS, type ScheduleKind } from "./schedule.ts";
 import type { RngState } from "./rng.ts";
+
+export { CheckpointError };
 
 /** The format tag in every checkpoint. */
 export const CHECKPOINT_FORMAT = "emoji-diffusion";
@@ -84,24 +87,6 @@ export interface Checkpoint {
   tensors: Map<string, StoredTensor>;
   /** The format version the bytes were read from (set by {@linkcode decodeCheckpoint}). */
   formatVersion?: number;
-}
-
-/**
- * A checkpoint that cannot be read (missing tensors, corrupt, truncated, of another model), with the
- * reason: a runtime failure.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { CheckpointError, decodeCheckpoint } from "./checkpoint.ts";
- * let caught: unknown;
- * try { decodeCheckpoint(new Uint8Array(16)); } catch (e) { caught = e; }
- * assert.ok(caught instanceof CheckpointError);
- * ```
- */
-export class CheckpointError extends Error {
-  /** Always `"CheckpointError"`. */
-  override name = "CheckpointError";
 }
 
 /** Options of {@linkcode encodeCheckpoint}. */
@@ -370,7 +355,7 @@ export async function loadCheckpoint(
   options: LoadCheckpointOptions & DecodeOptions = {},
 ): Promise<Checkpoint> {
   if (typeof source === "string" && !/^(https?|file):/i.test(source) && isSplitPart(source)) {
-    return await loadSplitCheckpoint(source);
+    return await loadSplitParts(source, decodeCheckpoint);
   }
   const { bytes, name } = await readCheckpointSource(source, options);
   return decodeCheckpoint(bytes, name, options);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { CheckpointError } from "./checkpoint.ts";
+import { CheckpointError } from "./checkpoint_error.ts";
 import { isPermissionError, notFoundError, readLocalFile } from "./platform/files.ts";
 
 /** A checkpoint to read: a path, a URL (or a string starting `http:`, `https:`, `file:`), or its bytes. */

@@ -5,18 +5,17 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
 import {
   type Checkpoint,
-  CheckpointError,
   decodeCheckpoint,
   encodeCheckpoint,
   type EncodeOptions,
   type StoredTensor,
 } from "./checkpoint.ts";
 import { atomicWriteFile } from "./io.ts";
+import { isSplitPart, loadSplitParts, splitPartPath } from "./checkpoint_parts.ts";
 
-const PART_RE = /^(.*)-(\d{5})-of-(\d{5})\.safetensors$/;
+export { isSplitPart, splitPartPath };
 
 /** Room kept for each part's JSON header (tensor table and metadata) when sizing parts. */
 const HEADER_ALLOWANCE = 256 * 1024;
@@ -25,36 +24,6 @@ const HEADER_ALLOWANCE = 256 * 1024;
 export interface SplitOptions extends EncodeOptions {
   /** Largest file in bytes (default 16 MiB). */
   maxBytes?: number;
-}
-
-/**
- * The path of part `index` (1-based) of `count` for a base path without extension.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { splitPartPath } from "./checkpoint_split.ts";
- * assert.equal(splitPartPath("out/ema", 2, 3), "out/ema-00002-of-00003.safetensors");
- * ```
- */
-export function splitPartPath(base: string, index: number, count: number): string {
-  const pad = (n: number) => String(n).padStart(5, "0");
-  return `${base}-${pad(index)}-of-${pad(count)}.safetensors`;
-}
-
-/**
- * Whether a path names one part of a split checkpoint.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isSplitPart } from "./checkpoint_split.ts";
- * assert.ok(isSplitPart("ema-00001-of-00002.safetensors"));
- * assert.ok(!isSplitPart("ema.safetensors"));
- * ```
- */
-export function isSplitPart(path: string): boolean {
-  return PART_RE.test(basename(path));
 }
 
 /**
@@ -156,42 +125,5 @@ export async function saveSplitCheckpoint(
  * ```
  */
 export async function loadSplitCheckpoint(path: string): Promise<Checkpoint> {
-  const m = PART_RE.exec(basename(path));
-  if (!m) throw new CheckpointError(`"${path}" is not a part of a split checkpoint (<base>-00001-of-0000N)`);
-  const count = Number(m[3]);
-  if (count < 1 || Number(m[2]) < 1 || Number(m[2]) > count) {
-    throw new CheckpointError(`"${path}" has an impossible part number`);
-  }
-  const base = join(dirname(path), m[1]);
-  let joined: Checkpoint | null = null;
-  let metaJson = "";
-  for (let i = 1; i <= count; i++) {
-    const partPath = splitPartPath(base, i, count);
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(partPath);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) {
-        throw new CheckpointError(`split checkpoint part ${i} of ${count} is missing: ${partPath}`);
-      }
-      throw err;
-    }
-    const part = decodeCheckpoint(bytes, `checkpoint part "${partPath}"`);
-    const json = JSON.stringify(part.meta);
-    if (!joined) {
-      joined = { meta: part.meta, tensors: new Map() };
-      metaJson = json;
-    } else if (json !== metaJson) {
-      throw new CheckpointError(
-        `split checkpoint part ${i} of ${count} belongs to another checkpoint: ${partPath}`,
-      );
-    }
-    for (const [name, t] of part.tensors) {
-      if (joined.tensors.has(name)) {
-        throw new CheckpointError(`split checkpoint has tensor "${name}" twice (part ${i}: ${partPath})`);
-      }
-      joined.tensors.set(name, t);
-    }
-  }
-  return joined!;
+  return await loadSplitParts(path, decodeCheckpoint);
 }

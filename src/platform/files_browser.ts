@@ -95,13 +95,13 @@ export function isSplitPart(_path: string): boolean {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { loadSplitCheckpoint } from "./files_browser.ts";
+ * import { loadSplitParts } from "./files_browser.ts";
  * let failed = false;
- * await loadSplitCheckpoint("unet-00001-of-00002.safetensors").catch(() => failed = true);
+ * await loadSplitParts("unet-00001-of-00002.safetensors", () => ({ meta: {}, tensors: new Map() })).catch(() => failed = true);
  * assert.ok(failed);
  * ```
  */
-export function loadSplitCheckpoint(path: string): Promise<never> {
+export function loadSplitParts(path: string, _decode: unknown): Promise<never> {
   return Promise.reject(
     new Error(`checkpoint "${path}" is split into local files, which a browser cannot read`),
   );
