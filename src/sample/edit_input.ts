@@ -10,9 +10,13 @@ import { IMAGE_EXTENSIONS, rgbaToDatasetImage } from "../dataset/prepare.ts";
 import { type DecodedImage, decodeImage } from "../image/codec.ts";
 import type { Rgb } from "../image/colour.ts";
 import { rgb8ToFloat } from "../image/pixels.ts";
+import { UsageError } from "../errors.ts";
 
-/** An image file that cannot be used, with the file and the reason. */
-export class EditInputError extends Error {
+/**
+ * An image file that cannot be used, with the file and the reason: a usage error (the CLI exits 2),
+ * since the file was named by the caller.
+ */
+export class EditInputError extends UsageError {
   /** Always `"EditInputError"`. */
   override name = "EditInputError";
 }
