@@ -41,12 +41,13 @@
  *
  * @example The forward process
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend, makeSchedule, qSample } from "./mod.ts";
  * await initBackend("cpu", { log: null });
  * const schedule = makeSchedule("linear", 500);
  * const x0 = { data: new Float32Array(32 * 32 * 3), shape: [1, 32, 32, 3] as [number, number, number, number] };
  * const xt = await qSample(schedule, x0, [250], { data: new Float32Array(32 * 32 * 3).fill(1), shape: x0.shape });
- * console.assert(Math.abs(xt.data[0] - schedule.sqrtOneMinusAlphasCumprod[250]) < 1e-6);
+ * assert.ok(Math.abs(xt.data[0] - schedule.sqrtOneMinusAlphasCumprod[250]) < 1e-6);
  * ```
  *
  * @module

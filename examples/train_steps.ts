@@ -3,6 +3,7 @@
  *
  *   deno run --allow-read --allow-write --allow-env --allow-ffi --allow-sys examples/train_steps.ts [out-dir]
  */
+import assert from "node:assert/strict";
 import { initBackend, modelConfig, train } from "@emoji-diffusion/core";
 
 const out = Deno.args[0] ?? "data/runs/example";
@@ -24,4 +25,7 @@ const result = await train(
     },
   },
 );
+assert.equal(result.steps, 5);
+assert.equal(losses.length, 5, "onStep runs once a step");
+assert.ok(losses.every(Number.isFinite), "every loss is finite");
 console.log(`done: ${result.steps} steps, ${losses.length} callbacks, checkpoint ${result.checkpoint}`);

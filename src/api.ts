@@ -75,13 +75,14 @@ function checkBatch(b: ImageBatch, what: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend, makeSchedule, qSample } from "../mod.ts";
  * await initBackend("cpu", { log: null });
  * const s = makeSchedule("linear", 500);
  * const x0 = { data: new Float32Array(3), shape: [1, 1, 1, 3] as [number, number, number, number] };
  * const eps = { data: Float32Array.of(1, 1, 1), shape: x0.shape };
  * const xt = await qSample(s, x0, [499], eps);
- * console.assert(Math.abs(xt.data[0] - s.sqrtOneMinusAlphasCumprod[499]) < 1e-6);
+ * assert.ok(Math.abs(xt.data[0] - s.sqrtOneMinusAlphasCumprod[499]) < 1e-6);
  * ```
  */
 export async function qSample(
@@ -112,11 +113,12 @@ export interface LoadOptions extends LoadCheckpointOptions {
  *
  * @example Sample from an untrained tiny model
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmojiDiffusion, initBackend } from "../mod.ts";
  * await initBackend("cpu", { log: null });
  * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
  * const out = await m.sample({ n: 1, steps: 2, seed: 1 });
- * console.assert(out.images.length === 32 * 32 * 3);
+ * assert.equal(out.images.length, 32 * 32 * 3);
  * m.dispose();
  * ```
  */
@@ -206,15 +208,16 @@ export class EmojiDiffusion {
    *
    * @example Ask a (tiny, untrained) conditioned model for one vendor, with guidance
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmojiDiffusion, initBackend } from "../mod.ts";
    * await initBackend("cpu", { log: null });
    * const m = EmojiDiffusion.create({
    *   preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4,
    *   labels: { vendor: ["apple", "google"], subcategory: ["face-smiling"] },
    * });
-   * console.assert(m.labels?.vendor.join() === "apple,google");
+   * assert.equal(m.labels?.vendor.join(), "apple,google");
    * const out = await m.sample({ n: 1, steps: 2, seed: 1, labels: { vendor: "apple" }, guidance: 2 });
-   * console.assert(out.images.length === 32 * 32 * 3);
+   * assert.equal(out.images.length, 32 * 32 * 3);
    * m.dispose();
    * ```
    */
@@ -229,9 +232,10 @@ export class EmojiDiffusion {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmojiDiffusion } from "../mod.ts";
    * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
-   * console.assert(m.samplingDefaults === undefined); // a fresh model has none
+   * assert.equal(m.samplingDefaults, undefined); // a fresh model has none
    * m.dispose();
    * ```
    */
@@ -297,12 +301,14 @@ export class EmojiDiffusion {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmojiDiffusion } from "../mod.ts";
    * import { encodePng } from "./image/codec.ts";
    * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
    * const white = await encodePng(new Uint8Array(64 * 64 * 4).fill(255), 64, 64);
    * const x = await m.imageInput(white);
-   * console.assert(x.length === 32 * 32 * 3 && x.every((v) => v === 1));
+   * assert.equal(x.length, 32 * 32 * 3);
+   * assert.ok(x.every((v) => v === 1));
    * m.dispose();
    * ```
    */
@@ -317,11 +323,13 @@ export class EmojiDiffusion {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmojiDiffusion } from "../mod.ts";
    * import { encodePng } from "./image/codec.ts";
    * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
    * const mask = await m.maskInput(await encodePng(new Uint8Array(32 * 32 * 4).fill(255), 32, 32));
-   * console.assert(mask.length === 32 * 32 && mask.every((v) => v === 1));
+   * assert.equal(mask.length, 32 * 32);
+   * assert.ok(mask.every((v) => v === 1));
    * m.dispose();
    * ```
    */
@@ -337,11 +345,14 @@ export class EmojiDiffusion {
    *
    * @example Two variations of a grey square with a tiny untrained model
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmojiDiffusion, initBackend } from "../mod.ts";
    * await initBackend("cpu", { log: null });
    * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 }, { T: 20 });
    * const out = await m.variations(new Float32Array(32 * 32 * 3), { strength: 0.5, n: 2, steps: 4, seed: 1 });
-   * console.assert(out.n === 2 && out.images.length === 2 * 32 * 32 * 3 && out.evaluations === 2);
+   * assert.equal(out.n, 2);
+   * assert.equal(out.images.length, 2 * 32 * 32 * 3);
+   * assert.equal(out.evaluations, 2);
    * m.dispose();
    * ```
    */
@@ -356,12 +367,13 @@ export class EmojiDiffusion {
    *
    * @example Redraw the top half of a grey square with a tiny untrained model
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmojiDiffusion, initBackend } from "../mod.ts";
    * await initBackend("cpu", { log: null });
    * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 }, { T: 20 });
    * const mask = new Uint8Array(32 * 32).fill(1, 0, 16 * 32);
    * const out = await m.inpaint(new Float32Array(32 * 32 * 3), mask, { steps: 2, resample: 1 });
-   * console.assert(out.images.subarray(16 * 32 * 3).every((v) => v === 0)); // the kept half, exactly
+   * assert.ok(out.images.subarray(16 * 32 * 3).every((v) => v === 0)); // the kept half, exactly
    * m.dispose();
    * ```
    */
@@ -386,12 +398,14 @@ export class EmojiDiffusion {
    *
    * @example A 3-frame morph between seeds 1 and 2 with a tiny untrained model
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmojiDiffusion, initBackend } from "../mod.ts";
    * await initBackend("cpu", { log: null });
    * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 }, { T: 20 });
    * const out = await m.morph(1, 2, { frames: 3, steps: 2 });
    * const first = await m.sample({ n: 1, seed: 1, steps: 2 });
-   * console.assert(out.frames === 3 && out.images.subarray(0, 32 * 32 * 3).every((v, i) => Math.abs(v - first.images[i]) < 1e-5));
+   * assert.equal(out.frames, 3);
+   * assert.ok(out.images.subarray(0, 32 * 32 * 3).every((v, i) => Math.abs(v - first.images[i]) < 1e-5));
    * m.dispose();
    * ```
    */
@@ -441,11 +455,13 @@ export function train(config: Partial<TrainConfig> = {}, options: TrainOptions =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmojiDiffusion, initBackend, sample } from "../mod.ts";
  * await initBackend("cpu", { log: null });
  * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
  * const out = await sample(m, { n: 2, sampler: "ddim", steps: 2, seed: 3 });
- * console.assert(out.n === 2 && out.images.every((v) => v >= -1 && v <= 1));
+ * assert.equal(out.n, 2);
+ * assert.ok(out.images.every((v) => v >= -1 && v <= 1));
  * m.dispose();
  * ```
  */
@@ -488,9 +504,10 @@ export async function loadDataset(dir: string): Promise<DatasetImages> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gridPng } from "../mod.ts";
  * const png = await gridPng(new Float32Array(4 * 2 * 2 * 3), 4, 2, 1);
- * console.assert(png[1] === 0x50); // "PNG"
+ * assert.equal(png[1], 0x50); // "PNG"
  * ```
  */
 export async function gridPng(images: Float32Array, n: number, size: number, scale = 2): Promise<Uint8Array> {

@@ -236,8 +236,9 @@ async function startWebgpu(probe: AdapterProbe): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { releaseWebgpu } from "./backend.ts";
- * console.assert(releaseWebgpu() === false); // never started here
+ * assert.equal(releaseWebgpu(), false); // never started here
  * ```
  */
 export function releaseWebgpu(): boolean {
@@ -258,9 +259,10 @@ export function releaseWebgpu(): boolean {
  *
  * @example Start the CPU backend quietly
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "./backend.ts";
  * const info = await initBackend("cpu", { log: null });
- * console.assert(info.name === "cpu");
+ * assert.equal(info.name, "cpu");
  * ```
  */
 export async function initBackend(
@@ -337,8 +339,9 @@ export async function initBackend(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseBackendRequest } from "./backend.ts";
- * console.assert(parseBackendRequest("wasm") === "wasm");
+ * assert.equal(parseBackendRequest("wasm"), "wasm");
  * ```
  */
 export function parseBackendRequest(value: string): BackendRequest {

@@ -16,8 +16,9 @@
  * @module
  */
 import type { SamplingDefaults } from "./model/labels.ts";
-import { atomicWriteFile, isSplitPart, loadSplitCheckpoint } from "./platform/files.ts";
+import { atomicWriteFile, isSplitPart, loadSplitParts } from "./platform/files.ts";
 import { sha256Hex } from "./platform/sha256.ts";
+import { CheckpointError } from "./checkpoint_error.ts";
 import {
   type CheckpointSource,
   type LoadCheckpointOptions,
@@ -27,6 +28,8 @@ import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.ts";
 import type { ModelConfig } from "./model/model.ts";
 import { SCHEDULE_KINDS, type ScheduleKind } from "./schedule.ts";
 import type { RngState } from "./rng.ts";
+
+export { CheckpointError };
 
 /** The format tag in every checkpoint. */
 export const CHECKPOINT_FORMAT = "emoji-diffusion";
@@ -86,23 +89,6 @@ export interface Checkpoint {
   formatVersion?: number;
 }
 
-/**
- * A checkpoint that cannot be read (missing tensors, corrupt, truncated, of another model), with the
- * reason: a runtime failure.
- *
- * @example
- * ```ts
- * import { CheckpointError, decodeCheckpoint } from "./checkpoint.ts";
- * let caught: unknown;
- * try { decodeCheckpoint(new Uint8Array(16)); } catch (e) { caught = e; }
- * console.assert(caught instanceof CheckpointError);
- * ```
- */
-export class CheckpointError extends Error {
-  /** Always `"CheckpointError"`. */
-  override name = "CheckpointError";
-}
-
 /** Options of {@linkcode encodeCheckpoint}. */
 export interface EncodeOptions {
   /** Storage type: `F32` (default, bit-exact) or `F16` (half the size). */
@@ -114,11 +100,12 @@ export interface EncodeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CheckpointMeta, decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
  * const meta: CheckpointMeta = { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null };
  * const bytes = encodeCheckpoint({ meta, tensors: new Map([["params/a", { shape: [2], data: Float32Array.of(1, 2) }]]) });
- * console.assert(decodeCheckpoint(bytes).tensors.get("params/a")!.data[1] === 2);
+ * assert.equal(decodeCheckpoint(bytes).tensors.get("params/a")!.data[1], 2);
  * ```
  */
 export function encodeCheckpoint(ckpt: Checkpoint, options: EncodeOptions = {}): Uint8Array {
@@ -200,8 +187,9 @@ export interface DecodeOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeCheckpoint } from "./checkpoint.ts";
- * try { decodeCheckpoint(new Uint8Array(4)); } catch (e) { console.assert((e as Error).name === "CheckpointError"); }
+ * assert.throws(() => decodeCheckpoint(new Uint8Array(4)), { name: "CheckpointError" });
  * ```
  */
 export function decodeCheckpoint(
@@ -325,12 +313,13 @@ function checkMeta(meta: CheckpointMeta, source: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
  * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null }, tensors: new Map() };
  * const path = `${await Deno.makeTempDir()}/a.safetensors`;
  * await saveCheckpoint(path, ckpt);
- * console.assert((await loadCheckpoint(path)).meta.step === 0);
+ * assert.equal((await loadCheckpoint(path)).meta.step, 0);
  * ```
  */
 export async function saveCheckpoint(
@@ -353,11 +342,12 @@ export async function saveCheckpoint(
  *
  * @example From bytes
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CheckpointMeta, encodeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
  * const meta: CheckpointMeta = { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null };
  * const bytes = encodeCheckpoint({ meta, tensors: new Map([["params/a", { shape: [1], data: Float32Array.of(7) }]]) });
- * console.assert((await loadCheckpoint(bytes)).tensors.get("params/a")!.data[0] === 7);
+ * assert.equal((await loadCheckpoint(bytes)).tensors.get("params/a")!.data[0], 7);
  * ```
  */
 export async function loadCheckpoint(
@@ -365,7 +355,7 @@ export async function loadCheckpoint(
   options: LoadCheckpointOptions & DecodeOptions = {},
 ): Promise<Checkpoint> {
   if (typeof source === "string" && !/^(https?|file):/i.test(source) && isSplitPart(source)) {
-    return await loadSplitCheckpoint(source);
+    return await loadSplitParts(source, decodeCheckpoint);
   }
   const { bytes, name } = await readCheckpointSource(source, options);
   return decodeCheckpoint(bytes, name, options);
@@ -377,12 +367,13 @@ export async function loadCheckpoint(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Checkpoint, samplingCheckpoint } from "./checkpoint.ts";
  * const full: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 5, seed: 0, dataHash: null }, tensors: new Map([
  *   ["params/a", { shape: [1], data: Float32Array.of(1) }], ["ema/a", { shape: [1], data: Float32Array.of(2) }],
  *   ["adam_m/a", { shape: [1], data: Float32Array.of(3) }], ["data/mean", { shape: [1], data: Float32Array.of(0) }]]) };
- * console.assert([...samplingCheckpoint(full).tensors.keys()].join() === "ema/a,data/mean");
+ * assert.equal([...samplingCheckpoint(full).tensors.keys()].join(), "ema/a,data/mean");
  * ```
  */
 export function samplingCheckpoint(ckpt: Checkpoint, extra: Partial<CheckpointMeta> = {}): Checkpoint {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { CheckpointError } from "./checkpoint.ts";
+import { CheckpointError } from "./checkpoint_error.ts";
 import { isPermissionError, notFoundError, readLocalFile } from "./platform/files.ts";
 
 /** A checkpoint to read: a path, a URL (or a string starting `http:`, `https:`, `file:`), or its bytes. */
@@ -54,9 +54,11 @@ function asUrl(source: string | URL): URL | null {
  *
  * @example Bytes pass through unchanged
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readCheckpointSource } from "./checkpoint_source.ts";
  * const { bytes, name } = await readCheckpointSource(Uint8Array.of(1, 2, 3));
- * console.assert(bytes.length === 3 && name === "checkpoint");
+ * assert.equal(bytes.length, 3);
+ * assert.equal(name, "checkpoint");
  * ```
  */
 export async function readCheckpointSource(

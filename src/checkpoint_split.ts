@@ -5,18 +5,17 @@
  *
  * @module
  */
-import { basename, dirname, join } from "node:path";
 import {
   type Checkpoint,
-  CheckpointError,
   decodeCheckpoint,
   encodeCheckpoint,
   type EncodeOptions,
   type StoredTensor,
 } from "./checkpoint.ts";
 import { atomicWriteFile } from "./io.ts";
+import { isSplitPart, loadSplitParts, splitPartPath } from "./checkpoint_parts.ts";
 
-const PART_RE = /^(.*)-(\d{5})-of-(\d{5})\.safetensors$/;
+export { isSplitPart, splitPartPath };
 
 /** Room kept for each part's JSON header (tensor table and metadata) when sizing parts. */
 const HEADER_ALLOWANCE = 256 * 1024;
@@ -28,44 +27,18 @@ export interface SplitOptions extends EncodeOptions {
 }
 
 /**
- * The path of part `index` (1-based) of `count` for a base path without extension.
- *
- * @example
- * ```ts
- * import { splitPartPath } from "./checkpoint_split.ts";
- * console.assert(splitPartPath("out/ema", 2, 3) === "out/ema-00002-of-00003.safetensors");
- * ```
- */
-export function splitPartPath(base: string, index: number, count: number): string {
-  const pad = (n: number) => String(n).padStart(5, "0");
-  return `${base}-${pad(index)}-of-${pad(count)}.safetensors`;
-}
-
-/**
- * Whether a path names one part of a split checkpoint.
- *
- * @example
- * ```ts
- * import { isSplitPart } from "./checkpoint_split.ts";
- * console.assert(isSplitPart("ema-00001-of-00002.safetensors") && !isSplitPart("ema.safetensors"));
- * ```
- */
-export function isSplitPart(path: string): boolean {
-  return PART_RE.test(basename(path));
-}
-
-/**
  * Splits a checkpoint into parts whose encoded files stay under `maxBytes`, keeping tensor order;
  * every part carries the full metadata. A single tensor too large for a part is a RangeError.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Checkpoint } from "./checkpoint.ts";
  * import { splitCheckpoint } from "./checkpoint_split.ts";
  * const tensors = new Map(Array.from({ length: 4 }, (_, i) => [`ema/w${i}`, { shape: [100000], data: new Float32Array(100000) }]));
  * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null }, tensors };
- * console.assert(splitCheckpoint(ckpt, { maxBytes: 1_200_000 }).length === 2);
+ * assert.equal(splitCheckpoint(ckpt, { maxBytes: 1_200_000 }).length, 2);
  * ```
  */
 export function splitCheckpoint(ckpt: Checkpoint, options: SplitOptions = {}): Checkpoint[] {
@@ -97,6 +70,7 @@ export function splitCheckpoint(ckpt: Checkpoint, options: SplitOptions = {}): C
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Checkpoint } from "./checkpoint.ts";
  * import { saveSplitCheckpoint } from "./checkpoint_split.ts";
  * const dir = await Deno.makeTempDir();
@@ -104,7 +78,8 @@ export function splitCheckpoint(ckpt: Checkpoint, options: SplitOptions = {}): C
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null },
  *   tensors: new Map([["ema/a", { shape: [2], data: Float32Array.of(1, 2) }]]) };
  * const paths = await saveSplitCheckpoint(`${dir}/ema`, ckpt, { dtype: "F16" });
- * console.assert(paths.length === 1 && paths[0].endsWith("ema-00001-of-00001.safetensors"));
+ * assert.equal(paths.length, 1);
+ * assert.ok(paths[0].endsWith("ema-00001-of-00001.safetensors"));
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -134,6 +109,7 @@ export async function saveSplitCheckpoint(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { Checkpoint } from "./checkpoint.ts";
  * import { loadSplitCheckpoint, saveSplitCheckpoint } from "./checkpoint_split.ts";
  * const dir = await Deno.makeTempDir();
@@ -142,47 +118,12 @@ export async function saveSplitCheckpoint(
  *   schedule: { kind: "linear", T: 10 }, step: 7, seed: 0, dataHash: null }, tensors };
  * const paths = await saveSplitCheckpoint(`${dir}/ema`, ckpt, { maxBytes: 1_200_000 });
  * const back = await loadSplitCheckpoint(paths[1]);
- * console.assert(paths.length === 3 && back.tensors.size === 3 && back.tensors.get("ema/w2")!.data[0] === 2);
+ * assert.equal(paths.length, 3);
+ * assert.equal(back.tensors.size, 3);
+ * assert.equal(back.tensors.get("ema/w2")!.data[0], 2);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export async function loadSplitCheckpoint(path: string): Promise<Checkpoint> {
-  const m = PART_RE.exec(basename(path));
-  if (!m) throw new CheckpointError(`"${path}" is not a part of a split checkpoint (<base>-00001-of-0000N)`);
-  const count = Number(m[3]);
-  if (count < 1 || Number(m[2]) < 1 || Number(m[2]) > count) {
-    throw new CheckpointError(`"${path}" has an impossible part number`);
-  }
-  const base = join(dirname(path), m[1]);
-  let joined: Checkpoint | null = null;
-  let metaJson = "";
-  for (let i = 1; i <= count; i++) {
-    const partPath = splitPartPath(base, i, count);
-    let bytes: Uint8Array;
-    try {
-      bytes = await Deno.readFile(partPath);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) {
-        throw new CheckpointError(`split checkpoint part ${i} of ${count} is missing: ${partPath}`);
-      }
-      throw err;
-    }
-    const part = decodeCheckpoint(bytes, `checkpoint part "${partPath}"`);
-    const json = JSON.stringify(part.meta);
-    if (!joined) {
-      joined = { meta: part.meta, tensors: new Map() };
-      metaJson = json;
-    } else if (json !== metaJson) {
-      throw new CheckpointError(
-        `split checkpoint part ${i} of ${count} belongs to another checkpoint: ${partPath}`,
-      );
-    }
-    for (const [name, t] of part.tensors) {
-      if (joined.tensors.has(name)) {
-        throw new CheckpointError(`split checkpoint has tensor "${name}" twice (part ${i}: ${partPath})`);
-      }
-      joined.tensors.set(name, t);
-    }
-  }
-  return joined!;
+  return await loadSplitParts(path, decodeCheckpoint);
 }

@@ -22,8 +22,10 @@ export { UsageError };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { exitCodeFor, UsageError } from "./cli.ts";
- * console.assert(exitCodeFor(new UsageError("x")) === 2 && exitCodeFor(new RangeError("x")) === 1);
+ * assert.equal(exitCodeFor(new UsageError("x")), 2);
+ * assert.equal(exitCodeFor(new RangeError("x")), 1);
  * ```
  */
 export function exitCodeFor(err: unknown): 1 | 2 {
@@ -57,9 +59,10 @@ export async function runCli(main: () => Promise<void>): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseFlags } from "./cli.ts";
  * const { values } = parseFlags({ args: ["--n", "-3"], options: { n: { type: "string" } } });
- * console.assert(values.n === "-3");
+ * assert.equal(values.n, "-3");
  * ```
  */
 export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
@@ -84,10 +87,11 @@ export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typ
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { asUsage } from "./cli.ts";
  * let name = "";
  * try { asUsage(() => { throw new RangeError("bad"); }); } catch (e) { name = (e as Error).name; }
- * console.assert(name === "UsageError");
+ * assert.equal(name, "UsageError");
  * ```
  */
 export function asUsage<T>(check: () => T, prefix = ""): T {
@@ -228,8 +232,9 @@ export const PRIOR_USAGE =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { labelFlags } from "./cli.ts";
- * console.assert(labelFlags("label", ["vendor=google", "subcategory=face-smiling"]).vendor === "google");
+ * assert.equal(labelFlags("label", ["vendor=google", "subcategory=face-smiling"]).vendor, "google");
  * ```
  */
 export function labelFlags(name: string, flags: readonly string[]): Record<string, string> {
@@ -251,9 +256,10 @@ export function labelFlags(name: string, flags: readonly string[]): Record<strin
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { intervalFlag } from "./cli.ts";
- * console.assert(intervalFlag("guidance-interval", "0,0.6")?.[1] === 0.6);
- * console.assert(intervalFlag("guidance-interval", undefined) === undefined);
+ * assert.equal(intervalFlag("guidance-interval", "0,0.6")?.[1], 0.6);
+ * assert.equal(intervalFlag("guidance-interval", undefined), undefined);
  * ```
  */
 export function intervalFlag(name: string, value: string | undefined): GuidanceInterval | undefined {

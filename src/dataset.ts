@@ -70,12 +70,14 @@ export { type ForwardStrip, forwardStrip } from "./dataset/forward_strip.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ensureDataset } from "./dataset.ts";
  * import { encodePng } from "./image/codec.ts";
  * const src = await Deno.makeTempDir(), dir = `${await Deno.makeTempDir()}/set`;
  * await Deno.writeFile(`${src}/a.png`, await encodePng(Uint8Array.of(0, 0, 0, 255), 1, 1));
  * const ds = await ensureDataset(dir, { from: src, size: 2, log: null });
- * console.assert(ds.count === 1 && (await ensureDataset(dir)).count === 1);
+ * assert.equal(ds.count, 1);
+ * assert.equal((await ensureDataset(dir)).count, 1);
  * ```
  */
 export async function ensureDataset(

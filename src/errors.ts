@@ -15,9 +15,11 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { UsageError } from "./errors.ts";
  * const err = new UsageError("--n must be an integer >= 1, got \"-3\"");
- * console.assert(err instanceof Error && err.name === "UsageError");
+ * assert.ok(err instanceof Error);
+ * assert.equal(err.name, "UsageError");
  * ```
  */
 export class UsageError extends Error {
@@ -41,9 +43,11 @@ export interface LockOwner {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RunLockedError, UsageError } from "./errors.ts";
  * const err = new RunLockedError("data/runs/a", { pid: 1, startedAt: "", host: "h" });
- * console.assert(err instanceof UsageError && err.message.includes("pid 1"));
+ * assert.ok(err instanceof UsageError);
+ * assert.ok(err.message.includes("pid 1"));
  * ```
  */
 export class RunLockedError extends UsageError {
@@ -75,9 +79,10 @@ export class RunLockedError extends UsageError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RunWriteError } from "./errors.ts";
  * const err = new RunWriteError("data/runs/a/ckpt-000040.safetensors", "No space left on device", "nothing");
- * console.assert(err.message.startsWith("could not write data/runs/a/ckpt-000040.safetensors"));
+ * assert.ok(err.message.startsWith("could not write data/runs/a/ckpt-000040.safetensors"));
  * ```
  */
 export class RunWriteError extends Error {

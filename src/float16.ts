@@ -12,8 +12,9 @@ const u32 = new Uint32Array(f32.buffer);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { float32ToFloat16Bits, float16BitsToFloat32 } from "./float16.ts";
- * console.assert(float16BitsToFloat32(float32ToFloat16Bits(1.5)) === 1.5);
+ * assert.equal(float16BitsToFloat32(float32ToFloat16Bits(1.5)), 1.5);
  * ```
  */
 export function float32ToFloat16Bits(value: number): number {
@@ -53,8 +54,9 @@ export function float32ToFloat16Bits(value: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { float16BitsToFloat32 } from "./float16.ts";
- * console.assert(float16BitsToFloat32(0x3c00) === 1);
+ * assert.equal(float16BitsToFloat32(0x3c00), 1);
  * ```
  */
 export function float16BitsToFloat32(h: number): number {

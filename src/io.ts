@@ -11,10 +11,11 @@ import { dirname } from "node:path";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { atomicWriteFile } from "./io.ts";
  * const dir = await Deno.makeTempDir();
  * await atomicWriteFile(`${dir}/a.txt`, new TextEncoder().encode("hi"));
- * console.assert(await Deno.readTextFile(`${dir}/a.txt`) === "hi");
+ * assert.equal(await Deno.readTextFile(`${dir}/a.txt`), "hi");
  * ```
  */
 export async function atomicWriteFile(path: string, data: Uint8Array | string): Promise<void> {

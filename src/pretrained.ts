@@ -28,8 +28,9 @@ const FILES: Record<PretrainedModel, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pretrainedUrl } from "./pretrained.ts";
- * console.assert(pretrainedUrl("apple-faces").pathname.endsWith("/data/models/apple-faces-unet.safetensors"));
+ * assert.ok(pretrainedUrl("apple-faces").pathname.endsWith("/data/models/apple-faces-unet.safetensors"));
  * ```
  */
 export function pretrainedUrl(name: PretrainedModel): URL {

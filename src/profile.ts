@@ -38,12 +38,14 @@ export interface ForwardProfile {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "./backend.ts";
  * import { modelConfig } from "./model/model.ts";
  * import { profileForward } from "./profile.ts";
  * await initBackend("cpu", { log: null });
  * const p = await profileForward(modelConfig("unet", { channels: 8, channelMult: [1, 2], groups: 4 }), 1, 1, 0);
- * console.assert(p.rows.some((r) => r.kernel.includes("Conv2D")) && p.kernelMs > 0);
+ * assert.ok(p.rows.some((r) => r.kernel.includes("Conv2D")));
+ * assert.ok(p.kernelMs > 0);
  * ```
  */
 export async function profileForward(
@@ -143,9 +145,11 @@ async function profileRuns(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatProfile } from "./profile.ts";
  * const text = formatProfile({ rows: [{ kernel: "Conv2D", count: 2, ms: 8 }, { kernel: "Add", count: 4, ms: 2 }], wallMs: 11, plainMs: 10.5, kernelMs: 10 }, 1);
- * console.assert(text.includes("| Conv2D | 2 | 8.0 | 80 % |") && text.includes("| (1 other kernels) | 4 | 2.0 | 20 % |"));
+ * assert.ok(text.includes("| Conv2D | 2 | 8.0 | 80 % |"));
+ * assert.ok(text.includes("| (1 other kernels) | 4 | 2.0 | 20 % |"));
  * ```
  */
 export function formatProfile(p: ForwardProfile, top = 15): string {

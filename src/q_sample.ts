@@ -22,6 +22,7 @@ export function perExample(coef: Float64Array, t: ArrayLike<number>): tf.Tensor4
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { makeSchedule } from "./schedule.ts";
@@ -30,7 +31,7 @@ export function perExample(coef: Float64Array, t: ArrayLike<number>): tf.Tensor4
  * const s = makeSchedule("linear", 500);
  * const xt = qSampleTensor(s, tf.zeros([1, 2, 2, 3]), [10], tf.ones([1, 2, 2, 3]));
  * const v = await xt.data();
- * console.assert(Math.abs(v[0] - s.sqrtOneMinusAlphasCumprod[10]) < 1e-6);
+ * assert.ok(Math.abs(v[0] - s.sqrtOneMinusAlphasCumprod[10]) < 1e-6);
  * ```
  */
 export function qSampleTensor(

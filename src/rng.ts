@@ -29,9 +29,10 @@ function splitmix32(seed: number): () => number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Rng } from "./rng.ts";
  * const a = new Rng(7), b = new Rng(7);
- * console.assert(a.normal() === b.normal());
+ * assert.equal(a.normal(), b.normal());
  * ```
  */
 export class Rng {

@@ -53,9 +53,11 @@ function checkT(T: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { linearBetaSchedule } from "./schedule.ts";
  * const b = linearBetaSchedule(500);
- * console.assert(b[0] === 1e-4 && Math.abs(b[499] - 0.02) < 1e-12);
+ * assert.equal(b[0], 1e-4);
+ * assert.ok(Math.abs(b[499] - 0.02) < 1e-12);
  * ```
  */
 export function linearBetaSchedule(T: number, start = 1e-4, end = 0.02): Float64Array {
@@ -74,9 +76,11 @@ export function linearBetaSchedule(T: number, start = 1e-4, end = 0.02): Float64
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cosineBetaSchedule } from "./schedule.ts";
  * const b = cosineBetaSchedule(500);
- * console.assert(b[499] === 0.999 && b[0] < b[250]);
+ * assert.equal(b[499], 0.999);
+ * assert.ok(b[0] < b[250]);
  * ```
  */
 export function cosineBetaSchedule(T: number, s = 0.008, maxBeta = 0.999): Float64Array {
@@ -94,9 +98,10 @@ export function cosineBetaSchedule(T: number, s = 0.008, maxBeta = 0.999): Float
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { scheduleFromBetas } from "./schedule.ts";
  * const s = scheduleFromBetas("linear", Float64Array.of(0.1, 0.2));
- * console.assert(Math.abs(s.alphasCumprod[1] - 0.72) < 1e-12);
+ * assert.ok(Math.abs(s.alphasCumprod[1] - 0.72) < 1e-12);
  * ```
  */
 export function scheduleFromBetas(kind: ScheduleKind, betas: Float64Array): DiffusionSchedule {
@@ -141,9 +146,11 @@ export function scheduleFromBetas(kind: ScheduleKind, betas: Float64Array): Diff
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSchedule } from "./schedule.ts";
  * const s = makeSchedule("cosine", 500);
- * console.assert(s.T === 500 && s.alphasCumprodPrev[0] === 1);
+ * assert.equal(s.T, 500);
+ * assert.equal(s.alphasCumprodPrev[0], 1);
  * ```
  */
 export function makeSchedule(kind: ScheduleKind = "linear", T = 500): DiffusionSchedule {
@@ -157,8 +164,10 @@ export function makeSchedule(kind: ScheduleKind = "linear", T = 500): DiffusionS
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkTimestep } from "./schedule.ts";
  * checkTimestep(499, 500);
+ * assert.throws(() => checkTimestep(500, 500), RangeError);
  * ```
  */
 export function checkTimestep(t: number, T: number): void {

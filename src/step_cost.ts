@@ -40,6 +40,7 @@ function tensorBytes(t: tf.Tensor): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { measureCost } from "./step_cost.ts";
@@ -50,7 +51,8 @@ function tensorBytes(t: tf.Tensor): number {
  *   await y.data();
  *   y.dispose();
  * });
- * console.assert(cost.kernels === 2 && cost.syncs === 1);
+ * assert.equal(cost.kernels, 2);
+ * assert.equal(cost.syncs, 1);
  * x.dispose();
  * ```
  */

@@ -22,9 +22,10 @@ export const WASM_PACKAGE = "@tensorflow/tfjs-backend-wasm";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { version_wasm } from "@tensorflow/tfjs-backend-wasm";
  * import { wasmPackageDir } from "./wasm_package.ts";
- * console.assert(Deno.statSync(`${wasmPackageDir(version_wasm)}/dist/tfjs-backend-wasm-simd.wasm`).isFile);
+ * assert.ok(Deno.statSync(`${wasmPackageDir(version_wasm)}/dist/tfjs-backend-wasm-simd.wasm`).isFile);
  * ```
  */
 export function wasmPackageDir(version: string): string {

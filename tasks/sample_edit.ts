@@ -12,13 +12,7 @@ import type { Checkpoint } from "../src/checkpoint.ts";
 import { parseColor, type Rgb } from "../src/image/colour.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { editImages, type MorphEnd, morphImages } from "../src/sample/edit.ts";
-import {
-  EditInputError,
-  imageToModelInput,
-  listInputFiles,
-  maskFromRgba,
-  readImageFile,
-} from "../src/sample/edit_input.ts";
+import { imageToModelInput, listInputFiles, maskFromRgba, readImageFile } from "../src/sample/edit_input.ts";
 import { writeEditGrid, writeMorphFiles } from "../src/sample/edit_output.ts";
 import { formatSamplingProgress } from "../src/sample/progress.ts";
 import type { SamplerName } from "../src/sample/sample.ts";
@@ -101,15 +95,6 @@ function strengthFlag(value: string | undefined, fallback: number): number {
   return s;
 }
 
-async function asUsage<T>(f: () => Promise<T>): Promise<T> {
-  try {
-    return await f();
-  } catch (err) {
-    if (err instanceof EditInputError) throw new UsageError(err.message);
-    throw err;
-  }
-}
-
 function progressPrinter(n: number): (done: number, total: number) => void {
   const isTty = Deno.stderr.isTerminal();
   let lastPct = -1;
@@ -167,18 +152,15 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
   if (v.resample !== undefined && v.mask === undefined) {
     throw new UsageError(`--resample applies to --mask only`);
   }
-  const paths = await asUsage(async () => {
-    const all: string[] = [];
-    for (const item of v.from!.flatMap((f) => f.split(",")).filter((f) => f !== "")) {
-      all.push(...await listInputFiles(item, "--from"));
-    }
-    return all;
-  });
+  const paths: string[] = [];
+  for (const item of v.from!.flatMap((f) => f.split(",")).filter((f) => f !== "")) {
+    paths.push(...await listInputFiles(item, "--from"));
+  }
   if (paths.length === 0) throw new UsageError(`--from names no file`);
-  const inputs = await asUsage(() => Promise.all(paths.map((p) => readInput(p, "--from", size, bg))));
+  const inputs = await Promise.all(paths.map((p) => readInput(p, "--from", size, bg)));
   let mask: Uint8Array | undefined;
   if (v.mask !== undefined) {
-    const img = await asUsage(() => readImageFile(v.mask!, "--mask"));
+    const img = await readImageFile(v.mask, "--mask");
     const fits = (w: number, h: number) => img.width === w && img.height === h;
     if (!fits(size, size) && !inputs.every((i) => fits(i.width, i.height))) {
       throw new UsageError(
@@ -248,13 +230,11 @@ async function runMorph(v: EditFlags, s: SharedSampling, size: number, bg: Rgb):
     throw new UsageError(`--morph needs a deterministic sampler: --eta 0, got ${s.eta}`);
   }
   const frames = intFlag("frames", v.frames, 8, 2, 256);
-  const parsed: MorphEnd[] = await asUsage(() =>
-    Promise.all(ends.map(async (e) => {
-      const t = e.trim();
-      if (/^\d+$/.test(t)) return Number(t);
-      return (await readInput(t, "--morph", size, bg)).x;
-    }))
-  );
+  const parsed: MorphEnd[] = await Promise.all(ends.map(async (e) => {
+    const t = e.trim();
+    if (/^\d+$/.test(t)) return Number(t);
+    return (await readInput(t, "--morph", size, bg)).x;
+  }));
   await initBackend(s.backend, { wasmThreads: threadsFlag(s.threads), tempDir: "data/.cache" });
   const loaded = modelFromCheckpoint(s.ckpt, !s.raw);
   console.error(

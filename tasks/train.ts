@@ -22,7 +22,7 @@ import { SCHEDULE_KINDS } from "../src/schedule.ts";
 import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
 import { DEFAULT_COND_DROP, validateTrainConfig } from "../src/train/trainer.ts";
 import { RunFolder } from "../src/train/run_folder.ts";
-import { loadTrainRecipe, type TrainRecipe, TrainRecipeError } from "../src/train/config_file.ts";
+import { loadTrainRecipe, type TrainRecipe } from "../src/train/config_file.ts";
 import { exportForReturn } from "../src/train/return_files.ts";
 import { loadEmojiDataset } from "../src/dataset.ts";
 import { pathExists } from "../src/io.ts";
@@ -114,14 +114,7 @@ async function main(): Promise<void> {
   }) as { values: Record<string, string | undefined> & { help?: boolean } };
   if (v.help) return console.log(USAGE);
   let recipe: TrainRecipe = { config: {} };
-  if (v.config !== undefined) {
-    try {
-      recipe = await loadTrainRecipe(v.config);
-    } catch (err) {
-      if (err instanceof TrainRecipeError) throw new UsageError(`--config ${err.message}`);
-      throw err;
-    }
-  }
+  if (v.config !== undefined) recipe = await loadTrainRecipe(v.config, `--config ${v.config}`);
   // precedence: flags, then the recipe file, then the defaults
   const B = { ...D, ...recipe.config };
   const preset = choiceFlag("model", v.model, MODEL_PRESETS, B.model.preset);

@@ -117,9 +117,12 @@ function choices<T extends string>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseGpuCheckArgs } from "./gpu_check.ts";
  * const o = parseGpuCheckArgs(["--quick", "--no-peer"], []);
- * console.assert(o.quick && o.trainBatches.join() === "2" && o.peerScript === null);
+ * assert.ok(o.quick);
+ * assert.equal(o.trainBatches.join(), "2");
+ * assert.equal(o.peerScript, null);
  * ```
  */
 export function parseGpuCheckArgs(args: string[], peerCandidates: string[]): GpuCheckOptions {
@@ -222,10 +225,11 @@ interface BenchResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { renderMarkdown } from "./gpu_check.ts";
  * const md = renderMarkdown({ started: "t", machine: { deno: "deno 2", os: "linux", cpus: 1 }, options: {} as never,
  *   steps: { compare: { status: "ok", seconds: 1, result: { meanAbsDiff255: 0.25, maxAbsDiff255: 3, n: 2 } } } });
- * console.assert(md.includes("0.25"));
+ * assert.ok(md.includes("0.25"));
  * ```
  */
 export function renderMarkdown(report: GpuCheckReport): string {
@@ -335,10 +339,11 @@ export function renderMarkdown(report: GpuCheckReport): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { writeReport } from "./gpu_check.ts";
  * const dir = await Deno.makeTempDir();
  * const paths = await writeReport(dir, { started: "t", machine: { deno: "d", os: "o", cpus: 1 }, options: {} as never, steps: {} });
- * console.assert(paths.length === 2);
+ * assert.equal(paths.length, 2);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -355,9 +360,11 @@ export async function writeReport(dir: string, report: GpuCheckReport): Promise<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imageDifference } from "./gpu_check.ts";
  * const d = imageDifference(Float32Array.of(0, 1), Float32Array.of(0, 0));
- * console.assert(Math.abs(d.mean - 63.75) < 1e-9 && d.max === 127.5);
+ * assert.ok(Math.abs(d.mean - 63.75) < 1e-9);
+ * assert.equal(d.max, 127.5);
  * ```
  */
 export function imageDifference(a: Float32Array, b: Float32Array): { mean: number; max: number } {

@@ -159,10 +159,11 @@ async function serveFile(path: string, method: string): Promise<Response> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeHandler } from "./server.ts";
  * const handler = await makeHandler({ bundle: new TextEncoder().encode("console.log(1)") });
  * const res = await handler(new Request("http://127.0.0.1/page.js"));
- * console.assert(res.headers.get("cross-origin-embedder-policy") === "require-corp");
+ * assert.equal(res.headers.get("cross-origin-embedder-policy"), "require-corp");
  * await res.body?.cancel();
  * ```
  */

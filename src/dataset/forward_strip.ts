@@ -36,6 +36,7 @@ export interface ForwardStrip {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import "@tensorflow/tfjs-backend-cpu";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { forwardStrip } from "./forward_strip.ts";
@@ -43,7 +44,9 @@ export interface ForwardStrip {
  * import { Rng } from "../rng.ts";
  * await tf.setBackend("cpu");
  * const strip = await forwardStrip(new Float32Array(4 * 4 * 3), 1, 4, [makeSchedule("linear")], [0, 499], new Rng(0));
- * console.assert(strip.rows === 1 && strip.cols === 2 && strip.data.length === 2 * 48);
+ * assert.equal(strip.rows, 1);
+ * assert.equal(strip.cols, 2);
+ * assert.equal(strip.data.length, 2 * 48);
  * ```
  */
 export async function forwardStrip(

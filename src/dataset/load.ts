@@ -43,12 +43,13 @@ export interface SamplerState {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DatasetSampler } from "./load.ts";
  * import { Rng } from "../rng.ts";
  * const images = Float32Array.from({ length: 3 * 2 * 2 * 3 }, (_, i) => (i % 7) / 7);
  * const sampler = new DatasetSampler(images, 3, 2, new Rng(1), 2);
  * const batch = sampler.nextBatchArray();
- * console.assert(batch.length === 2 * 2 * 2 * 3);
+ * assert.equal(batch.length, 2 * 2 * 2 * 3);
  * ```
  */
 export class DatasetSampler {
@@ -162,11 +163,13 @@ export class DatasetSampler {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmojiDataset } from "./load.ts";
  * import { Rng } from "../rng.ts";
  * const ds = new EmojiDataset(new Float32Array(2 * 4 * 4 * 3), 2, 4);
  * const batch = ds.sampler(new Rng(0), 2).nextBatchArray();
- * console.assert(ds.image(1).length === 48 && batch.length === 96);
+ * assert.equal(ds.image(1).length, 48);
+ * assert.equal(batch.length, 96);
  * ```
  */
 export class EmojiDataset {
@@ -259,6 +262,7 @@ async function listDatasets(parent: string): Promise<string[]> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadEmojiDataset } from "./load.ts";
  * import { prepareDataset } from "./prepare.ts";
  * import { encodePng } from "../image/codec.ts";
@@ -266,7 +270,8 @@ async function listDatasets(parent: string): Promise<string[]> {
  * await Deno.writeFile(`${src}/a.png`, await encodePng(Uint8Array.of(255, 255, 255, 255), 1, 1));
  * await prepareDataset({ from: src, size: 2, out, log: null });
  * const ds = await loadEmojiDataset(out);
- * console.assert(ds.count === 1 && ds.images.every((v) => v === 1));
+ * assert.equal(ds.count, 1);
+ * assert.ok(ds.images.every((v) => v === 1));
  * ```
  */
 export async function loadEmojiDataset(dir: string): Promise<EmojiDataset> {

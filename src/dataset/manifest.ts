@@ -22,10 +22,12 @@ export const ATLAS_FILE = "atlas.png";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DatasetError } from "./manifest.ts";
  * import { UsageError } from "../errors.ts";
- * console.assert(new DatasetError("x") instanceof UsageError && !new DatasetError("x").corrupt);
- * console.assert(new DatasetError("x", { corrupt: true }).corrupt);
+ * assert.ok(new DatasetError("x") instanceof UsageError);
+ * assert.ok(!new DatasetError("x").corrupt);
+ * assert.ok(new DatasetError("x", { corrupt: true }).corrupt);
  * ```
  */
 export class DatasetError extends UsageError {
@@ -132,10 +134,11 @@ export interface DatasetManifest {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateManifest } from "./manifest.ts";
  * let failed = false;
  * try { validateManifest({ format: "x" }, "m.json"); } catch { failed = true; }
- * console.assert(failed);
+ * assert.ok(failed);
  * ```
  */
 export function validateManifest(value: unknown, where: string): DatasetManifest {
@@ -176,8 +179,9 @@ export function validateManifest(value: unknown, where: string): DatasetManifest
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha256Hex } from "./manifest.ts";
- * console.assert((await sha256Hex(new Uint8Array())).startsWith("e3b0c442"));
+ * assert.ok((await sha256Hex(new Uint8Array())).startsWith("e3b0c442"));
  * ```
  */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {

@@ -89,9 +89,11 @@ export const FIT_MODES: readonly ("pad" | "crop")[] = ["pad", "crop"];
  *
  * @example A 2×1 image padded: one background row below (the odd row goes after the image)
  * ```ts
+ * import assert from "node:assert/strict";
  * import { padToSquare } from "./prepare.ts";
  * const { data, side } = padToSquare(Float32Array.of(1, 1, 1, 2, 2, 2), 2, 1, [9, 9, 9]);
- * console.assert(side === 2 && data.join() === "1,1,1,2,2,2,9,9,9,9,9,9");
+ * assert.equal(side, 2);
+ * assert.equal(data.join(), "1,1,1,2,2,2,9,9,9,9,9,9");
  * ```
  */
 export function padToSquare(rgb: Float32Array, width: number, height: number, bg: Rgb): {
@@ -115,9 +117,10 @@ export function padToSquare(rgb: Float32Array, width: number, height: number, bg
  *
  * @example A 2×2 half-transparent white image over black becomes one grey pixel
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgbaToDatasetImage } from "./prepare.ts";
  * const rgba = new Uint8Array(16).fill(255).map((v, i) => (i % 4 === 3 ? 128 : v));
- * console.assert(rgbaToDatasetImage(rgba, 2, 2, [0, 0, 0], 1).join() === "128,128,128");
+ * assert.equal(rgbaToDatasetImage(rgba, 2, 2, [0, 0, 0], 1).join(), "128,128,128");
  * ```
  */
 export function rgbaToDatasetImage(
@@ -372,12 +375,14 @@ async function collectPackages(ctx: CollectContext): Promise<Collected> {
  *
  * @example Prepare a dataset from a folder of one generated PNG
  * ```ts
+ * import assert from "node:assert/strict";
  * import { prepareDataset } from "./prepare.ts";
  * import { encodePng } from "../image/codec.ts";
  * const src = await Deno.makeTempDir(), out = `${await Deno.makeTempDir()}/set`;
  * await Deno.writeFile(`${src}/red.png`, await encodePng(Uint8Array.of(255, 0, 0, 255), 1, 1));
  * const { manifest } = await prepareDataset({ from: src, size: 4, out, log: null });
- * console.assert(manifest.count === 1 && manifest.images[0].shortName === "red");
+ * assert.equal(manifest.count, 1);
+ * assert.equal(manifest.images[0].shortName, "red");
  * ```
  */
 export async function prepareDataset(options: PrepareOptions = {}): Promise<PrepareResult> {

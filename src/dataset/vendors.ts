@@ -62,8 +62,9 @@ export interface VendorPackage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseVendors } from "./vendors.ts";
- * console.assert(parseVendors("apple,google").join() === "apple,google");
+ * assert.equal(parseVendors("apple,google").join(), "apple,google");
  * ```
  */
 export function parseVendors(value: string): Vendor[] {
@@ -88,9 +89,11 @@ export function parseVendors(value: string): Vendor[] {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { locateVendorPackage } from "./vendors.ts";
  * const pkg = await locateVendorPackage("apple");
- * console.assert(pkg.name === "emoji-datasource-apple" && pkg.imageDir.endsWith("img/apple/64"));
+ * assert.equal(pkg.name, "emoji-datasource-apple");
+ * assert.ok(pkg.imageDir.endsWith("img/apple/64"));
  * ```
  */
 export async function locateVendorPackage(vendor: Vendor): Promise<VendorPackage> {
@@ -118,9 +121,10 @@ export async function locateVendorPackage(vendor: Vendor): Promise<VendorPackage
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { locateVendorPackage, readEmojiRecords } from "./vendors.ts";
  * const records = await readEmojiRecords(await locateVendorPackage("apple"));
- * console.assert(records.some((r) => r.short_name === "grinning"));
+ * assert.ok(records.some((r) => r.short_name === "grinning"));
  * ```
  */
 export async function readEmojiRecords(pkg: VendorPackage): Promise<EmojiRecord[]> {
@@ -133,8 +137,9 @@ export async function readEmojiRecords(pkg: VendorPackage): Promise<EmojiRecord[
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { slug } from "./vendors.ts";
- * console.assert(slug("Smileys & Emotion") === "smileys-emotion");
+ * assert.equal(slug("Smileys & Emotion"), "smileys-emotion");
  * ```
  */
 export function slug(s: string): string {
@@ -164,10 +169,12 @@ export interface ResolvedFilter {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { locateVendorPackage, readEmojiRecords, resolveFilter } from "./vendors.ts";
  * const records = await readEmojiRecords(await locateVendorPackage("apple"));
  * const f = resolveFilter(records, undefined, undefined);
- * console.assert(f.isDefault && f.subcategories.includes("face-smiling"));
+ * assert.ok(f.isDefault);
+ * assert.ok(f.subcategories.includes("face-smiling"));
  * ```
  */
 export function resolveFilter(
@@ -214,10 +221,11 @@ export function resolveFilter(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { locateVendorPackage, readEmojiRecords, resolveFilter, selectRecords } from "./vendors.ts";
  * const records = await readEmojiRecords(await locateVendorPackage("apple"));
  * const faces = selectRecords(records, resolveFilter(records, undefined, undefined), "apple");
- * console.assert(faces.length > 100);
+ * assert.ok(faces.length > 100);
  * ```
  */
 export function selectRecords(records: EmojiRecord[], filter: ResolvedFilter, vendor: Vendor): EmojiRecord[] {

@@ -53,10 +53,13 @@ export interface ColourOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { colourStats } from "./colour.ts";
  * const red = new Float32Array(2 * 2 * 3).map((_, i) => (i % 3 === 0 ? 1 : -1)); // pure red 2×2
  * const c = colourStats(red, 1, 2);
- * console.assert(c.all.saturation === 1 && c.all.brightness === 1 && c.all.channelMeans[0] === 1);
+ * assert.equal(c.all.saturation, 1);
+ * assert.equal(c.all.brightness, 1);
+ * assert.equal(c.all.channelMeans[0], 1);
  * ```
  */
 export function colourStats(

@@ -11,8 +11,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkImages } from "./common.ts";
- * console.assert(checkImages(new Float32Array(2 * 4 * 4 * 3), 2, 4) === 48);
+ * assert.equal(checkImages(new Float32Array(2 * 4 * 4 * 3), 2, 4), 48);
  * ```
  */
 export function checkImages(images: Float32Array, n: number, size: number, what = "images"): number {
@@ -37,8 +38,9 @@ export function checkImages(images: Float32Array, n: number, size: number, what 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { countImages } from "./common.ts";
- * console.assert(countImages(new Float32Array(5 * 32 * 32 * 3), 32) === 5);
+ * assert.equal(countImages(new Float32Array(5 * 32 * 32 * 3), 32), 5);
  * ```
  */
 export function countImages(images: Float32Array, size: number, what = "images"): number {
@@ -58,9 +60,10 @@ export function countImages(images: Float32Array, size: number, what = "images")
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { squaredDistance } from "./common.ts";
  * const a = Float32Array.of(0, 0, 0, 1, 1, 1);
- * console.assert(squaredDistance(a, 0, a, 1, 3) === 3);
+ * assert.equal(squaredDistance(a, 0, a, 1, 3), 3);
  * ```
  */
 export function squaredDistance(a: Float32Array, i: number, b: Float32Array, j: number, per: number): number {
@@ -78,8 +81,10 @@ export function squaredDistance(a: Float32Array, i: number, b: Float32Array, j: 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { median } from "./common.ts";
- * console.assert(median([3, 1, 2]) === 2 && median([4, 1, 2, 3]) === 2.5);
+ * assert.equal(median([3, 1, 2]), 2);
+ * assert.equal(median([4, 1, 2, 3]), 2.5);
  * ```
  */
 export function median(values: ArrayLike<number>): number {

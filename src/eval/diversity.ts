@@ -12,9 +12,10 @@ import { checkImages, squaredDistance } from "./common.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { meanPairwiseDistance } from "./diversity.ts";
  * const imgs = new Float32Array(2 * 1 * 1 * 3).fill(1, 3); // (0,0,0) and (1,1,1)
- * console.assert(Math.abs(meanPairwiseDistance(imgs, 2, 1) - Math.sqrt(3)) < 1e-12);
+ * assert.ok(Math.abs(meanPairwiseDistance(imgs, 2, 1) - Math.sqrt(3)) < 1e-12);
  * ```
  */
 export function meanPairwiseDistance(images: Float32Array, n: number, size = 32): number {
@@ -42,11 +43,14 @@ export interface DiversityResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { diversity } from "./diversity.ts";
  * const same = new Float32Array(3 * 2 * 2 * 3).fill(0.5);
  * const train = new Float32Array(2 * 2 * 2 * 3).fill(1, 12);
  * const d = diversity(same, 3, train, 2, 2);
- * console.assert(d.samples === 0 && d.train === Math.sqrt(12) && d.ratio === 0);
+ * assert.equal(d.samples, 0);
+ * assert.equal(d.train, Math.sqrt(12));
+ * assert.equal(d.ratio, 0);
  * ```
  */
 export function diversity(

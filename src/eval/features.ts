@@ -26,8 +26,9 @@ import { checkImages } from "./common.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CONV_ENCODER } from "./features.ts";
- * console.assert(CONV_ENCODER.dim === 2 * CONV_ENCODER.channels[2]);
+ * assert.equal(CONV_ENCODER.dim, 2 * CONV_ENCODER.channels[2]);
  * ```
  */
 export const CONV_ENCODER: {
@@ -51,8 +52,9 @@ export const CONV_ENCODER: {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { PIXEL8_DIM } from "./features.ts";
- * console.assert(PIXEL8_DIM === 192);
+ * assert.equal(PIXEL8_DIM, 192);
  * ```
  */
 export const PIXEL8_DIM = 192;
@@ -66,9 +68,11 @@ let cachedWeights: Float64Array[] | null = null;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { convEncoderWeights } from "./features.ts";
  * const w = convEncoderWeights();
- * console.assert(w.length === 3 && w[0].length === 3 * 3 * 3 * 32);
+ * assert.equal(w.length, 3);
+ * assert.equal(w[0].length, 3 * 3 * 3 * 32);
  * ```
  */
 export function convEncoderWeights(): Float64Array[] {
@@ -134,10 +138,12 @@ function convS2Relu(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { randomConvFeatures } from "./features.ts";
  * const img = new Float32Array(32 * 32 * 3).map((_, i) => Math.sin(i));
  * const f = randomConvFeatures(img, 1, 32);
- * console.assert(f.length === 256 && f.every((v) => v >= 0));
+ * assert.equal(f.length, 256);
+ * assert.ok(f.every((v) => v >= 0));
  * ```
  */
 export function randomConvFeatures(images: Float32Array, n: number, size = 32): Float32Array {
@@ -194,10 +200,12 @@ function areaWeights(size: number, outSize: number): Float64Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { areaResize } from "./features.ts";
  * const img = new Float32Array(4 * 4 * 3).fill(0.5);
  * const small = areaResize(img, 1, 4, 2);
- * console.assert(small.length === 12 && small.every((v) => Math.abs(v - 0.5) < 1e-7));
+ * assert.equal(small.length, 12);
+ * assert.ok(small.every((v) => Math.abs(v - 0.5) < 1e-7));
  * ```
  */
 export function areaResize(images: Float32Array, n: number, size: number, outSize: number): Float32Array {
@@ -245,10 +253,12 @@ export function areaResize(images: Float32Array, n: number, size: number, outSiz
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pixelFeatures8 } from "./features.ts";
  * const img = new Float32Array(32 * 32 * 3).fill(-1);
  * const f = pixelFeatures8(img, 1, 32);
- * console.assert(f.length === 192 && f.every((v) => v === -1));
+ * assert.equal(f.length, 192);
+ * assert.ok(f.every((v) => v === -1));
  * ```
  */
 export function pixelFeatures8(images: Float32Array, n: number, size = 32): Float32Array {

@@ -42,9 +42,10 @@ export interface KidResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { cubicKernel } from "./kid.ts";
  * const f = Float32Array.of(1, 1);
- * console.assert(cubicKernel(f, 0, f, 0, 2) === 8); // (2/2 + 1)³
+ * assert.equal(cubicKernel(f, 0, f, 0, 2), 8); // (2/2 + 1)³
  * ```
  */
 export function cubicKernel(a: Float32Array, i: number, b: Float32Array, j: number, dim: number): number {
@@ -162,10 +163,12 @@ function shouldPrecompute(entries: number, m: number, numSubsets: number): boole
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kid } from "./kid.ts";
  * const black = new Float32Array(20 * 4).fill(0), white = new Float32Array(20 * 4).fill(1);
  * const r = kid(black, white, 4, { subsetSize: 10, numSubsets: 5, seed: 1 });
- * console.assert(Math.abs(r.mean - 7) < 1e-9 && r.std === 0); // k: 1 within black, 8 within white, 1 across
+ * assert.ok(Math.abs(r.mean - 7) < 1e-9);
+ * assert.equal(r.std, 0); // k: 1 within black, 8 within white, 1 across
  * ```
  */
 export function kid(
@@ -201,9 +204,10 @@ export function kid(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mmd2Unbiased } from "./kid.ts";
  * const a = Float32Array.of(0, 0, 0), b = Float32Array.of(1, 1);
- * console.assert(mmd2Unbiased(a, b, 1) === 7); // k(0,0) = 1, k(1,1) = 8, k(0,1) = 1
+ * assert.equal(mmd2Unbiased(a, b, 1), 7); // k(0,0) = 1, k(1,1) = 8, k(0,1) = 1
  * ```
  */
 export function mmd2Unbiased(featuresA: Float32Array, featuresB: Float32Array, dim: number): number {
@@ -233,11 +237,13 @@ export function mmd2Unbiased(featuresA: Float32Array, featuresB: Float32Array, d
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kidSplitHalfFloor } from "./kid.ts";
  * import { Rng } from "../rng.ts";
  * const feats = new Rng(3).normalArray(60 * 4);
  * const floor = kidSplitHalfFloor(feats, 4, { numSubsets: 20 });
- * console.assert(floor.subsetSize === 30 && Math.abs(floor.mean) < 3 * floor.std + 0.5);
+ * assert.equal(floor.subsetSize, 30);
+ * assert.ok(Math.abs(floor.mean) < 3 * floor.std + 0.5);
  * ```
  */
 export function kidSplitHalfFloor(

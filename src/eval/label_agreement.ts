@@ -35,9 +35,10 @@ function standardiser(ref: LabelledFeatures): (f: Float32Array, i: number) => Fl
  *
  * @example Two well separated clusters
  * ```ts
+ * import assert from "node:assert/strict";
  * import { knnClassify } from "./label_agreement.ts";
  * const ref = { features: Float32Array.of(0, 0.1, 0.2, 5, 5.1, 5.2), dim: 1, labels: [0, 0, 0, 1, 1, 1] };
- * console.assert(knnClassify(ref, Float32Array.of(0.05, 4.9), 3).join() === "0,1");
+ * assert.equal(knnClassify(ref, Float32Array.of(0.05, 4.9), 3).join(), "0,1");
  * ```
  */
 export function knnClassify(
@@ -80,9 +81,10 @@ export function knnClassify(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { leaveOneOutAccuracy } from "./label_agreement.ts";
  * const ref = { features: Float32Array.of(0, 0.1, 0.2, 5, 5.1, 5.2), dim: 1, labels: [0, 0, 0, 1, 1, 1] };
- * console.assert(leaveOneOutAccuracy(ref, 3) === 1);
+ * assert.equal(leaveOneOutAccuracy(ref, 3), 1);
  * ```
  */
 export function leaveOneOutAccuracy(ref: LabelledFeatures, k = 5): number {
@@ -101,9 +103,10 @@ export function leaveOneOutAccuracy(ref: LabelledFeatures, k = 5): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sampleAgreement } from "./label_agreement.ts";
  * const ref = { features: Float32Array.of(0, 0.1, 5, 5.1), dim: 1, labels: [0, 0, 1, 1] };
- * console.assert(sampleAgreement(ref, Float32Array.of(0, 5, 5), [0, 1, 0], 1) === 2 / 3);
+ * assert.equal(sampleAgreement(ref, Float32Array.of(0, 5, 5), [0, 1, 0], 1), 2 / 3);
  * ```
  */
 export function sampleAgreement(

@@ -24,10 +24,12 @@ export interface NearestNeighbours {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pixelNearestNeighbours } from "./memorisation.ts";
  * const refs = new Float32Array(2 * 1 * 1 * 3).fill(1, 3); // image 0 all 0, image 1 all 1
  * const nn = pixelNearestNeighbours(Float32Array.of(0.9, 0.9, 0.9), 1, refs, 2, 1);
- * console.assert(nn.index[0] === 1 && Math.abs(nn.distance[0] - Math.sqrt(0.03)) < 1e-6);
+ * assert.equal(nn.index[0], 1);
+ * assert.ok(Math.abs(nn.distance[0] - Math.sqrt(0.03)) < 1e-6);
  * ```
  */
 export function pixelNearestNeighbours(
@@ -103,11 +105,14 @@ export interface MemorisationResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { memorisation } from "./memorisation.ts";
  * const train = new Float32Array(3 * 2 * 2 * 3).map((_, i) => Math.floor(i / 12) - 1); // −1, 0, 1
  * const samples = train.slice(0, 12); // a copy of training image 0
  * const r = memorisation(samples, 1, train, 3, 2);
- * console.assert(r.rate === 1 && r.nnIndex[0] === 0 && r.nnDistance[0] === 0);
+ * assert.equal(r.rate, 1);
+ * assert.equal(r.nnIndex[0], 0);
+ * assert.equal(r.nnDistance[0], 0);
  * ```
  */
 export function memorisation(
@@ -153,10 +158,11 @@ export function memorisation(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { realMemorisationRate } from "./memorisation.ts";
  * // three 1×1 images: 0, 0.1 and 1; the first two are near-copies of each other
  * const set = Float32Array.of(0, 0, 0, 0.1, 0.1, 0.1, 1, 1, 1);
- * console.assert(Math.abs(realMemorisationRate(set, 3, set, 3, 0.5, 1) - 2 / 3) < 1e-9);
+ * assert.ok(Math.abs(realMemorisationRate(set, 3, set, 3, 0.5, 1) - 2 / 3) < 1e-9);
  * ```
  */
 export function realMemorisationRate(
@@ -216,12 +222,15 @@ export interface ClosestPairs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { closestPairs, memorisation } from "./memorisation.ts";
  * const train = new Float32Array(3 * 2 * 2 * 3).map((_, i) => Math.floor(i / 12) - 1);
  * const samples = Float32Array.from(train.slice(12, 24), (v) => v + 0.1);
  * const m = memorisation(samples, 1, train, 3, 2);
  * const pairs = closestPairs(samples, train, m, 4, 2);
- * console.assert(pairs.k === 1 && pairs.trainIndex[0] === 1 && pairs.interleaved.length === 24);
+ * assert.equal(pairs.k, 1);
+ * assert.equal(pairs.trainIndex[0], 1);
+ * assert.equal(pairs.interleaved.length, 24);
  * ```
  */
 export function closestPairs(

@@ -5,6 +5,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { closestPairs, evaluate, formatReportMarkdown } from "./mod.ts";
  * import { Rng } from "../rng.ts";
  * const rng = new Rng(5);
@@ -12,7 +13,8 @@
  * const samples = Float32Array.from({ length: 6 * 8 * 8 * 3 }, () => rng.uniform() * 2 - 1);
  * const report = evaluate(samples, train, { size: 8, numSubsets: 5 });
  * const pairs = closestPairs(samples, train, report.memorisation, 3, 8);
- * console.assert(pairs.k === 3 && formatReportMarkdown(report).startsWith("# "));
+ * assert.equal(pairs.k, 3);
+ * assert.ok(formatReportMarkdown(report).startsWith("# "));
  * ```
  *
  * @module

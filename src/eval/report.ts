@@ -91,14 +91,16 @@ export interface EvalReport {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { evaluate } from "./report.ts";
  * import { Rng } from "../rng.ts";
  * const rng = new Rng(1);
  * const train = Float32Array.from({ length: 8 * 8 * 8 * 3 }, () => rng.uniform() * 2 - 1);
  * const samples = train.slice(0, 4 * 8 * 8 * 3);
  * const r = evaluate(samples, train, { size: 8, numSubsets: 5 });
- * console.assert(r.nSamples === 4 && r.memorisation.rate === 1);
- * console.assert(JSON.parse(JSON.stringify(r)).kid.conv.dim === 256);
+ * assert.equal(r.nSamples, 4);
+ * assert.equal(r.memorisation.rate, 1);
+ * assert.equal(JSON.parse(JSON.stringify(r)).kid.conv.dim, 256);
  * ```
  */
 export function evaluate(samples: Float32Array, train: Float32Array, opts: EvaluateOptions = {}): EvalReport {
@@ -177,8 +179,10 @@ export interface ReportMeta {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatNumber } from "./report.ts";
- * console.assert(formatNumber(0.012345) === "0.01235" && formatNumber(0.00001234) === "1.23e-5");
+ * assert.equal(formatNumber(0.012345), "0.01235");
+ * assert.equal(formatNumber(0.00001234), "1.23e-5");
  * ```
  */
 export function formatNumber(x: number): string {
@@ -200,6 +204,7 @@ const rgb = (c: [number, number, number]) => c.map(formatNumber).join(" / ");
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { evaluate, formatReportMarkdown } from "./report.ts";
  * import { Rng } from "../rng.ts";
  * const rng = new Rng(2);
@@ -209,7 +214,9 @@ const rgb = (c: [number, number, number]) => c.map(formatNumber).join(" / ");
  *   fields: { checkpoint: "step-1000" },
  *   pairsImage: "closest_pairs.png",
  * });
- * console.assert(md.includes("## KID") && md.includes("closest_pairs.png") && md.includes("step-1000"));
+ * assert.ok(md.includes("## KID"));
+ * assert.ok(md.includes("closest_pairs.png"));
+ * assert.ok(md.includes("step-1000"));
  * ```
  */
 export function formatReportMarkdown(report: EvalReport, meta: ReportMeta = {}): string {

@@ -33,10 +33,12 @@ function loadImagescript(): Promise<any> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodePng } from "./codec.ts";
  * const px = Uint8Array.of(255, 0, 0, 255);
  * const a = await encodePng(px, 1, 1), b = await encodePng(px, 1, 1);
- * console.assert(a.join() === b.join() && a[1] === 0x50);
+ * assert.equal(a.join(), b.join());
+ * assert.equal(a[1], 0x50);
  * ```
  */
 export async function encodePng(pixels: Uint8Array, width: number, height: number): Promise<Uint8Array> {
@@ -65,10 +67,12 @@ export async function encodePng(pixels: Uint8Array, width: number, height: numbe
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeImage, encodePng } from "./codec.ts";
  * const png = await encodePng(Uint8Array.of(1, 2, 3, 255), 1, 1);
  * const img = await decodeImage(png);
- * console.assert(img.width === 1 && img.rgba.join() === "1,2,3,255");
+ * assert.equal(img.width, 1);
+ * assert.equal(img.rgba.join(), "1,2,3,255");
  * ```
  */
 export async function decodeImage(bytes: Uint8Array): Promise<DecodedImage> {
@@ -85,10 +89,11 @@ export async function decodeImage(bytes: Uint8Array): Promise<DecodedImage> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { encodeGif } from "./codec.ts";
  * const red = { width: 1, height: 1, rgba: Uint8Array.of(255, 0, 0, 255) };
  * const gif = await encodeGif([red, red], 50, 500);
- * console.assert(new TextDecoder().decode(gif.subarray(0, 6)) === "GIF89a");
+ * assert.equal(new TextDecoder().decode(gif.subarray(0, 6)), "GIF89a");
  * ```
  */
 export async function encodeGif(frames: RgbaImage[], delayMs = 80, holdMs = 2000): Promise<Uint8Array> {

@@ -14,9 +14,10 @@ export type Rgb = [number, number, number];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseColor } from "./colour.ts";
- * console.assert(parseColor("#ff8000").join() === "255,128,0");
- * console.assert(parseColor("white").join() === "255,255,255");
+ * assert.equal(parseColor("#ff8000").join(), "255,128,0");
+ * assert.equal(parseColor("white").join(), "255,255,255");
  * ```
  */
 export function parseColor(value: string): Rgb {
@@ -33,8 +34,9 @@ export function parseColor(value: string): Rgb {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { colorToHex } from "./colour.ts";
- * console.assert(colorToHex([255, 128, 0]) === "#ff8000");
+ * assert.equal(colorToHex([255, 128, 0]), "#ff8000");
  * ```
  */
 export function colorToHex(c: Rgb): string {
@@ -51,9 +53,10 @@ export function colorToHex(c: Rgb): string {
  *
  * @example Half-transparent red over white
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compositeOver } from "./colour.ts";
  * const out = compositeOver(Uint8Array.of(255, 0, 0, 51), [255, 255, 255]);
- * console.assert(out.join() === "255,204,204");
+ * assert.equal(out.join(), "255,204,204");
  * ```
  */
 export function compositeOver(rgba: ArrayLike<number>, bg: Rgb): Float32Array {

@@ -49,12 +49,14 @@ export interface RgbaImage {
  *
  * @example Two 1×1 images side by side, ×2, with a white 1-pixel gutter
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeGrid } from "./grid.ts";
  * const g = makeGrid(Float32Array.of(-1, -1, -1, 1, 1, 1), 1, 2, 1, {
  *   scale: 2, gutter: 1, gutterColor: [255, 255, 255],
  * });
- * console.assert(g.width === 5 && g.height === 2);
- * console.assert(g.rgba.slice(0, 20).join() === "0,0,0,255,0,0,0,255,255,255,255,255,255,255,255,255,255,255,255,255");
+ * assert.equal(g.width, 5);
+ * assert.equal(g.height, 2);
+ * assert.equal(g.rgba.slice(0, 20).join(), "0,0,0,255,0,0,0,255,255,255,255,255,255,255,255,255,255,255,255,255");
  * ```
  */
 export function makeGrid(
@@ -120,10 +122,13 @@ export function makeGrid(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { stackVertical } from "./grid.ts";
  * const px = { width: 1, height: 1, rgba: Uint8Array.of(9, 9, 9, 255) };
  * const s = stackVertical([px, px], 2, [255, 0, 0]);
- * console.assert(s.height === 4 && s.rgba[4] === 255 && s.rgba[12] === 9);
+ * assert.equal(s.height, 4);
+ * assert.equal(s.rgba[4], 255);
+ * assert.equal(s.rgba[12], 9);
  * ```
  */
 export function stackVertical(parts: RgbaImage[], gap = 0, gapColor: Rgb = [0, 0, 0]): RgbaImage {

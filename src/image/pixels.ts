@@ -11,8 +11,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { roundToBytes } from "./pixels.ts";
- * console.assert(roundToBytes([-3, 127.5, 300]).join() === "0,128,255");
+ * assert.equal(roundToBytes([-3, 127.5, 300]).join(), "0,128,255");
  * ```
  */
 export function roundToBytes(values: ArrayLike<number>): Uint8Array {
@@ -26,8 +27,9 @@ export function roundToBytes(values: ArrayLike<number>): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rgb8ToFloat } from "./pixels.ts";
- * console.assert(rgb8ToFloat(Uint8Array.of(0, 255)).join() === "-1,1");
+ * assert.equal(rgb8ToFloat(Uint8Array.of(0, 255)).join(), "-1,1");
  * ```
  */
 export function rgb8ToFloat(
@@ -44,8 +46,9 @@ export function rgb8ToFloat(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { floatToRgb8 } from "./pixels.ts";
- * console.assert(floatToRgb8([-2, -1, 0, 1, 5]).join() === "0,0,128,255,255");
+ * assert.equal(floatToRgb8([-2, -1, 0, 1, 5]).join(), "0,0,128,255,255");
  * ```
  */
 export function floatToRgb8(values: ArrayLike<number>): Uint8Array {
@@ -63,12 +66,13 @@ export function floatToRgb8(values: ArrayLike<number>): Uint8Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { tensorToRgb8 } from "./pixels.ts";
  * await tf.setBackend("cpu");
  * const t = tf.tensor4d([-1, 0, 1], [1, 1, 1, 3]);
- * console.assert((await tensorToRgb8(t)).join() === "0,128,255");
+ * assert.equal((await tensorToRgb8(t)).join(), "0,128,255");
  * t.dispose();
  * ```
  */
@@ -81,10 +85,11 @@ export async function tensorToRgb8(tensor: { data(): Promise<ArrayLike<number>> 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flipHorizontal } from "./pixels.ts";
  * const out = new Float32Array(6);
  * flipHorizontal(Float32Array.of(1, 2, 3, 4, 5, 6), out, 1, 2, 3);
- * console.assert(out.join() === "4,5,6,1,2,3");
+ * assert.equal(out.join(), "4,5,6,1,2,3");
  * ```
  */
 export function flipHorizontal(

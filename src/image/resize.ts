@@ -45,10 +45,11 @@ function areaWeights(
  *
  * @example 4×4 → 2×2 takes the mean of each 2×2 block
  * ```ts
+ * import assert from "node:assert/strict";
  * import { areaResize } from "./resize.ts";
  * const src = Float32Array.from({ length: 16 }, (_, i) => i);
  * const out = areaResize(src, 4, 4, 1, 2, 2);
- * console.assert(out.join() === "2.5,4.5,10.5,12.5");
+ * assert.equal(out.join(), "2.5,4.5,10.5,12.5");
  * ```
  */
 export function areaResize(
@@ -97,9 +98,11 @@ export function areaResize(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { centerCropSquare } from "./resize.ts";
  * const { data, side } = centerCropSquare(Float32Array.of(1, 2, 3), 3, 1, 1);
- * console.assert(side === 1 && data[0] === 2);
+ * assert.equal(side, 1);
+ * assert.equal(data[0], 2);
  * ```
  */
 export function centerCropSquare<A extends Float32Array | Uint8Array>(

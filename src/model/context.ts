@@ -35,10 +35,11 @@ export interface DropoutSpec {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dropoutMask } from "./context.ts";
  * import { Rng } from "../rng.ts";
  * const m = dropoutMask(1000, 0.5, new Rng(0));
- * console.assert(m.every((v) => v === 0 || v === 2));
+ * assert.ok(m.every((v) => v === 0 || v === 2));
  * ```
  */
 export function dropoutMask(n: number, rate: number, rng: Rng): Float32Array {

@@ -13,9 +13,10 @@ let enabled = true;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inferenceFusion, setInferenceFusion } from "./fusion.ts";
  * const before = setInferenceFusion(false);
- * console.assert(!inferenceFusion());
+ * assert.ok(!inferenceFusion());
  * setInferenceFusion(before);
  * ```
  */
@@ -30,8 +31,9 @@ export function setInferenceFusion(on: boolean): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { inferenceFusion } from "./fusion.ts";
- * console.assert(typeof inferenceFusion() === "boolean");
+ * assert.equal(typeof inferenceFusion(), "boolean");
  * ```
  */
 export function inferenceFusion(): boolean {

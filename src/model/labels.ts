@@ -35,8 +35,9 @@ export type Labels = Record<string, string>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ANY_VALUE, resolveLabels } from "./labels.ts";
- * console.assert(resolveLabels({ vendor: ["apple"] }, { vendor: ANY_VALUE }).join() === "-1");
+ * assert.equal(resolveLabels({ vendor: ["apple"] }, { vendor: ANY_VALUE }).join(), "-1");
  * ```
  */
 export const ANY_VALUE = "*";
@@ -63,10 +64,12 @@ export interface SamplingDefaults {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { withDefaultLabels } from "./labels.ts";
  * const l = withDefaultLabels({ subcategory: "face-smiling" }, { labels: { vendor: "apple" } });
- * console.assert(l.vendor === "apple" && l.subcategory === "face-smiling");
- * console.assert(withDefaultLabels({ vendor: "*" }, { labels: { vendor: "apple" } }).vendor === "*");
+ * assert.equal(l.vendor, "apple");
+ * assert.equal(l.subcategory, "face-smiling");
+ * assert.equal(withDefaultLabels({ vendor: "*" }, { labels: { vendor: "apple" } }).vendor, "*");
  * ```
  */
 export function withDefaultLabels(given: Labels, defaults: SamplingDefaults | undefined): Labels {
@@ -80,10 +83,11 @@ export function withDefaultLabels(given: Labels, defaults: SamplingDefaults | un
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { withSamplingDefaults } from "./labels.ts";
  * const asked: { n: number; labels?: Record<string, string>; guidance?: number } = { n: 4 };
  * const o = withSamplingDefaults(asked, { vendor: ["apple", "google"] }, { labels: { vendor: "apple" }, guidance: 2 });
- * console.assert(JSON.stringify(o) === '{"n":4,"labels":{"vendor":"apple"},"guidance":2}');
+ * assert.equal(JSON.stringify(o), '{"n":4,"labels":{"vendor":"apple"},"guidance":2}');
  * ```
  */
 export function withSamplingDefaults<
@@ -114,11 +118,12 @@ export function withSamplingDefaults<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateSamplingDefaults } from "./labels.ts";
  * validateSamplingDefaults({ labels: { vendor: "apple" }, guidance: 2 }, { vendor: ["apple"] });
  * let caught: unknown;
  * try { validateSamplingDefaults({ labels: { vendor: "nokia" } }, { vendor: ["apple"] }); } catch (e) { caught = e; }
- * console.assert(caught instanceof RangeError);
+ * assert.ok(caught instanceof RangeError);
  * ```
  */
 export function validateSamplingDefaults(
@@ -155,10 +160,12 @@ export function validateSamplingDefaults(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LabelError, resolveLabels } from "./labels.ts";
  * let caught: unknown;
  * try { resolveLabels({ vendor: ["apple"] }, { vendor: "nokia" }); } catch (e) { caught = e; }
- * console.assert(caught instanceof LabelError && String(caught).includes("apple"));
+ * assert.ok(caught instanceof LabelError);
+ * assert.ok(String(caught).includes("apple"));
  * ```
  */
 export class LabelError extends UsageError {
@@ -183,8 +190,9 @@ export interface LabelledImage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseConditionFields } from "./labels.ts";
- * console.assert(parseConditionFields("vendor, subcategory").join() === "vendor,subcategory");
+ * assert.equal(parseConditionFields("vendor, subcategory").join(), "vendor,subcategory");
  * ```
  */
 export function parseConditionFields(text: string): LabelField[] {
@@ -208,10 +216,11 @@ export function parseConditionFields(text: string): LabelField[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildVocabulary } from "./labels.ts";
  * const img = (vendor: string, subcategory: string) => ({ vendor, subcategory, category: "c", name: "n" });
  * const v = buildVocabulary([img("google", "face-smiling"), img("apple", "face-smiling")], ["vendor"]);
- * console.assert(v.vendor.join() === "apple,google");
+ * assert.equal(v.vendor.join(), "apple,google");
  * ```
  */
 export function buildVocabulary(
@@ -235,9 +244,10 @@ export function buildVocabulary(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imageLabelIndices } from "./labels.ts";
  * const idx = imageLabelIndices([{ vendor: "b", category: null, subcategory: null, name: "x" }], { vendor: ["a", "b"] });
- * console.assert(idx[0][0] === 1);
+ * assert.equal(idx[0][0], 1);
  * ```
  */
 export function imageLabelIndices(images: readonly LabelledImage[], vocab: LabelVocabulary): Int32Array[] {
@@ -274,9 +284,10 @@ export function validateVocabulary(vocab: unknown): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { resolveLabels } from "./labels.ts";
  * const idx = resolveLabels({ vendor: ["apple", "google"], subcategory: ["face-smiling"] }, { vendor: "google" });
- * console.assert(idx.join() === "1,-1");
+ * assert.equal(idx.join(), "1,-1");
  * ```
  */
 export function resolveLabels(vocab: LabelVocabulary | undefined, labels: Labels): number[] {
@@ -307,8 +318,9 @@ export function resolveLabels(vocab: LabelVocabulary | undefined, labels: Labels
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { labelBatch } from "./labels.ts";
- * console.assert(labelBatch([[0, -1], [1, 2]], 2)[1].join() === "-1,2");
+ * assert.equal(labelBatch([[0, -1], [1, 2]], 2)[1].join(), "-1,2");
  * ```
  */
 export function labelBatch(perExample: readonly (readonly number[])[], fields: number): Int32Array[] {

@@ -15,12 +15,13 @@ import type { ParamMap } from "./context.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "../backend.ts";
  * import { DiffusionModel, modelConfig } from "./model.ts";
  * import { predictsZeroNoise } from "./zero_noise.ts";
  * await initBackend("cpu", { log: null });
  * const fresh = new DiffusionModel(modelConfig("unet", { channels: 8, channelMult: [1, 2], groups: 4 }));
- * console.assert(await predictsZeroNoise(fresh));
+ * assert.ok(await predictsZeroNoise(fresh));
  * fresh.dispose();
  * ```
  */
@@ -40,6 +41,7 @@ export async function predictsZeroNoise(model: DiffusionModel): Promise<boolean>
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { initBackend } from "../backend.ts";
  * import { modelConfig } from "./model.ts";
@@ -47,7 +49,7 @@ export async function predictsZeroNoise(model: DiffusionModel): Promise<boolean>
  * await initBackend("cpu", { log: null });
  * const m = new ZeroNoiseModel(modelConfig("unet", { channels: 8, channelMult: [1, 2], groups: 4 }));
  * const eps = m.predict(tf.ones([2, 32, 32, 3]), [1, 2]);
- * console.assert((await eps.data()).every((x) => x === 0));
+ * assert.ok((await eps.data()).every((x) => x === 0));
  * tf.dispose(eps);
  * m.dispose();
  * ```

@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from "node:url";
 export { atomicWriteFile } from "../io.ts";
-export { isSplitPart, loadSplitCheckpoint } from "../checkpoint_split.ts";
+export { isSplitPart, loadSplitParts } from "../checkpoint_parts.ts";
 
 /**
  * Reads a local file given as a path or a `file:` URL; a missing file is a `Deno.errors.NotFound`
@@ -16,9 +16,10 @@ export { isSplitPart, loadSplitCheckpoint } from "../checkpoint_split.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readLocalFile } from "./files.ts";
  * const bytes = await readLocalFile(new URL(import.meta.url), "this module");
- * console.assert(bytes.length > 0);
+ * assert.ok(bytes.length > 0);
  * ```
  */
 export async function readLocalFile(source: string | URL, shown: string): Promise<Uint8Array> {
@@ -38,8 +39,9 @@ export async function readLocalFile(source: string | URL, shown: string): Promis
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { notFoundError } from "./files.ts";
- * console.assert(notFoundError("gone") instanceof Deno.errors.NotFound);
+ * assert.ok(notFoundError("gone") instanceof Deno.errors.NotFound);
  * ```
  */
 export function notFoundError(message: string): Error {
@@ -52,8 +54,9 @@ export function notFoundError(message: string): Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPermissionError } from "./files.ts";
- * console.assert(!isPermissionError(new Error("x")));
+ * assert.ok(!isPermissionError(new Error("x")));
  * ```
  */
 export function isPermissionError(err: unknown): boolean {

@@ -17,10 +17,11 @@ export class NotFound extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readLocalFile } from "./files_browser.ts";
  * let message = "";
  * await readLocalFile("a.safetensors", "a.safetensors").catch((e) => message = e.message);
- * console.assert(message.includes("URL"));
+ * assert.ok(message.includes("URL"));
  * ```
  */
 export function readLocalFile(_source: string | URL, shown: string): Promise<Uint8Array> {
@@ -34,10 +35,11 @@ export function readLocalFile(_source: string | URL, shown: string): Promise<Uin
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { atomicWriteFile } from "./files_browser.ts";
  * let failed = false;
  * await atomicWriteFile("a.bin", "x").catch(() => failed = true);
- * console.assert(failed);
+ * assert.ok(failed);
  * ```
  */
 export function atomicWriteFile(path: string, _data: Uint8Array | string): Promise<void> {
@@ -49,8 +51,9 @@ export function atomicWriteFile(path: string, _data: Uint8Array | string): Promi
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { notFoundError } from "./files_browser.ts";
- * console.assert(notFoundError("gone").name === "NotFound");
+ * assert.equal(notFoundError("gone").name, "NotFound");
  * ```
  */
 export function notFoundError(message: string): Error {
@@ -62,8 +65,9 @@ export function notFoundError(message: string): Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isPermissionError } from "./files_browser.ts";
- * console.assert(!isPermissionError(new Error("x")));
+ * assert.ok(!isPermissionError(new Error("x")));
  * ```
  */
 export function isPermissionError(_err: unknown): boolean {
@@ -76,8 +80,9 @@ export function isPermissionError(_err: unknown): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isSplitPart } from "./files_browser.ts";
- * console.assert(!isSplitPart("unet-00001-of-00002.safetensors"));
+ * assert.ok(!isSplitPart("unet-00001-of-00002.safetensors"));
  * ```
  */
 export function isSplitPart(_path: string): boolean {
@@ -89,13 +94,14 @@ export function isSplitPart(_path: string): boolean {
  *
  * @example
  * ```ts
- * import { loadSplitCheckpoint } from "./files_browser.ts";
+ * import assert from "node:assert/strict";
+ * import { loadSplitParts } from "./files_browser.ts";
  * let failed = false;
- * await loadSplitCheckpoint("unet-00001-of-00002.safetensors").catch(() => failed = true);
- * console.assert(failed);
+ * await loadSplitParts("unet-00001-of-00002.safetensors", () => ({ meta: {}, tensors: new Map() })).catch(() => failed = true);
+ * assert.ok(failed);
  * ```
  */
-export function loadSplitCheckpoint(path: string): Promise<never> {
+export function loadSplitParts(path: string, _decode: unknown): Promise<never> {
   return Promise.reject(
     new Error(`checkpoint "${path}" is split into local files, which a browser cannot read`),
   );

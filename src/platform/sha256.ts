@@ -78,9 +78,12 @@ const K = Uint32Array.of(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha256Hex } from "./sha256.ts";
- * console.assert(sha256Hex(new TextEncoder().encode("abc")) ===
- *   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+ * assert.equal(
+ *   sha256Hex(new TextEncoder().encode("abc")),
+ *   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+ * );
  * ```
  */
 export function sha256Hex(data: Uint8Array): string {

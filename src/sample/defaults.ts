@@ -1,10 +1,18 @@
 /**
- * The sampling defaults: the one place `deno task sample`, `deno task eval` and the library read
- * the sampler, its step count, DDIM's η and the images per forward pass from.
+ * The sampler names and the sampling defaults: the one place `deno task sample`, `deno task eval`
+ * and the library read the sampler, its step count, DDIM's η and the images per forward pass from.
  *
  * @module
  */
-import type { SamplerName } from "./sample.ts";
+
+/**
+ * The samplers: `ddpm` (ancestral, all T steps), `ddim` (S steps, η), `dpm++2m` (DPM-Solver++(2M),
+ * S steps, deterministic).
+ */
+export type SamplerName = "ddpm" | "ddim" | "dpm++2m";
+
+/** The valid sampler names. */
+export const SAMPLERS: readonly SamplerName[] = ["ddpm", "ddim", "dpm++2m"];
 
 /**
  * The default sampler: DDIM (with {@linkcode DEFAULT_ETA} = 0, deterministic). Chosen with
@@ -36,8 +44,10 @@ export const DEFAULT_MAX_BATCH = 64;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultBatch, DEFAULT_MAX_BATCH } from "./defaults.ts";
- * console.assert(defaultBatch(10) === 10 && defaultBatch(100000) === DEFAULT_MAX_BATCH);
+ * assert.equal(defaultBatch(10), 10);
+ * assert.equal(defaultBatch(100000), DEFAULT_MAX_BATCH);
  * ```
  */
 export function defaultBatch(n: number): number {

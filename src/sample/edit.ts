@@ -103,10 +103,11 @@ export function checkStrength(strength: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { editTimesteps } from "./edit.ts";
- * console.assert(editTimesteps("ddim", 500, 5, 0.5).join() === "200,100,0");
- * console.assert(editTimesteps("ddpm", 500, 50, 0.006).join() === "2,1,0");
- * console.assert(editTimesteps("ddim", 500, 50, 0.0005).length === 0);
+ * assert.equal(editTimesteps("ddim", 500, 5, 0.5).join(), "200,100,0");
+ * assert.equal(editTimesteps("ddpm", 500, 50, 0.006).join(), "2,1,0");
+ * assert.equal(editTimesteps("ddim", 500, 50, 0.0005).length, 0);
  * ```
  */
 export function editTimesteps(sampler: SamplerName, T: number, steps: number, strength: number): number[] {
@@ -260,6 +261,7 @@ function binaryMask(mask: ArrayLike<number>, size: number): Uint8Array {
  *
  * @example Variations of a flat grey image with a tiny untrained model
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "../backend.ts";
  * import { DiffusionModel, modelConfig } from "../model/model.ts";
  * import { makeSchedule } from "../schedule.ts";
@@ -268,7 +270,8 @@ function binaryMask(mask: ArrayLike<number>, size: number): Uint8Array {
  * const model = new DiffusionModel(modelConfig("unet", { channels: 8, channelMult: [1, 1], groups: 4, attention: false }));
  * const grey = new Float32Array(32 * 32 * 3);
  * const out = await editImages(model, makeSchedule("linear", 20), grey, { strength: 0.5, n: 2, steps: 4 });
- * console.assert(out.images.length === 2 * 32 * 32 * 3 && out.evaluations === 2);
+ * assert.equal(out.images.length, 2 * 32 * 32 * 3);
+ * assert.equal(out.evaluations, 2);
  * model.dispose();
  * ```
  */
@@ -326,6 +329,7 @@ export async function editImages(
  *
  * @example With ε ≡ 0, inversion just scales: x_t = √ᾱ_t·x0
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { makeSchedule } from "../schedule.ts";
@@ -334,7 +338,7 @@ export async function editImages(
  * const s = makeSchedule("linear", 100);
  * const zero = { imageSize: 1, predict: (x: tf.Tensor4D) => tf.zerosLike(x) };
  * const xT = await ddimInvert(zero, s, Float32Array.of(0.5, 0.5, 0.5), [90, 40, 0]);
- * console.assert(Math.abs(xT[0] - 0.5 * s.sqrtAlphasCumprod[90]) < 1e-6);
+ * assert.ok(Math.abs(xT[0] - 0.5 * s.sqrtAlphasCumprod[90]) < 1e-6);
  * ```
  */
 export async function ddimInvert(
@@ -435,6 +439,7 @@ export interface MorphResult {
  *
  * @example A 3-frame morph between seeds 1 and 2 with a tiny untrained model
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "../backend.ts";
  * import { DiffusionModel, modelConfig } from "../model/model.ts";
  * import { makeSchedule } from "../schedule.ts";
@@ -442,7 +447,8 @@ export interface MorphResult {
  * await initBackend("cpu", { log: null });
  * const model = new DiffusionModel(modelConfig("unet", { channels: 8, channelMult: [1, 1], groups: 4, attention: false }));
  * const m = await morphImages(model, makeSchedule("linear", 20), 1, 2, { frames: 3, steps: 2 });
- * console.assert(m.frames === 3 && m.weights.join() === "0,0.5,1");
+ * assert.equal(m.frames, 3);
+ * assert.equal(m.weights.join(), "0,0.5,1");
  * model.dispose();
  * ```
  */

@@ -10,9 +10,13 @@ import { IMAGE_EXTENSIONS, rgbaToDatasetImage } from "../dataset/prepare.ts";
 import { type DecodedImage, decodeImage } from "../image/codec.ts";
 import type { Rgb } from "../image/colour.ts";
 import { rgb8ToFloat } from "../image/pixels.ts";
+import { UsageError } from "../errors.ts";
 
-/** An image file that cannot be used, with the file and the reason. */
-export class EditInputError extends Error {
+/**
+ * An image file that cannot be used, with the file and the reason: a usage error (the CLI exits 2),
+ * since the file was named by the caller.
+ */
+export class EditInputError extends UsageError {
   /** Always `"EditInputError"`. */
   override name = "EditInputError";
 }
@@ -24,9 +28,10 @@ export class EditInputError extends Error {
  *
  * @example A transparent 2×2 image over black is all −1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { imageToModelInput } from "./edit_input.ts";
  * const x = imageToModelInput(new Uint8Array(16), 2, 2, 1, [0, 0, 0]);
- * console.assert(x.join() === "-1,-1,-1");
+ * assert.equal(x.join(), "-1,-1,-1");
  * ```
  */
 export function imageToModelInput(
@@ -46,10 +51,11 @@ export function imageToModelInput(
  *
  * @example A 2×2 mask whose right column is white, kept at 2×2
  * ```ts
+ * import assert from "node:assert/strict";
  * import { maskFromRgba } from "./edit_input.ts";
  * const black = [0, 0, 0, 255], white = [255, 255, 255, 255];
  * const rgba = Uint8Array.from([...black, ...white, ...black, ...white]);
- * console.assert(maskFromRgba(rgba, 2, 2, 2).join() === "0,1,0,1");
+ * assert.equal(maskFromRgba(rgba, 2, 2, 2).join(), "0,1,0,1");
  * ```
  */
 export function maskFromRgba(rgba: Uint8Array, width: number, height: number, size: number): Uint8Array {

@@ -18,9 +18,11 @@ const GUTTER: [number, number, number] = [40, 40, 40];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { maskOverlay } from "./edit_output.ts";
  * const out = maskOverlay(Float32Array.of(-1, -1, -1, -1, -1, -1), Uint8Array.of(0, 1));
- * console.assert(out[0] === -1 && out[3] > -1);
+ * assert.equal(out[0], -1);
+ * assert.ok(out[3] > -1);
  * ```
  */
 export function maskOverlay(image: Float32Array, mask: Uint8Array): Float32Array {
@@ -37,10 +39,12 @@ export function maskOverlay(image: Float32Array, mask: Uint8Array): Float32Array
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { editGrid } from "./edit_output.ts";
  * const r = { images: new Float32Array(2 * 2 * 2 * 3), count: 1, n: 2, size: 2, evaluations: 1, seconds: 0 };
  * const g = editGrid(r, new Float32Array(2 * 2 * 3), 1);
- * console.assert(g.width === 3 * 2 + 2 && g.height === 2);
+ * assert.equal(g.width, 3 * 2 + 2);
+ * assert.equal(g.height, 2);
  * ```
  */
 export function editGrid(

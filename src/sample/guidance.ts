@@ -23,6 +23,7 @@ import { checkGuidanceInterval, guidanceAt, type GuidanceInterval } from "./guid
  *
  * @example With w = 1 the guided ε is the conditional ε
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { initBackend } from "../backend.ts";
  * import { DiffusionModel } from "../model/model.ts";
@@ -31,7 +32,7 @@ import { checkGuidanceInterval, guidanceAt, type GuidanceInterval } from "./guid
  * const m = new DiffusionModel({ preset: "seed", channels: [4, 4, 4], timeDim: 4, labels: { vendor: ["a", "b"] } });
  * const x = tf.randomNormal([1, 32, 32, 3]) as tf.Tensor4D;
  * const g = guidedPredict(m, x, [5], [[1]], 1), c = m.predict(x, [5], m.params, [[1]]);
- * console.assert((await tf.max(tf.abs(tf.sub(g, c))).data())[0] < 1e-5);
+ * assert.ok((await tf.max(tf.abs(tf.sub(g, c))).data())[0] < 1e-5);
  * ```
  */
 export function guidedPredict(
@@ -65,6 +66,7 @@ export function guidedPredict(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { initBackend } from "../backend.ts";
  * import { DiffusionModel } from "../model/model.ts";
@@ -72,7 +74,7 @@ export function guidedPredict(
  * await initBackend("cpu", { log: null });
  * const m = new DiffusionModel({ preset: "seed", channels: [4, 4, 4], timeDim: 4, labels: { vendor: ["a", "b"] } });
  * const eps = conditionedDenoiser(m, [0], 2).predict(tf.zeros([3, 32, 32, 3]), [1, 2, 3]);
- * console.assert(eps.shape[0] === 3);
+ * assert.equal(eps.shape[0], 3);
  * ```
  */
 export function conditionedDenoiser(
@@ -112,10 +114,11 @@ export interface GuidanceLimit {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DiffusionModel } from "../model/model.ts";
  * import { denoiserForLabels } from "./guidance.ts";
  * const m = new DiffusionModel({ preset: "seed", channels: [4, 4, 4], timeDim: 4 });
- * console.assert(denoiserForLabels(m, undefined) === m);
+ * assert.equal(denoiserForLabels(m, undefined), m);
  * m.dispose();
  * ```
  */

@@ -18,8 +18,11 @@ export const FULL_GUIDANCE_INTERVAL: GuidanceInterval = [0, 1];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isGuidanceInterval } from "./guidance_interval.ts";
- * console.assert(isGuidanceInterval([0, 0.6]) && !isGuidanceInterval([0.6, 0]) && !isGuidanceInterval("0,1"));
+ * assert.ok(isGuidanceInterval([0, 0.6]));
+ * assert.ok(!isGuidanceInterval([0.6, 0]));
+ * assert.ok(!isGuidanceInterval("0,1"));
  * ```
  */
 export function isGuidanceInterval(value: unknown): value is GuidanceInterval {
@@ -32,11 +35,12 @@ export function isGuidanceInterval(value: unknown): value is GuidanceInterval {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkGuidanceInterval } from "./guidance_interval.ts";
  * checkGuidanceInterval([0.1, 0.8]);
  * let caught: unknown;
  * try { checkGuidanceInterval([0.8, 0.1]); } catch (e) { caught = e; }
- * console.assert(caught instanceof RangeError);
+ * assert.ok(caught instanceof RangeError);
  * ```
  */
 export function checkGuidanceInterval(interval: GuidanceInterval): void {
@@ -55,8 +59,10 @@ export function checkGuidanceInterval(interval: GuidanceInterval): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { guidanceAt } from "./guidance_interval.ts";
- * console.assert(guidanceAt(450, 500, 2, [0, 0.8]) === 1 && guidanceAt(100, 500, 2, [0, 0.8]) === 2);
+ * assert.equal(guidanceAt(450, 500, 2, [0, 0.8]), 1);
+ * assert.equal(guidanceAt(100, 500, 2, [0, 0.8]), 2);
  * ```
  */
 export function guidanceAt(

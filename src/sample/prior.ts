@@ -31,11 +31,12 @@ import { checkTimestep } from "../schedule.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { meanImage } from "./prior.ts";
  * // two 1×2 images: [(1,1,1), (3,3,3)] and [(3,3,3), (5,5,5)]
  * const images = Float32Array.of(1, 1, 1, 3, 3, 3, 3, 3, 3, 5, 5, 5);
- * console.assert(meanImage(images, 2, 1, 2, false).join() === "2,2,2,4,4,4");
- * console.assert(meanImage(images, 2, 1, 2, true).join() === "3,3,3,3,3,3");
+ * assert.equal(meanImage(images, 2, 1, 2, false).join(), "2,2,2,4,4,4");
+ * assert.equal(meanImage(images, 2, 1, 2, true).join(), "3,3,3,3,3,3");
  * ```
  */
 export function meanImage(
@@ -68,11 +69,12 @@ export function meanImage(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmojiDataset } from "../dataset/load.ts";
  * import { trainingMean } from "./prior.ts";
  * // one 2×2 image, left column −1, right column 1: flipped half the time, it averages to 0
  * const ds = new EmojiDataset(Float32Array.of(-1, -1, -1, 1, 1, 1, -1, -1, -1, 1, 1, 1), 1, 2);
- * console.assert(trainingMean(ds).every((v) => v === 0));
+ * assert.ok(trainingMean(ds).every((v) => v === 0));
  * ```
  */
 export function trainingMean(dataset: EmojiDataset): Float32Array {
@@ -87,12 +89,13 @@ export function trainingMean(dataset: EmojiDataset): Float32Array {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSchedule } from "../schedule.ts";
  * import { priorStart } from "./prior.ts";
  * const s = makeSchedule("linear", 500);
  * const x = priorStart(s, 499, Float32Array.of(-1, 0, 1), Float32Array.of(0, 0, 0, 1, 1, 1));
- * console.assert(Math.abs(x[0] + Math.sqrt(s.alphasCumprod[499])) < 1e-6);
- * console.assert(Math.abs(x[4] - Math.sqrt(1 - s.alphasCumprod[499])) < 1e-6);
+ * assert.ok(Math.abs(x[0] + Math.sqrt(s.alphasCumprod[499])) < 1e-6);
+ * assert.ok(Math.abs(x[4] - Math.sqrt(1 - s.alphasCumprod[499])) < 1e-6);
  * ```
  */
 export function priorStart(

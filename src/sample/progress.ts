@@ -19,9 +19,10 @@ function duration(seconds: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatSamplingProgress } from "./progress.ts";
  * const line = formatSamplingProgress(25, 100, 64, 10);
- * console.assert(line === "sampling 25/100 steps (25%), 1.60 images/s, ETA 30 s", line);
+ * assert.equal(line, "sampling 25/100 steps (25%), 1.60 images/s, ETA 30 s");
  * ```
  */
 export function formatSamplingProgress(

@@ -9,7 +9,15 @@ import type { DiffusionModel } from "../model/model.ts";
 import type { ParamMap } from "../model/context.ts";
 import { Rng } from "../rng.ts";
 import type { DiffusionSchedule } from "../schedule.ts";
-import { DEFAULT_ETA, DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./defaults.ts";
+import {
+  DEFAULT_ETA,
+  DEFAULT_GUIDANCE,
+  DEFAULT_SAMPLER,
+  DEFAULT_STEPS,
+  defaultBatch,
+  type SamplerName,
+  SAMPLERS,
+} from "./defaults.ts";
 import { labelBatch, LabelError, type Labels, resolveLabels } from "../model/labels.ts";
 import { guidedPredict } from "./guidance.ts";
 import { checkGuidanceInterval, guidanceAt, type GuidanceInterval } from "./guidance_interval.ts";
@@ -17,14 +25,7 @@ import { priorStart } from "./prior.ts";
 import { ddimTimesteps, samplerStepTensor } from "./steps.ts";
 import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
 
-/**
- * The samplers: `ddpm` (ancestral, all T steps), `ddim` (S steps, η), `dpm++2m` (DPM-Solver++(2M),
- * S steps, deterministic).
- */
-export type SamplerName = "ddpm" | "ddim" | "dpm++2m";
-
-/** The valid sampler names. */
-export const SAMPLERS: readonly SamplerName[] = ["ddpm", "ddim", "dpm++2m"];
+export { type SamplerName, SAMPLERS };
 
 /** Options of {@linkcode sampleImages}. */
 export interface SampleOptions {
@@ -160,6 +161,7 @@ function checkDataMean(dataMean: Float32Array | undefined, size: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initBackend } from "../backend.ts";
  * import { DiffusionModel, modelConfig } from "../model/model.ts";
  * import { makeSchedule } from "../schedule.ts";
@@ -167,7 +169,7 @@ function checkDataMean(dataMean: Float32Array | undefined, size: number): void {
  * await initBackend("cpu", { log: null });
  * const model = new DiffusionModel(modelConfig("unet", { channels: 8, channelMult: [1, 1, 1], groups: 4, attention: false }));
  * const out = await sampleImages(model, makeSchedule("linear", 20), { n: 1, steps: 2, seed: 1 });
- * console.assert(out.images.length === 32 * 32 * 3);
+ * assert.equal(out.images.length, 32 * 32 * 3);
  * ```
  */
 export async function sampleImages(

@@ -17,9 +17,11 @@
  *
  * @example The midpoint of two orthogonal unit vectors keeps norm 1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { slerp } from "./slerp.ts";
  * const m = slerp(Float32Array.of(1, 0), Float32Array.of(0, 1), 0.5);
- * console.assert(Math.abs(Math.hypot(m[0], m[1]) - 1) < 1e-6 && Math.abs(m[0] - m[1]) < 1e-7);
+ * assert.ok(Math.abs(Math.hypot(m[0], m[1]) - 1) < 1e-6);
+ * assert.ok(Math.abs(m[0] - m[1]) < 1e-7);
  * ```
  */
 export function slerp(a: Float32Array, b: Float32Array, w: number): Float32Array {

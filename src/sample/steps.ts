@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { checkTimestep, type DiffusionSchedule } from "../schedule.ts";
 import { type DataPrediction, dpmSolverCoefficients } from "./steps_plain.ts";
-import type { SamplerName } from "./sample.ts";
+import type { SamplerName } from "./defaults.ts";
 
 /**
  * x0 predicted from x_t and ε: (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t, optionally clipped to [−1, 1].
@@ -40,6 +40,7 @@ export function predictX0(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { makeSchedule } from "../schedule.ts";
@@ -47,7 +48,7 @@ export function predictX0(
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 10);
  * const x = ddpmStepTensor(s, tf.fill([1, 1, 1, 1], 0.5), tf.zeros([1, 1, 1, 1]), 0, null, true);
- * console.assert(Math.abs((await x.data())[0] - 0.5 / s.sqrtAlphasCumprod[0]) < 1e-6);
+ * assert.ok(Math.abs((await x.data())[0] - 0.5 / s.sqrtAlphasCumprod[0]) < 1e-6);
  * ```
  */
 export function ddpmStepTensor(
@@ -82,6 +83,7 @@ export function ddpmStepTensor(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { makeSchedule } from "../schedule.ts";
@@ -89,7 +91,7 @@ export function ddpmStepTensor(
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 10);
  * const x = ddimStepTensor(s, tf.fill([1, 1, 1, 1], 0.3), tf.zeros([1, 1, 1, 1]), 5, -1, 0, null, false);
- * console.assert(Math.abs((await x.data())[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
+ * assert.ok(Math.abs((await x.data())[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
  * ```
  */
 export function ddimStepTensor(
@@ -128,6 +130,7 @@ export function ddimStepTensor(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { makeSchedule } from "../schedule.ts";
@@ -135,7 +138,7 @@ export function ddimStepTensor(
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 10);
  * const { x, prediction } = dpmSolverStepTensor(s, tf.fill([1, 1, 1, 1], 0.3), tf.zeros([1, 1, 1, 1]), 5, -1, null, false);
- * console.assert(Math.abs((await x.data())[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
+ * assert.ok(Math.abs((await x.data())[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
  * prediction.x0.dispose();
  * ```
  */
@@ -177,6 +180,7 @@ export interface SamplerStepOptions {
  *
  * @example A deterministic DDIM step equals ddimStepTensor
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { makeSchedule } from "../schedule.ts";
@@ -185,7 +189,8 @@ export interface SamplerStepOptions {
  * const s = makeSchedule("linear", 10), x = tf.ones([1, 2, 2, 3]), eps = tf.zeros([1, 2, 2, 3]);
  * const a = samplerStepTensor("ddim", s, x, eps, 5, 2, { eta: 0, z: null, clip: true, last: null });
  * const b = ddimStepTensor(s, x, eps, 5, 2, 0, null, true);
- * console.assert((await tf.max(tf.abs(tf.sub(a.x, b))).data())[0] === 0 && a.prediction === null);
+ * assert.equal((await tf.max(tf.abs(tf.sub(a.x, b))).data())[0], 0);
+ * assert.equal(a.prediction, null);
  * ```
  */
 export function samplerStepTensor(
@@ -209,8 +214,9 @@ export function samplerStepTensor(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ddimTimesteps } from "./steps.ts";
- * console.assert(ddimTimesteps(500, 5).join() === "400,300,200,100,0");
+ * assert.equal(ddimTimesteps(500, 5).join(), "400,300,200,100,0");
  * ```
  */
 export function ddimTimesteps(T: number, S: number): number[] {

@@ -15,11 +15,12 @@ function checkSame(a: Float32Array, b: Float32Array, what: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSchedule } from "../schedule.ts";
  * import { ddpmStep } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 10);
  * const x = ddpmStep(s, Float32Array.of(0.5), Float32Array.of(0), 0, null, true);
- * console.assert(Math.abs(x[0] - 0.5 / s.sqrtAlphasCumprod[0]) < 1e-6);
+ * assert.ok(Math.abs(x[0] - 0.5 / s.sqrtAlphasCumprod[0]) < 1e-6);
  * ```
  */
 export function ddpmStep(
@@ -60,11 +61,12 @@ export function ddpmStep(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSchedule } from "../schedule.ts";
  * import { ddimStep } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 10);
  * const x = ddimStep(s, Float32Array.of(0.3), Float32Array.of(0), 5, -1, 0, null, false);
- * console.assert(Math.abs(x[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
+ * assert.ok(Math.abs(x[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
  * ```
  */
 export function ddimStep(
@@ -116,10 +118,13 @@ export interface DpmSolverCoefficients {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSchedule } from "../schedule.ts";
  * import { logSnrHalf } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 500);
- * console.assert(logSnrHalf(s, 499) < 0 && logSnrHalf(s, 0) > 4 && logSnrHalf(s, -1) === Infinity);
+ * assert.ok(logSnrHalf(s, 499) < 0);
+ * assert.ok(logSnrHalf(s, 0) > 4);
+ * assert.equal(logSnrHalf(s, -1), Infinity);
  * ```
  */
 export function logSnrHalf(schedule: DiffusionSchedule, t: number): number {
@@ -141,12 +146,14 @@ export function logSnrHalf(schedule: DiffusionSchedule, t: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSchedule } from "../schedule.ts";
  * import { dpmSolverCoefficients } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 500);
  * const c = dpmSolverCoefficients(s, 400, 300, 450);
- * console.assert(c.m1 < 0 && c.m0 > 0); // extrapolates from the previous data prediction
- * console.assert(dpmSolverCoefficients(s, 0, -1, 100).m0 === 1); // the last step returns x̂0
+ * assert.ok(c.m1 < 0);
+ * assert.ok(c.m0 > 0); // extrapolates from the previous data prediction
+ * assert.equal(dpmSolverCoefficients(s, 0, -1, 100).m0, 1); // the last step returns x̂0
  * ```
  */
 export function dpmSolverCoefficients(
@@ -185,9 +192,10 @@ export function dpmSolverCoefficients(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { dpmSolverFirstOrder } from "./steps_plain.ts";
  * const orders = Array.from({ length: 10 }, (_, i) => dpmSolverFirstOrder(i, 10) ? 1 : 2);
- * console.assert(orders.join("") === "1222222211");
+ * assert.equal(orders.join(""), "1222222211");
  * ```
  */
 export function dpmSolverFirstOrder(i: number, S: number): boolean {
@@ -210,12 +218,13 @@ export interface DataPrediction<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSchedule } from "../schedule.ts";
  * import { dpmSolverStep } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 10);
  * // ε = 0: x̂0 = x_t/√ᾱ_t, and the step to the clean image returns it
  * const { x } = dpmSolverStep(s, Float32Array.of(0.3), Float32Array.of(0), 5, -1, null, false);
- * console.assert(Math.abs(x[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
+ * assert.ok(Math.abs(x[0] - 0.3 / s.sqrtAlphasCumprod[5]) < 1e-6);
  * ```
  */
 export function dpmSolverStep(

@@ -52,6 +52,7 @@ export interface ApplyOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { Adam } from "./adam.ts";
@@ -61,9 +62,11 @@ export interface ApplyOptions {
  * const g = tf.tensor1d([2, -3]);
  * const status = adam.apply({ p: g }); // [gradient norm, applied, loss]
  * const [norm, applied] = await status.data();
- * console.assert(Math.abs(norm - Math.sqrt(13)) < 1e-6 && applied === 1);
+ * assert.ok(Math.abs(norm - Math.sqrt(13)) < 1e-6);
+ * assert.equal(applied, 1);
  * const w = await p.data(); // the first step moves each weight by lr against its gradient's sign
- * console.assert(Math.abs(w[0] - 0.9) < 1e-6 && Math.abs(w[1] + 0.9) < 1e-6);
+ * assert.ok(Math.abs(w[0] - 0.9) < 1e-6);
+ * assert.ok(Math.abs(w[1] + 0.9) < 1e-6);
  * tf.dispose([p, g, status]);
  * adam.dispose();
  * ```

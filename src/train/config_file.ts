@@ -13,10 +13,14 @@ import {
   validateModelConfig,
 } from "../model/model.ts";
 import { SCHEDULE_KINDS } from "../schedule.ts";
+import { UsageError } from "../errors.ts";
 import type { TrainConfig } from "./trainer.ts";
 
-/** A recipe file that cannot be used, with the field and the fix in its one-line message. */
-export class TrainRecipeError extends Error {
+/**
+ * A recipe file that cannot be used, with the field and the fix in its one-line message: a usage
+ * error (the CLI exits 2), since the file was named by the caller.
+ */
+export class TrainRecipeError extends UsageError {
   /** Always `"TrainRecipeError"`. */
   override name = "TrainRecipeError";
 }
@@ -137,10 +141,12 @@ function parseModel(key: string, v: unknown): ModelConfig {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTrainRecipe } from "./config_file.ts";
  * const r = parseTrainRecipe('{"batch": 64, "model": {"channels": 64}, "minutes": 9}');
- * console.assert(r.config.batch === 64 && r.minutes === 9);
- * console.assert(r.config.model?.preset === "unet");
+ * assert.equal(r.config.batch, 64);
+ * assert.equal(r.minutes, 9);
+ * assert.equal(r.config.model?.preset, "unet");
  * ```
  */
 export function parseTrainRecipe(text: string): TrainRecipe {
@@ -175,19 +181,19 @@ export function parseTrainRecipe(text: string): TrainRecipe {
 
 /**
  * Reads and validates a recipe file; a missing or invalid file throws a {@linkcode TrainRecipeError}
- * whose message starts with the path.
+ * whose message starts with `shown` (the path, or how the caller names it, e.g. `--config <path>`).
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadTrainRecipe } from "./config_file.ts";
- * try {
- *   await loadTrainRecipe("no-such-recipe.json");
- * } catch (e) {
- *   console.assert((e as Error).name === "TrainRecipeError");
- * }
+ * await assert.rejects(loadTrainRecipe("no-such-recipe.json"), {
+ *   name: "TrainRecipeError",
+ *   message: "no-such-recipe.json does not exist; give a JSON recipe such as configs/faces4-64.json",
+ * });
  * ```
  */
-export async function loadTrainRecipe(path: string): Promise<TrainRecipe> {
+export async function loadTrainRecipe(path: string, shown: string = path): Promise<TrainRecipe> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -195,11 +201,11 @@ export async function loadTrainRecipe(path: string): Promise<TrainRecipe> {
     const why = err instanceof Deno.errors.NotFound
       ? "does not exist"
       : `cannot be read (${(err as Error).message})`;
-    throw new TrainRecipeError(`${path} ${why}; give a JSON recipe such as configs/faces4-64.json`);
+    throw new TrainRecipeError(`${shown} ${why}; give a JSON recipe such as configs/faces4-64.json`);
   }
   try {
     return parseTrainRecipe(text);
   } catch (err) {
-    throw new TrainRecipeError(`${path}: ${(err as Error).message}`);
+    throw new TrainRecipeError(`${shown}: ${(err as Error).message}`);
   }
 }

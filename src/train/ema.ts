@@ -13,8 +13,9 @@ import { FlatLayout } from "./flat.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { emaDecayAt } from "./ema.ts";
- * console.assert(emaDecayAt(0.999, 1) === 2 / 11);
+ * assert.equal(emaDecayAt(0.999, 1), 2 / 11);
  * ```
  */
 export function emaDecayAt(decay: number, step: number): number {
@@ -28,6 +29,7 @@ export function emaDecayAt(decay: number, step: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { Ema } from "./ema.ts";
@@ -36,7 +38,7 @@ export function emaDecayAt(decay: number, step: number): number {
  * const ema = new Ema(new Map([["p", p]]), 0.5);
  * p.assign(tf.tensor1d([3, 6]));
  * ema.update(100); // 0.5·[1, 2] + 0.5·[3, 6]
- * console.assert((await ema.shadow.get("p")!.data()).join() === "2,4");
+ * assert.equal((await ema.shadow.get("p")!.data()).join(), "2,4");
  * ema.dispose();
  * p.dispose();
  * ```

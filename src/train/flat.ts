@@ -26,6 +26,7 @@ export interface FlatEntry {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { FlatLayout } from "./flat.ts";
@@ -34,9 +35,10 @@ export interface FlatEntry {
  * const b: tf.Variable = tf.variable(tf.tensor1d([5]));
  * const layout = new FlatLayout(new Map([["a", a], ["b", b]]));
  * const flat = layout.flatten([a, b]);
- * console.assert(layout.total === 5 && flat.shape[0] === 5);
+ * assert.equal(layout.total, 5);
+ * assert.equal(flat.shape[0], 5);
  * const [a2] = layout.unflatten(flat);
- * console.assert(a2.shape.join() === "2,2");
+ * assert.equal(a2.shape.join(), "2,2");
  * tf.dispose([a, b, flat, a2]);
  * ```
  */

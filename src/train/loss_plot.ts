@@ -19,9 +19,10 @@ export interface LossRow {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lossCurveSvg } from "./loss_plot.ts";
  * const svg = lossCurveSvg([{ step: 1, loss: 1, smoothed: 1 }, { step: 2, loss: 0.5, smoothed: 0.9 }]);
- * console.assert(svg.startsWith("<svg"));
+ * assert.ok(svg.startsWith("<svg"));
  * ```
  */
 export function lossCurveSvg(rows: LossRow[], title = "training loss (L_simple)"): string {

@@ -13,10 +13,12 @@ import type { DiffusionSchedule } from "../schedule.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSchedule } from "../schedule.ts";
  * import { snr } from "./loss_weight.ts";
  * const s = makeSchedule("linear", 500);
- * console.assert(snr(s, 0) > 1000 && snr(s, 499) < 0.01);
+ * assert.ok(snr(s, 0) > 1000);
+ * assert.ok(snr(s, 499) < 0.01);
  * ```
  */
 export function snr(schedule: DiffusionSchedule, t: number): number {
@@ -31,10 +33,12 @@ export function snr(schedule: DiffusionSchedule, t: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { makeSchedule } from "../schedule.ts";
  * import { minSnrWeight } from "./loss_weight.ts";
  * const s = makeSchedule("linear", 500);
- * console.assert(minSnrWeight(s, 499, 5) === 1 && minSnrWeight(s, 0, 5) < 0.01);
+ * assert.equal(minSnrWeight(s, 499, 5), 1);
+ * assert.ok(minSnrWeight(s, 0, 5) < 0.01);
  * ```
  */
 export function minSnrWeight(schedule: DiffusionSchedule, t: number, gamma: number): number {

@@ -27,13 +27,19 @@ export interface ProgressGridLayout {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { progressGridLayout } from "./progress_grid.ts";
  * const plain = progressGridLayout(undefined, 16);
- * console.assert(plain.rows === 4 && plain.cols === 4 && plain.labels === undefined);
+ * assert.equal(plain.rows, 4);
+ * assert.equal(plain.cols, 4);
+ * assert.equal(plain.labels, undefined);
  * const vocab = { vendor: ["apple", "google"], subcategory: ["face-smiling", "face-sleepy", "face-hat"] };
  * const cond = progressGridLayout(vocab, 16);
- * console.assert(cond.rowsBy!.field === "vendor" && cond.rows === 2 && cond.cols === 8);
- * console.assert(cond.labels!.length === 16 && cond.labels![8].vendor === "google");
+ * assert.equal(cond.rowsBy!.field, "vendor");
+ * assert.equal(cond.rows, 2);
+ * assert.equal(cond.cols, 8);
+ * assert.equal(cond.labels!.length, 16);
+ * assert.equal(cond.labels![8].vendor, "google");
  * ```
  */
 export function progressGridLayout(vocab: LabelVocabulary | undefined, n: number): ProgressGridLayout {

@@ -26,6 +26,7 @@ export interface ReturnOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { saveCheckpoint } from "../checkpoint.ts";
  * import { exportForReturn } from "./return_files.ts";
  * const run = await Deno.makeTempDir(), out = await Deno.makeTempDir();
@@ -33,7 +34,8 @@ export interface ReturnOptions {
  *   imageSize: 32, schedule: { kind: "linear", T: 10 }, step: 3, seed: 0, dataHash: null },
  *   tensors: new Map([["params/a", { shape: [1], data: Float32Array.of(1) }], ["ema/a", { shape: [1], data: Float32Array.of(2) }]]) });
  * const files = await exportForReturn(`${run}/latest.safetensors`, out);
- * console.assert(files.length === 1 && files[0].endsWith("ema-00001-of-00001.safetensors"));
+ * assert.equal(files.length, 1);
+ * assert.ok(files[0].endsWith("ema-00001-of-00001.safetensors"));
  * await Deno.remove(run, { recursive: true });
  * await Deno.remove(out, { recursive: true });
  * ```

@@ -111,13 +111,15 @@ function fmtDuration(s: number): string {
  *
  * @example A resume keeps the checkpoint's batch but takes the new length
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runConfig } from "./run.ts";
  * import { DEFAULT_TRAIN_CONFIG } from "./run.ts";
  * import type { Checkpoint } from "../checkpoint.ts";
  * const resume = { meta: { model: DEFAULT_TRAIN_CONFIG.model, train: { ...DEFAULT_TRAIN_CONFIG, batch: 16 } },
  *   tensors: new Map() } as unknown as Checkpoint;
  * const c = runConfig({ ...DEFAULT_TRAIN_CONFIG, batch: 64, steps: 5000 }, { resume });
- * console.assert(c.batch === 16 && c.steps === 5000);
+ * assert.equal(c.batch, 16);
+ * assert.equal(c.steps, 5000);
  * ```
  */
 export function runConfig(

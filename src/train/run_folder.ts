@@ -128,11 +128,12 @@ async function enospcWriter(file: Deno.FsFile, bytes: Uint8Array): Promise<void>
  *
  * @example Two opens of one folder: the second is refused
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RunFolder } from "./run_folder.ts";
  * const dir = await Deno.makeTempDir();
  * const run = await RunFolder.open(dir, { log: null });
  * const second = await RunFolder.open(dir, { log: null }).catch((e) => e);
- * console.assert(second.name === "RunLockedError");
+ * assert.equal(second.name, "RunLockedError");
  * await run.close();
  * ```
  */
@@ -387,8 +388,9 @@ export class RunFolder {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readLossCsv } from "./run_folder.ts";
- * console.assert((await readLossCsv("no/such/loss.csv")).length === 0);
+ * assert.equal((await readLossCsv("no/such/loss.csv")).length, 0);
  * ```
  */
 export async function readLossCsv(path: string): Promise<LossCsvRow[]> {

@@ -106,8 +106,9 @@ export interface StepReport {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NonFiniteLossError } from "./trainer.ts";
- * console.assert(new NonFiniteLossError("loss is NaN at step 3").name === "NonFiniteLossError");
+ * assert.equal(new NonFiniteLossError("loss is NaN at step 3").name, "NonFiniteLossError");
  * ```
  */
 export class NonFiniteLossError extends Error {

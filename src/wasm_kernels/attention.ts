@@ -19,12 +19,14 @@ export const ATTENTION_KERNEL = "EmojiDiffusionAttention";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { attentionArrays } from "./attention.ts";
  * // one example, two positions, c = 1: equal scores → each output is the mean of v
  * const qkv = Float32Array.of(0, 1, 2, 0, 1, 4); // rows (q, k, v)
  * const out = new Float32Array(2);
  * attentionArrays(qkv, out, 1, 2, 1, 1);
- * console.assert(out[0] === 3 && out[1] === 3);
+ * assert.equal(out[0], 3);
+ * assert.equal(out[1], 3);
  * ```
  */
 export function attentionArrays(

@@ -129,11 +129,12 @@ export function setWasmBackwardKernels(on: boolean): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { channelSum } from "./backward.ts";
  * await tf.setBackend("cpu");
- * console.assert(channelSum(tf.ones([2, 3])) === null); // the caller's ops do it off wasm
+ * assert.equal(channelSum(tf.ones([2, 3])), null); // the caller's ops do it off wasm
  * ```
  */
 export function channelSum(x: tf.Tensor): tf.Tensor1D | null {

@@ -29,11 +29,13 @@ export interface GroupNormAttrs {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { groupNormArrays } from "./group_norm.ts";
  * // one example, two positions, one group of one channel: values 1 and 3 → ±1 (before ε)
  * const out = new Float32Array(2);
  * groupNormArrays(Float32Array.of(1, 3), null, Float32Array.of(1), Float32Array.of(0), out, 1, 2, 1, { groups: 1, activate: false, epsilon: 0 });
- * console.assert(out[0] === -1 && out[1] === 1);
+ * assert.equal(out[0], -1);
+ * assert.equal(out[1], 1);
  * ```
  */
 export function groupNormArrays(
