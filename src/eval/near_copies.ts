@@ -33,15 +33,17 @@ export const NEAR_COPY_NEIGHBOURS = 10;
  * pixel space. With `skipSame`, query i is never compared with reference i (a real image against the
  * rest of its own set, when `queries` and `refs` are the same array).
  *
- * @example An exact copy is flagged; a distinct image is not
+ * @example An exact copy is flagged; a new random image is not
  * ```ts
  * import assert from "node:assert/strict";
  * import { nearCopies } from "./near_copies.ts";
- * const per = 2 * 2 * 3, refs = new Float32Array(12 * per);
- * for (let i = 0; i < 12; i++) refs.fill(i / 12 * 2 - 1, i * per, (i + 1) * per); // 12 flat greys
- * const copy = refs.slice(5 * per, 6 * per), other = new Float32Array(per).fill(0.04);
- * assert.equal(nearCopies(copy, 1, refs, 12, 2).count, 1);
- * assert.equal(nearCopies(other, 1, refs, 12, 2).count, 0);
+ * import { Rng } from "../rng.ts";
+ * const rng = new Rng(1), per = 4 * 4 * 3;
+ * const refs = Float32Array.from({ length: 12 * per }, () => rng.uniform() * 2 - 1);
+ * const copy = refs.slice(5 * per, 6 * per);
+ * const other = Float32Array.from({ length: per }, () => rng.uniform() * 2 - 1);
+ * assert.equal(nearCopies(copy, 1, refs, 12, 4).count, 1);
+ * assert.equal(nearCopies(other, 1, refs, 12, 4).count, 0);
  * ```
  */
 export function nearCopies(
