@@ -95,20 +95,36 @@ function words(s: string): string[] {
   return s.split("-").filter((w) => w !== "");
 }
 
-/** The record name sharing the most words with `key` (Jaccard ≥ 0.5), for reporting near misses. */
+function levenshtein(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/**
+ * The known name nearest to `key`, for reporting near misses: among the names sharing at least half
+ * its words, the one with the smallest edit distance, if that is at most a quarter of the longer name.
+ */
 function nearestName(key: string, index: Map<string, Set<string>>): string | undefined {
   const mine = new Set(words(key));
   const counts = new Map<string, number>();
   for (const w of mine) for (const name of index.get(w) ?? []) counts.set(name, (counts.get(name) ?? 0) + 1);
-  let best: string | undefined, bestScore = 0;
+  let best: string | undefined, bestDistance = Infinity;
   for (const [name, shared] of counts) {
-    const score = shared / (mine.size + new Set(words(name)).size - shared);
-    if (score > bestScore || (score === bestScore && best !== undefined && name < best)) {
+    if (shared * 2 < mine.size) continue;
+    const d = levenshtein(key, name);
+    if (d < bestDistance || (d === bestDistance && best !== undefined && name < best)) {
       best = name;
-      bestScore = score;
+      bestDistance = d;
     }
   }
-  return bestScore >= 0.5 ? best : undefined;
+  return best !== undefined && bestDistance * 4 <= Math.max(key.length, best.length) ? best : undefined;
 }
 
 /**

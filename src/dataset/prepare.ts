@@ -447,17 +447,13 @@ async function collectSvgStyle(
         style.keyKind === "codepoints" ? "code points" : `name, ${byCldr} of them by CLDR name`
       })` + (report.misses.length ? `; not joined: ${missLine}` : ""),
   );
-  if (opened.brokenRefs.length) {
-    log?.(
-      `${vendor}: ${opened.brokenRefs.length} emojis of ${style.path} refer to ids it defines nowhere, and are ` +
-        `drawn without them: ${opened.brokenRefs.map((b) => `${b.id} (${b.missing.join(", ")})`).join(", ")}`,
-    );
-  }
   const byUnified = new Map(report.matches.map((m) => [m.record.unified, m]));
   const selected = selectedBy(records, filter);
   const part: VendorPart = { items: [], images: [], skipped: [], source: undefined! };
   const vendorSkipped: string[] = [];
   const width = svgRenderWidth(size);
+  const brokenRefs = new Map(opened.brokenRefs.map((b) => [b.id, b.missing]));
+  const drawnWithout: string[] = [];
   for (const r of selected) {
     const m = byUnified.get(r.unified);
     if (!m) {
@@ -469,6 +465,8 @@ async function collectSvgStyle(
     try {
       bytes = await m.entry.load();
       const img = await rasterizeSvg(bytes, width);
+      const missing = brokenRefs.get(m.entry.key);
+      if (missing) drawnWithout.push(`${m.entry.file} (${missing.join(", ")})`);
       part.images.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
     } catch (err) {
       const reason = err instanceof Deno.errors.NotFound ? "file missing" : (err as Error).message;
@@ -520,6 +518,12 @@ async function collectSvgStyle(
     `${vendor}: ${count} images from ${subs.size} subcategories` +
       (vendorSkipped.length ? `; skipped ${vendorSkipped.length}: ${vendorSkipped.join(", ")}` : ""),
   );
+  if (drawnWithout.length) {
+    log?.(
+      `${vendor}: ${drawnWithout.length} SVGs refer to ids their sprite defines nowhere, and are drawn ` +
+        `without them: ${drawnWithout.join(", ")}`,
+    );
+  }
   return { ...part, filter };
 }
 
