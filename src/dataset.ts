@@ -71,6 +71,7 @@ export {
 export { type SpriteEntry, SpriteError, splitSprite } from "./dataset/sprite.ts";
 export { rasterizeSvg, RESVG_PACKAGE, SvgRenderError } from "./dataset/svg.ts";
 export { locateNpmPackage, type NpmPackage } from "./dataset/npm_package.ts";
+export { type StyleGridLayout, styleGridLayout } from "./dataset/style_grid.ts";
 export {
   DEFAULT_DATASET_DIR,
   IMAGE_EXTENSIONS,
