@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  DatasetError,
   type DatasetManifest,
   joinEntries,
   loadEmojiDataset,
@@ -365,6 +366,29 @@ Deno.test("join through prepare: Fluent's names get emoji.json labels, and the m
 });
 
 // ---- Bad input, as a user meets it ----
+
+Deno.test("a damaged sprite or Iconify JSON is a corrupt-dataset error naming the file; a vendor's package that lacks its folder says so", async () => {
+  const packageDirs = await fixturePackages();
+  await Deno.writeTextFile(join(packageDirs.noto, "sprites/all.svg"), '<svg><svg id="1F600"><g></svg>');
+  await Deno.writeTextFile(join(packageDirs.blob, "icons.json"), "{ not json");
+  await Deno.remove(join(packageDirs.fluent, "icons"), { recursive: true });
+  const run = (vendors: string) =>
+    prepareDataset({ vendors, packageDirs, out: "unused", log: null, warn: null });
+  await assert.rejects(
+    run("noto"),
+    (e: Error) =>
+      e instanceof DatasetError && e.corrupt &&
+      /@svgmoji\/noto: .*sprites\/all\.svg is corrupt \(/.test(e.message),
+  );
+  await assert.rejects(
+    run("blob"),
+    (e: Error) => e instanceof DatasetError && e.corrupt && /icons\.json is corrupt/.test(e.message),
+  );
+  await assert.rejects(
+    run("fluent"),
+    (e: Error) => e instanceof DatasetError && !e.corrupt && /icons\/modern is missing/.test(e.message),
+  );
+});
 
 const DENO = await denoCommand();
 

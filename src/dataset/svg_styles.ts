@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { DatasetError } from "./manifest.ts";
 import type { SetEntry } from "./join.ts";
 import { locateNpmPackage, type NpmPackage } from "./npm_package.ts";
-import { splitSprite } from "./sprite.ts";
+import { splitSprite, type SpriteEntry } from "./sprite.ts";
 import type { SvgVendor, Vendor } from "./vendors.ts";
 
 /** Where and how one SVG style keeps its emojis. */
@@ -163,7 +163,8 @@ export function iconifySvg(set: IconifyJson, name: string): string {
 
 /**
  * Lists an SVG style's emojis in a package folder `root` (the pinned package, or a folder laid out the
- * same way). Throws a {@linkcode DatasetError} naming the folder or file when it is not there.
+ * same way). Throws a {@linkcode DatasetError} naming the folder or file when it is not there, or (with
+ * `corrupt`) when its sprite or JSON cannot be parsed.
  *
  * @example A folder laid out like OpenMoji's package
  * ```ts
@@ -209,8 +210,21 @@ export async function listStyleEntries(
     throw err;
   }
   const bytes = (s: string) => () => Promise.resolve(new TextEncoder().encode(s));
+  const corrupt = (err: unknown) =>
+    new DatasetError(
+      `${style.package}: ${where} is corrupt (${
+        (err as Error).message
+      }): delete the package from the npm cache ` +
+        `(or node_modules) so that it is fetched again`,
+      { corrupt: true },
+    );
   if (style.layout === "sprite") {
-    const split = splitSprite(text);
+    let split: SpriteEntry[];
+    try {
+      split = splitSprite(text);
+    } catch (err) {
+      throw corrupt(err);
+    }
     const entries = split.map((e): StyleEntry => ({
       key: e.id,
       keyKind: style.keyKind,
@@ -220,7 +234,13 @@ export async function listStyleEntries(
     const brokenRefs = split.filter((e) => e.missing.length).map((e) => ({ id: e.id, missing: e.missing }));
     return { entries, container: style.path, brokenRefs };
   }
-  const set = JSON.parse(text) as IconifyJson;
+  let set: IconifyJson;
+  try {
+    set = JSON.parse(text) as IconifyJson;
+    if (!set || typeof set.icons !== "object") throw new Error("no icons object");
+  } catch (err) {
+    throw corrupt(err);
+  }
   const entries = Object.keys(set.icons).map((name): StyleEntry => ({
     key: name,
     keyKind: style.keyKind,
