@@ -68,7 +68,7 @@ export {
   type SetEntry,
   summarizeMisses,
 } from "./dataset/join.ts";
-export { type SpriteEntry, SpriteError, splitSprite } from "./dataset/sprite.ts";
+export { splitSprite, type SpriteEntry, SpriteError } from "./dataset/sprite.ts";
 export { rasterizeSvg, RESVG_PACKAGE, SvgRenderError } from "./dataset/svg.ts";
 export { locateNpmPackage, type NpmPackage } from "./dataset/npm_package.ts";
 export { type StyleGridLayout, styleGridLayout } from "./dataset/style_grid.ts";
