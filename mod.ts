@@ -147,12 +147,14 @@ export { PRETRAINED_MODELS, type PretrainedModel } from "./src/pretrained.ts";
 export {
   DatasetError,
   type DatasetManifest,
+  type DatasourceVendor,
   type ManifestAtlas,
   type ManifestImage,
   type ManifestSource,
   prepareDataset,
   type PrepareOptions,
   type PrepareResult,
+  type SvgVendor,
   type Vendor,
   VENDORS,
 } from "./src/dataset.ts";

@@ -1,5 +1,5 @@
 /**
- * Emoji datasets: prepare (emoji-datasource-* packages or a folder → atlas PNG + manifest), load
+ * Emoji datasets: prepare (emoji-datasource-* packages, SVG emoji sets or a folder → atlas PNG + manifest), load
  * (verified), and sample seeded shuffled, flipped batches. Parts live in `src/dataset/`.
  *
  * @module
@@ -24,20 +24,54 @@ export {
   validateManifest,
 } from "./dataset/manifest.ts";
 export {
+  DATASOURCE_VENDORS,
+  type DatasourceVendor,
   DEFAULT_CATEGORY,
   DEFAULT_SUBCATEGORY_PATTERN,
   EMOJI_DATASOURCE_VERSION,
+  EMOJI_METADATA_PACKAGE,
   type EmojiRecord,
+  isDatasourceVendor,
+  locateMetadataPackage,
   locateVendorPackage,
   parseVendors,
   readEmojiRecords,
   type ResolvedFilter,
   resolveFilter,
   selectRecords,
+  SVG_VENDORS,
+  type SvgVendor,
   type Vendor,
   type VendorPackage,
   VENDORS,
 } from "./dataset/vendors.ts";
+export {
+  iconifySvg,
+  listStyleEntries,
+  localPackage,
+  type OpenedStyle,
+  openStyle,
+  readCldrNames,
+  type StyleEntry,
+  SVG_STYLES,
+  type SvgStyle,
+  VENDOR_LICENCES,
+} from "./dataset/svg_styles.ts";
+export {
+  codepointKey,
+  joinEntries,
+  type JoinMatch,
+  type JoinMiss,
+  type JoinReport,
+  type JoinVia,
+  nameKey,
+  type SetEntry,
+  summarizeMisses,
+} from "./dataset/join.ts";
+export { splitSprite, type SpriteEntry, SpriteError } from "./dataset/sprite.ts";
+export { rasterizeSvg, RESVG_PACKAGE, SvgRenderError } from "./dataset/svg.ts";
+export { locateNpmPackage, type NpmPackage } from "./dataset/npm_package.ts";
+export { type StyleGridLayout, styleGridLayout } from "./dataset/style_grid.ts";
 export {
   DEFAULT_DATASET_DIR,
   IMAGE_EXTENSIONS,
@@ -45,6 +79,7 @@ export {
   type PrepareOptions,
   type PrepareResult,
   rgbaToDatasetImage,
+  svgRenderWidth,
 } from "./dataset/prepare.ts";
 export {
   type BatchSamplerOptions,

@@ -2,7 +2,7 @@
  * `deno task prepare`: builds a dataset (atlas PNG + manifest) under `data/<name>/`.
  *
  * ```
- * deno task prepare [--vendor apple,google] [--category LIST] [--subcategory LIST]
+ * deno task prepare [--vendor apple,openmoji|all] [--category LIST] [--subcategory LIST]
  *                   [--from FOLDER [--fit pad|crop]] [--size 32] [--background black|white|#rrggbb]
  *                   [--out DIR] [--name NAME]
  * ```
@@ -13,10 +13,10 @@ import { checkWritableDir, choiceFlag, intFlag, parseFlags, runCli, UsageError }
 import { prepareDataset, VENDORS } from "../src/dataset.ts";
 
 const USAGE = `usage: deno task prepare [options]
-  --vendor LIST        emoji-datasource vendors, comma list of ${VENDORS.join(", ")} (default apple)
+  --vendor LIST        comma list of ${VENDORS.join(", ")}, or all (default apple)
   --category LIST      categories to include, e.g. "Smileys & Emotion" or smileys-emotion
   --subcategory LIST   subcategories to include; a trailing * matches a prefix (default: face-* of Smileys & Emotion)
-  --from FOLDER        use the PNG/JPEG files in FOLDER instead of an emoji package
+  --from FOLDER        use the PNG/JPEG/SVG files in FOLDER instead of an emoji package
   --fit pad|crop       non-square images of --from: pad to square on the background (default) or crop the centre
   --size N             output size in pixels (default 32)
   --background COLOUR  black (default), white or #rrggbb

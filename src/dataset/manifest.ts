@@ -61,6 +61,16 @@ export interface ManifestSource {
   path?: string;
   /** How many images of the dataset come from this source. */
   count: number;
+  /** Licence of the images, for package sources (see `VENDOR_LICENCES`). */
+  licence?: string;
+  /** For SVG vendors: the package whose `emoji.json` labels the images, `name@version`. */
+  metadata?: string;
+  /** For SVG vendors: the rasteriser, `name@version`. */
+  renderer?: string;
+  /** For sprite and Iconify vendors: the SHA-256 of the one file (relative to the package) all SVGs come from. */
+  files?: Record<string, string>;
+  /** For SVG vendors: how the package's emojis joined `emoji.json` records (see `join.ts`). */
+  join?: { entries: number; matched: number; byCldrName: number; missed: number };
 }
 
 /** One image of the dataset, in atlas order. */
@@ -79,8 +89,18 @@ export interface ManifestImage {
   category: string | null;
   /** Unicode subcategory, or null for folder sources. */
   subcategory: string | null;
-  /** Source file, relative to the package image folder or to the `--from` folder. */
+  /**
+   * Source file, relative to the package image folder (emoji-datasource), the package root (SVG vendors;
+   * `sprites/all.svg#1F600` for an emoji split out of a sprite) or the `--from` folder.
+   */
   file: string;
+  /**
+   * SHA-256 of the source bytes the image was made from (the PNG or SVG file; for an emoji split out of a
+   * sprite or an Iconify JSON, its standalone SVG). Absent in manifests written before it was recorded.
+   */
+  sha256?: string;
+  /** Licence of the image (`VENDOR_LICENCES`), null for folder sources. Absent in older manifests. */
+  licence?: string | null;
 }
 
 /** The atlas layout: images of `cellSize` pixels, row-major, no gutters. */

@@ -1,6 +1,7 @@
 /**
- * Preparing a dataset: emoji images from emoji-datasource-* packages (or a folder of PNG/JPEG files)
- * composited over a background, area-resized, and written as an atlas PNG plus a manifest.
+ * Preparing a dataset: emoji images from emoji-datasource-* packages (PNGs), the SVG styles' packages
+ * (rasterised with resvg) or a folder of PNG/JPEG/SVG files, composited over a background, area-resized,
+ * and written as an atlas PNG plus a manifest.
  *
  * @module
  */
@@ -23,24 +24,47 @@ import {
   sha256Hex,
 } from "./manifest.ts";
 import {
+  type DatasourceVendor,
+  type EmojiRecord,
+  isDatasourceVendor,
+  locateMetadataPackage,
   locateVendorPackage,
   parseVendors,
   readEmojiRecords,
+  type ResolvedFilter,
   resolveFilter,
   slug,
+  type SvgVendor,
   type Vendor,
+  type VendorPackage,
+  VENDORS,
 } from "./vendors.ts";
+import { joinEntries, summarizeMisses } from "./join.ts";
+import { localPackage, openStyle, readCldrNames, SVG_STYLES, VENDOR_LICENCES } from "./svg_styles.ts";
+import { locateNpmPackage } from "./npm_package.ts";
+import { rasterizeSvg, RESVG_PACKAGE, SvgRenderError } from "./svg.ts";
 
 /** The default dataset folder: Apple faces, 32 px, on black. */
 export const DEFAULT_DATASET_DIR = "data/apple-faces-32";
 
-/** Image file extensions accepted from a `--from` folder. */
-export const IMAGE_EXTENSIONS: readonly string[] = [".png", ".jpg", ".jpeg"];
+/** Image file extensions accepted from a `--from` folder (SVGs are rasterised with resvg). */
+export const IMAGE_EXTENSIONS: readonly string[] = [".png", ".jpg", ".jpeg", ".svg"];
+
+/** The width SVGs are rendered at before the area resize: 64 px like the PNG vendors, or `size` if larger. */
+export function svgRenderWidth(size: number): number {
+  return Math.max(64, size);
+}
 
 /** Options of {@linkcode prepareDataset}; every field is optional. */
 export interface PrepareOptions {
-  /** Vendors (array, or a comma list like `apple,google`). Default `["apple"]`. Not with `from`. */
+  /** Vendors (array, or a comma list like `apple,openmoji`; `all` for the eight). Default `["apple"]`. Not with `from`. */
   vendors?: Vendor[] | string;
+  /**
+   * Package folders to use instead of fetching the pinned npm packages, laid out the same way, each with
+   * a `package.json` (offline mirrors, tests): by SVG vendor, and `metadata` for the folder holding
+   * `emoji.json` that labels the SVG vendors' images (default: the `emoji-datasource` package).
+   */
+  packageDirs?: Partial<Record<SvgVendor | "metadata", string>>;
   /** A folder of PNG/JPEG files to use instead of emoji packages (searched recursively). */
   from?: string;
   /** Comma list of categories (names or slugs). */
@@ -249,12 +273,17 @@ async function collectFolder(root: string, ctx: CollectContext): Promise<Collect
       });
       continue;
     }
+    let bytes: Uint8Array;
     try {
-      const img = await decodeImage(await Deno.readFile(path));
+      bytes = await Deno.readFile(path);
+      const img = ext === ".svg" ? await rasterizeSvg(bytes, svgRenderWidth(size)) : await decodeImage(bytes);
       images.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size, fit));
       if (img.width !== img.height) nonSquare++;
     } catch (err) {
-      skipped.push({ file: rel, reason: `cannot be decoded (${(err as Error).message})` });
+      const reason = err instanceof SvgRenderError
+        ? err.message
+        : `cannot be decoded (${(err as Error).message})`;
+      skipped.push({ file: rel, reason });
       continue;
     }
     const stem = basename(path, extname(path));
@@ -267,6 +296,8 @@ async function collectFolder(root: string, ctx: CollectContext): Promise<Collect
         category: null,
         subcategory: null,
         file: rel,
+        sha256: await sha256Hex(bytes),
+        licence: null,
       },
       path,
     });
@@ -288,9 +319,220 @@ async function collectFolder(root: string, ctx: CollectContext): Promise<Collect
   return { items, images, sources, skipped, filters: { categories: [], subcategories: [] }, name };
 }
 
+/** What one vendor adds to the dataset. */
+interface VendorPart {
+  items: Item[];
+  images: Uint8Array[];
+  source: ManifestSource;
+  skipped: { file: string; reason: string }[];
+}
+
+/** The shared inputs of every vendor: the filter options, background, size and output lines. */
+interface VendorContext extends CollectContext {
+  /** `emoji.json` records by package root, read once. */
+  records: Map<string, ReturnType<typeof readEmojiRecords>>;
+}
+
+function recordsOf(ctx: VendorContext, pkg: VendorPackage) {
+  if (!ctx.records.has(pkg.root)) ctx.records.set(pkg.root, readEmojiRecords(pkg));
+  return ctx.records.get(pkg.root)!;
+}
+
+function selectedBy(records: EmojiRecord[], filter: ResolvedFilter): EmojiRecord[] {
+  return records.filter((r) =>
+    filter.categories.includes(r.category) || filter.subcategories.includes(r.subcategory)
+  );
+}
+
+function noMatch(vendor: Vendor, filter: ResolvedFilter): DatasetError {
+  return new DatasetError(
+    `no ${vendor} image matches the filter (${
+      describeFilter(filter)
+    }): choose other --category/--subcategory`,
+  );
+}
+
+/** The PNGs of an emoji-datasource-* package that match the filter. */
+async function collectDatasource(
+  vendor: DatasourceVendor,
+  ctx: VendorContext,
+): Promise<VendorPart & { filter: ResolvedFilter }> {
+  const { options, bg, size, log, warn } = ctx;
+  const pkg = await locateVendorPackage(vendor);
+  const records = await recordsOf(ctx, pkg);
+  const filter = resolveFilter(records, options.category, options.subcategory);
+  const selected = selectedBy(records, filter);
+  const part: VendorPart = { items: [], images: [], skipped: [], source: undefined! };
+  const vendorSkipped: string[] = [];
+  for (const r of selected) {
+    if (r[`has_img_${vendor}`] !== true) {
+      vendorSkipped.push(`${r.short_name} (no ${vendor} image)`);
+      continue;
+    }
+    const path = join(pkg.imageDir, r.image);
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(path);
+      const img = await decodeImage(bytes);
+      part.images.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
+    } catch (err) {
+      const reason = err instanceof Deno.errors.NotFound ? "file missing" : (err as Error).message;
+      part.skipped.push({ file: `${vendor}/${r.image}`, reason });
+      vendorSkipped.push(`${r.short_name} (${reason})`);
+      warn?.(`skipped ${path}: ${reason}`);
+      continue;
+    }
+    part.items.push({
+      meta: {
+        vendor,
+        name: r.name,
+        shortName: r.short_name,
+        unified: r.unified,
+        category: r.category,
+        subcategory: r.subcategory,
+        file: r.image,
+        sha256: await sha256Hex(bytes),
+        licence: VENDOR_LICENCES[vendor],
+      },
+      path,
+    });
+  }
+  const count = part.items.length;
+  if (count === 0) throw noMatch(vendor, filter);
+  part.source = {
+    kind: "package",
+    vendor,
+    package: pkg.name,
+    version: pkg.version,
+    count,
+    licence: VENDOR_LICENCES[vendor],
+  };
+  const subs = new Set(selected.map((r) => r.subcategory));
+  log?.(
+    `${vendor} (${pkg.name}@${pkg.version}): ${count} images from ${subs.size} subcategories` +
+      (vendorSkipped.length ? `; skipped ${vendorSkipped.length}: ${vendorSkipped.join(", ")}` : ""),
+  );
+  return { ...part, filter };
+}
+
+/** How many misses of one kind a log line names before it says how many more there are. */
+const MISSES_SHOWN = 12;
+
+/** The SVGs of an SVG style's package that join an `emoji.json` record matching the filter, rasterised. */
+async function collectSvgStyle(
+  vendor: SvgVendor,
+  ctx: VendorContext,
+): Promise<VendorPart & { filter: ResolvedFilter }> {
+  const { options, bg, size, log, warn } = ctx;
+  const dirs = options.packageDirs ?? {};
+  const metaPkg: VendorPackage = dirs.metadata === undefined
+    ? await locateMetadataPackage()
+    : { vendor: "apple", ...(await localPackage(dirs.metadata)), imageDir: dirs.metadata };
+  const records = await recordsOf(ctx, metaPkg);
+  const filter = resolveFilter(records, options.category, options.subcategory);
+  const opened = await openStyle(vendor, dirs[vendor]);
+  const { style, pkg } = opened;
+  // Name-keyed styles also join by CLDR name, from OpenMoji's annotations.
+  const cldr = style.keyKind === "name"
+    ? [
+      ...await readCldrNames(
+        dirs.openmoji ?? (await locateNpmPackage("openmoji", SVG_STYLES.openmoji.version)).root,
+      ),
+      ...Object.entries(style.aliases ?? {}),
+    ]
+    : undefined;
+  const report = joinEntries(opened.entries, records, cldr);
+  const byCldr = report.matches.filter((m) => m.via === "cldr").length;
+  const missLine = summarizeMisses(report.misses, false, MISSES_SHOWN);
+  log?.(
+    `${vendor} (${pkg.name}@${pkg.version}): ${opened.entries.length} SVGs, ${report.matches.length} joined to ` +
+      `${metaPkg.name}@${metaPkg.version} emoji.json (by ${
+        style.keyKind === "codepoints" ? "code points" : `name, ${byCldr} of them by CLDR name`
+      })` + (report.misses.length ? `; not joined: ${missLine}` : ""),
+  );
+  const byUnified = new Map(report.matches.map((m) => [m.record.unified, m]));
+  const selected = selectedBy(records, filter);
+  const part: VendorPart = { items: [], images: [], skipped: [], source: undefined! };
+  const vendorSkipped: string[] = [];
+  const width = svgRenderWidth(size);
+  const brokenRefs = new Map(opened.brokenRefs.map((b) => [b.id, b.missing]));
+  const drawnWithout: string[] = [];
+  for (const r of selected) {
+    const m = byUnified.get(r.unified);
+    if (!m) {
+      vendorSkipped.push(`${r.short_name} (no ${vendor} image)`);
+      continue;
+    }
+    const path = join(pkg.root, m.entry.file);
+    let bytes: Uint8Array;
+    try {
+      bytes = await m.entry.load();
+      const img = await rasterizeSvg(bytes, width);
+      const missing = brokenRefs.get(m.entry.key);
+      if (missing) drawnWithout.push(`${m.entry.file} (${missing.join(", ")})`);
+      part.images.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
+    } catch (err) {
+      const reason = err instanceof Deno.errors.NotFound ? "file missing" : (err as Error).message;
+      part.skipped.push({ file: `${vendor}/${m.entry.file}`, reason });
+      vendorSkipped.push(`${r.short_name} (${reason})`);
+      warn?.(`skipped ${path}: ${reason}`);
+      continue;
+    }
+    part.items.push({
+      meta: {
+        vendor,
+        name: r.name,
+        shortName: r.short_name,
+        unified: r.unified,
+        category: r.category,
+        subcategory: r.subcategory,
+        file: m.entry.file,
+        sha256: await sha256Hex(bytes),
+        licence: style.licence,
+      },
+      path,
+    });
+  }
+  const count = part.items.length;
+  if (count === 0) throw noMatch(vendor, filter);
+  const files: Record<string, string> = {};
+  if (opened.container) {
+    files[opened.container] = await sha256Hex(await Deno.readFile(join(pkg.root, opened.container)));
+  }
+  part.source = {
+    kind: "package",
+    vendor,
+    package: pkg.name,
+    version: pkg.version,
+    count,
+    licence: style.licence,
+    metadata: `${metaPkg.name}@${metaPkg.version}`,
+    renderer: RESVG_PACKAGE,
+    ...(opened.container ? { files } : {}),
+    join: {
+      entries: opened.entries.length,
+      matched: report.matches.length,
+      byCldrName: byCldr,
+      missed: report.misses.length,
+    },
+  };
+  const subs = new Set(selected.map((r) => r.subcategory));
+  log?.(
+    `${vendor}: ${count} images from ${subs.size} subcategories` +
+      (vendorSkipped.length ? `; skipped ${vendorSkipped.length}: ${vendorSkipped.join(", ")}` : ""),
+  );
+  if (drawnWithout.length) {
+    log?.(
+      `${vendor}: ${drawnWithout.length} SVGs refer to ids their sprite defines nowhere, and are drawn ` +
+        `without them: ${drawnWithout.join(", ")}`,
+    );
+  }
+  return { ...part, filter };
+}
+
 /** The images of the emoji packages of `options.vendors` that match the category filters, resized. */
 async function collectPackages(ctx: CollectContext): Promise<Collected> {
-  const { options, bg, size, log, warn } = ctx;
+  const { options, bg, size } = ctx;
   const items: Item[] = [];
   const images: Uint8Array[] = [];
   const sources: ManifestSource[] = [];
@@ -300,62 +542,21 @@ async function collectPackages(ctx: CollectContext): Promise<Collected> {
     ? parseVendors(options.vendors)
     : parseVendors((options.vendors ?? ["apple"]).join(","));
   let filterSlug = "faces";
+  const vctx: VendorContext = { ...ctx, records: new Map() };
   for (const vendor of vendors) {
-    const pkg = await locateVendorPackage(vendor);
-    const records = await readEmojiRecords(pkg);
-    const filter = resolveFilter(records, options.category, options.subcategory);
+    const part = isDatasourceVendor(vendor)
+      ? await collectDatasource(vendor, vctx)
+      : await collectSvgStyle(vendor, vctx);
+    const { filter } = part;
     filters = { categories: filter.categories, subcategories: filter.subcategories };
     if (!filter.isDefault) filterSlug = [...filter.categories, ...filter.subcategories].map(slug).join("+");
-    const selected = records.filter((r) =>
-      filter.categories.includes(r.category) || filter.subcategories.includes(r.subcategory)
-    );
-    const vendorSkipped: string[] = [];
-    let count = 0;
-    for (const r of selected) {
-      if (r[`has_img_${vendor}`] !== true) {
-        vendorSkipped.push(`${r.short_name} (no ${vendor} image)`);
-        continue;
-      }
-      const path = join(pkg.imageDir, r.image);
-      try {
-        const img = await decodeImage(await Deno.readFile(path));
-        images.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
-      } catch (err) {
-        const reason = err instanceof Deno.errors.NotFound ? "file missing" : (err as Error).message;
-        skipped.push({ file: `${vendor}/${r.image}`, reason });
-        vendorSkipped.push(`${r.short_name} (${reason})`);
-        warn?.(`skipped ${path}: ${reason}`);
-        continue;
-      }
-      items.push({
-        meta: {
-          vendor,
-          name: r.name,
-          shortName: r.short_name,
-          unified: r.unified,
-          category: r.category,
-          subcategory: r.subcategory,
-          file: r.image,
-        },
-        path,
-      });
-      count++;
-    }
-    if (count === 0) {
-      throw new DatasetError(
-        `no ${vendor} image matches the filter (${
-          describeFilter(filters)
-        }): choose other --category/--subcategory`,
-      );
-    }
-    sources.push({ kind: "package", vendor, package: pkg.name, version: pkg.version, count });
-    const subs = [...new Set(selected.map((r) => r.subcategory))];
-    log?.(
-      `${vendor} (${pkg.name}@${pkg.version}): ${count} images from ${subs.length} subcategories` +
-        (vendorSkipped.length ? `; skipped ${vendorSkipped.length}: ${vendorSkipped.join(", ")}` : ""),
-    );
+    items.push(...part.items);
+    images.push(...part.images);
+    skipped.push(...part.skipped);
+    sources.push(part.source);
   }
-  const name = options.name ?? `${vendors.join("+")}-${filterSlug}-${size}${bgSuffix(bg)}`;
+  const vendorSlug = vendors.length === VENDORS.length ? "all" : vendors.join("+");
+  const name = options.name ?? `${vendorSlug}-${filterSlug}-${size}${bgSuffix(bg)}`;
   return { items, images, sources, skipped, filters, name };
 }
 

@@ -1,21 +1,49 @@
 /**
- * The emoji-datasource-* npm packages: where they are on disk, what `emoji.json` says, and the
- * category / subcategory filters.
+ * The eight emoji vendors (styles): the four emoji-datasource-* npm packages of 64 px PNGs (Apple,
+ * Google, Twitter, Facebook) and the four SVG sets (OpenMoji, Fluent, Noto, Noto's old blobs, see
+ * `svg_styles.ts`); what emoji-datasource's `emoji.json` says; the category / subcategory filters.
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { DatasetError } from "./manifest.ts";
+import { locateNpmPackage } from "./npm_package.ts";
 
-/** An emoji image vendor with an `emoji-datasource-<vendor>` package. */
-export type Vendor = "apple" | "google" | "twitter" | "facebook";
+/** An emoji vendor with an `emoji-datasource-<vendor>` package of PNGs. */
+export type DatasourceVendor = "apple" | "google" | "twitter" | "facebook";
+/** An emoji vendor whose images are SVGs, rasterised with resvg. */
+export type SvgVendor = "openmoji" | "fluent" | "noto" | "blob";
+/** An emoji image vendor (a style). */
+export type Vendor = DatasourceVendor | SvgVendor;
 
-/** The valid vendors, in the order they are listed in messages. */
-export const VENDORS: readonly Vendor[] = ["apple", "google", "twitter", "facebook"];
+/** The emoji-datasource vendors, in the order they are listed in messages. */
+export const DATASOURCE_VENDORS: readonly DatasourceVendor[] = ["apple", "google", "twitter", "facebook"];
+/** The SVG vendors, in the order they are listed in messages. */
+export const SVG_VENDORS: readonly SvgVendor[] = ["openmoji", "fluent", "noto", "blob"];
+/** The valid vendors, in the order they are listed in messages (`--vendor all` is all of them). */
+export const VENDORS: readonly Vendor[] = [...DATASOURCE_VENDORS, ...SVG_VENDORS];
+
+/**
+ * Whether a vendor's images come from an emoji-datasource-* package (PNGs).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isDatasourceVendor } from "./vendors.ts";
+ * assert.ok(isDatasourceVendor("apple") && !isDatasourceVendor("openmoji"));
+ * ```
+ */
+export function isDatasourceVendor(vendor: Vendor): vendor is DatasourceVendor {
+  return (DATASOURCE_VENDORS as readonly string[]).includes(vendor);
+}
 
 /** The pinned version of every emoji-datasource-* package (fetched on demand by prepare). */
 export const EMOJI_DATASOURCE_VERSION = "16.0.0";
+/**
+ * The package whose `emoji.json` labels the SVG vendors' images (the same data as in every
+ * emoji-datasource-* package, without the images: 3.5 MB).
+ */
+export const EMOJI_METADATA_PACKAGE = "emoji-datasource";
 
 /** The category of the default filter. */
 export const DEFAULT_CATEGORY = "Smileys & Emotion";
@@ -45,7 +73,7 @@ export interface EmojiRecord {
 /** An installed emoji-datasource package. */
 export interface VendorPackage {
   /** The vendor. */
-  vendor: Vendor;
+  vendor: DatasourceVendor;
   /** npm name, `emoji-datasource-<vendor>`. */
   name: string;
   /** Version from its package.json. */
@@ -57,35 +85,40 @@ export interface VendorPackage {
 }
 
 /**
- * Parses a `--vendor` value (comma list) into vendors, in the given order, without duplicates.
- * Throws a DatasetError naming an unknown vendor and the valid choices.
+ * Parses a `--vendor` value (comma list, or `all` for the eight) into vendors, in the given order,
+ * without duplicates. Throws a DatasetError naming an unknown vendor and the valid choices.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseVendors } from "./vendors.ts";
- * assert.equal(parseVendors("apple,google").join(), "apple,google");
+ * assert.deepEqual(parseVendors("apple, openmoji,apple"), ["apple", "openmoji"]);
+ * assert.equal(parseVendors("all").length, 8);
+ * assert.throws(() => parseVendors("nosuch"), /choose one of apple, google, .*, blob/);
  * ```
  */
 export function parseVendors(value: string): Vendor[] {
   const out: Vendor[] = [];
+  const choices = `choose one of ${VENDORS.join(", ")}, or all`;
   for (const raw of value.split(",")) {
     const v = raw.trim().toLowerCase();
     if (v === "") continue;
+    if (v === "all") {
+      for (const all of VENDORS) if (!out.includes(all)) out.push(all);
+      continue;
+    }
     if (!(VENDORS as readonly string[]).includes(v)) {
-      throw new DatasetError(`--vendor "${raw.trim()}" is unknown: choose one of ${VENDORS.join(", ")}`);
+      throw new DatasetError(`--vendor "${raw.trim()}" is unknown: ${choices}`);
     }
     if (!out.includes(v as Vendor)) out.push(v as Vendor);
   }
-  if (out.length === 0) throw new DatasetError(`--vendor is empty: choose one of ${VENDORS.join(", ")}`);
+  if (out.length === 0) throw new DatasetError(`--vendor is empty: ${choices}`);
   return out;
 }
 
 /**
- * Fetches (on first use) and locates the `emoji-datasource-<vendor>` npm package, and reads its
- * version. The packages are 70–110 MB each and only `prepare` needs them, so they are not in the
- * import map (which every `deno run` would install): a dynamic `npm:` import brings the one asked
- * for into node_modules. Throws a DatasetError when it cannot be had.
+ * Fetches (on first use) and locates the `emoji-datasource-<vendor>` npm package (70–110 MB), and
+ * reads its version (see `npm_package.ts`). Throws a DatasetError when it cannot be had.
  *
  * @example
  * ```ts ignore
@@ -96,24 +129,30 @@ export function parseVendors(value: string): Vendor[] {
  * assert.ok(pkg.imageDir.endsWith("img/apple/64"));
  * ```
  */
-export async function locateVendorPackage(vendor: Vendor): Promise<VendorPackage> {
-  const name = `emoji-datasource-${vendor}`;
-  const spec = `npm:${name}@${EMOJI_DATASOURCE_VERSION}/package.json`;
-  let pkgJson: string;
-  let version: string;
-  try {
-    const pkg = await import(spec, { with: { type: "json" } });
-    version = String(pkg.default.version);
-    pkgJson = fileURLToPath(import.meta.resolve(spec));
-  } catch (err) {
-    throw new DatasetError(
-      `package ${name}@${EMOJI_DATASOURCE_VERSION} could not be fetched from npm (${
-        (err as Error).message.split("\n")[0]
-      })`,
-    );
-  }
-  const root = dirname(pkgJson);
+export async function locateVendorPackage(vendor: DatasourceVendor): Promise<VendorPackage> {
+  const { name, version, root } = await locateNpmPackage(
+    `emoji-datasource-${vendor}`,
+    EMOJI_DATASOURCE_VERSION,
+  );
   return { vendor, name, version, root, imageDir: join(root, "img", vendor, "64") };
+}
+
+/**
+ * Fetches (on first use) and locates the `emoji-datasource` package: `emoji.json` without images, the
+ * labels of the SVG vendors. Its `vendor` field is `apple` (any emoji-datasource vendor would do: the
+ * records are the same) and its `imageDir` does not exist.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { locateMetadataPackage, readEmojiRecords } from "./vendors.ts";
+ * const records = await readEmojiRecords(await locateMetadataPackage());
+ * assert.ok(records.some((r) => r.unified === "1F600"));
+ * ```
+ */
+export async function locateMetadataPackage(): Promise<VendorPackage> {
+  const { name, version, root } = await locateNpmPackage(EMOJI_METADATA_PACKAGE, EMOJI_DATASOURCE_VERSION);
+  return { vendor: "apple", name, version, root, imageDir: join(root, "img", "apple", "64") };
 }
 
 /**
@@ -228,7 +267,11 @@ export function resolveFilter(
  * assert.ok(faces.length > 100);
  * ```
  */
-export function selectRecords(records: EmojiRecord[], filter: ResolvedFilter, vendor: Vendor): EmojiRecord[] {
+export function selectRecords(
+  records: EmojiRecord[],
+  filter: ResolvedFilter,
+  vendor: DatasourceVendor,
+): EmojiRecord[] {
   return records.filter((r) =>
     (filter.categories.includes(r.category) || filter.subcategories.includes(r.subcategory)) &&
     r[`has_img_${vendor}`] === true
