@@ -269,9 +269,15 @@ async function main(): Promise<void> {
     }),
   );
   loaded.model.dispose();
-  const k = report.kid;
+  const k = report.kid, pr = report.precisionRecall, nc = report.nearCopies;
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
   console.log(
-    `KID conv ${k.conv.mean.toExponential(2)} (floor ${k.conv.floor.mean.toExponential(2)}), ` +
+    (pr
+      ? `precision ${pr.precision.toFixed(2)} (real halves ${pr.real.precision.toFixed(2)}), recall ` +
+        `${pr.recall.toFixed(2)} (real halves ${pr.real.recall.toFixed(2)}), `
+      : "") +
+      (nc ? `near-copies ${pct(nc.rate)} (real ${pct(nc.realRate)}), ` : "") +
+      `KID conv ${k.conv.mean.toExponential(2)} (floor ${k.conv.floor.mean.toExponential(2)}), ` +
       `KID pixels8 ${k.pixels8.mean.toExponential(2)} (floor ${k.pixels8.floor.mean.toExponential(2)}), ` +
       `memorised ${(100 * report.memorisation.rate).toFixed(1)}% (real images by the same rule: ${
         (100 * report.memorisation.realRate).toFixed(1)

@@ -30,8 +30,8 @@ export const NEAR_COPY_NEIGHBOURS = 10;
 
 /**
  * Near-copies among `nQueries` images (NHWC in [−1, 1], side `size`) of `nRefs` reference images, in
- * pixel space. With `skipSame`, query i is never compared with reference i (a real image against the
- * rest of its own set, when `queries` and `refs` are the same array).
+ * pixel space. With `skipSelf`, each query skips its first exact match among the references: a real
+ * image measured against the rest of a set that holds it.
  *
  * @example An exact copy is flagged; a new random image is not
  * ```ts
@@ -52,11 +52,11 @@ export function nearCopies(
   refs: Float32Array,
   nRefs: number,
   size = 32,
-  skipSame = false,
+  skipSelf = false,
 ): NearCopies {
   const per = checkImages(queries, nQueries, size, "queries");
   checkImages(refs, nRefs, size, "refs");
-  const need = NEAR_COPY_NEIGHBOURS + 1 + (skipSame ? 1 : 0);
+  const need = NEAR_COPY_NEIGHBOURS + 1 + (skipSelf ? 1 : 0);
   if (nRefs < need) throw new RangeError(`near-copies need at least ${need} reference images, got ${nRefs}`);
   const keep = NEAR_COPY_NEIGHBOURS + 1;
   const best = new Float64Array(keep);
@@ -64,9 +64,13 @@ export function nearCopies(
   let count = 0;
   for (let q = 0; q < nQueries; q++) {
     best.fill(Infinity);
+    let selfSkipped = !skipSelf;
     for (let j = 0; j < nRefs; j++) {
-      if (skipSame && j === q) continue;
       const d = squaredDistance(queries, q, refs, j, per);
+      if (d === 0 && !selfSkipped) {
+        selfSkipped = true;
+        continue;
+      }
       if (d >= best[keep - 1]) continue;
       let p = keep - 1;
       while (p > 0 && best[p - 1] > d) {

@@ -10,6 +10,8 @@ import { diversity, type DiversityResult } from "./diversity.ts";
 import { CONV_ENCODER, PIXEL8_DIM, pixelFeatures8, randomConvFeatures } from "./features.ts";
 import { kid, type KidResult, kidSplitHalfFloor } from "./kid.ts";
 import { memorisation, type MemorisationResult, realMemorisationRate } from "./memorisation.ts";
+import { type NearCopies, nearCopies } from "./near_copies.ts";
+import { type PrecisionRecall, precisionRecall, realHalvesPrecisionRecall } from "./precision_recall.ts";
 
 /** Options for {@linkcode evaluate}. */
 export interface EvaluateOptions {
@@ -81,6 +83,16 @@ export interface EvalReport {
   };
   /** Mean pairwise pixel distances. */
   diversity: DiversityResult;
+  /**
+   * Improved precision and recall (k = 3) in the conv feature space, with `real`: the same figures
+   * between two random halves of `train` (what new real images would score).
+   */
+  precisionRecall?: PrecisionRecall & { real: PrecisionRecall };
+  /**
+   * Near-copies by Carlini et al.'s rule against the memorisation set (the per-sample ratios left out),
+   * with `realRate`: the rule applied to the real images of `train` against the rest of that set.
+   */
+  nearCopies?: Omit<NearCopies, "ratio"> & { realRate: number };
 }
 
 /**
@@ -151,6 +163,19 @@ export function evaluate(samples: Float32Array, train: Float32Array, opts: Evalu
   stage("colour");
   const div = diversity(samples, nSamples, train, nTrain, size);
   stage("diversity");
+  const pr = nTrain >= 8 && nSamples > 3
+    ? {
+      ...precisionRecall(convS, convT, CONV_ENCODER.dim),
+      real: realHalvesPrecisionRecall(convT, CONV_ENCODER.dim, 3, seed + 2),
+    }
+    : undefined;
+  stage("precision and recall");
+  let copies: EvalReport["nearCopies"];
+  if (nMemo > 11) {
+    const { ratio: _, ...sampleCopies } = nearCopies(samples, nSamples, memoSet, nMemo, size);
+    copies = { ...sampleCopies, realRate: nearCopies(train, nTrain, memoSet, nMemo, size, true).rate };
+  }
+  stage("near-copies");
   return {
     schema: "emoji-diffusion/eval@1",
     size,
@@ -161,6 +186,8 @@ export function evaluate(samples: Float32Array, train: Float32Array, opts: Evalu
     memorisation: { ...memo, realRate },
     colour,
     diversity: div,
+    ...(pr ? { precisionRecall: pr } : {}),
+    ...(copies ? { nearCopies: copies } : {}),
   };
 }
 
@@ -267,6 +294,35 @@ export function formatReportMarkdown(report: EvalReport, meta: ReportMeta = {}):
     L.push(`![closest sample/training pairs](${meta.pairsImage})`, "");
     L.push(
       "Closest pairs first; in each pair the sample is on the left, its nearest training image on the right.",
+      "",
+    );
+  }
+
+  if (report.precisionRecall || report.nearCopies) {
+    L.push("## Precision, recall and near-copies", "");
+    L.push("| | samples | real images |", "|---|---:|---:|");
+    const pr = report.precisionRecall;
+    if (pr) {
+      L.push(
+        `| precision (k = ${pr.k}, conv features) | ${formatNumber(pr.precision)} | ${
+          formatNumber(pr.real.precision)
+        } |`,
+      );
+      L.push(
+        `| recall (k = ${pr.k}, conv features) | ${formatNumber(pr.recall)} | ${
+          formatNumber(pr.real.recall)
+        } |`,
+      );
+    }
+    const nc = report.nearCopies;
+    if (nc) L.push(`| near-copies (Carlini et al.) | ${pct(nc.rate)} (${nc.count}) | ${pct(nc.realRate)} |`);
+    L.push(
+      "",
+      "Precision: samples inside the real images' k-NN balls (they look real); recall: real images inside the",
+      "samples' balls (the samples cover them) (Kynkäänniemi et al. 2019). The real column is one random half of",
+      "the real set against the other. A near-copy's nearest training image is closer than a third of the mean",
+      "distance to its next ten (Carlini et al. 2023, pixel space); the real column applies the rule to each real",
+      "image against the rest.",
       "",
     );
   }
