@@ -265,3 +265,69 @@ export function intervalFlag(name: string, value: string | undefined): GuidanceI
   }
   return interval;
 }
+
+/** What {@linkcode stopOnSignals} returns. */
+export interface SignalStop {
+  /** Aborted by the first SIGINT or SIGTERM. */
+  signal: AbortSignal;
+  /** The signal received, or null. */
+  readonly received: Deno.Signal | null;
+  /** Removes the listeners. */
+  dispose(): void;
+}
+
+/**
+ * Turns the first SIGINT (Ctrl-C) or SIGTERM into an abort of the returned signal, with `notice` on
+ * stderr, so that a long task can stop cleanly (e.g. training writes a checkpoint); a second one ends
+ * the process at once with status 128 + the signal's number.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stopOnSignals } from "./cli.ts";
+ * const stop = stopOnSignals("stopping");
+ * assert.equal(stop.signal.aborted, false);
+ * stop.dispose();
+ * ```
+ */
+export function stopOnSignals(notice: string): SignalStop {
+  const controller = new AbortController();
+  let received: Deno.Signal | null = null;
+  const listeners: [Deno.Signal, () => void][] = [];
+  for (const [name, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
+    const listener = () => {
+      if (received) Deno.exit(128 + number);
+      received = name;
+      console.error(`\n${notice} (${name}; again to quit at once, without it)`);
+      controller.abort(name);
+    };
+    try {
+      Deno.addSignalListener(name, listener);
+      listeners.push([name, listener]);
+    } catch { /* a platform without this signal */ }
+  }
+  return {
+    signal: controller.signal,
+    get received() {
+      return received;
+    },
+    dispose() {
+      for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+      listeners.length = 0;
+    },
+  };
+}
+
+/**
+ * Exit status of a task stopped by a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { signalExitCode } from "./cli.ts";
+ * assert.equal(signalExitCode("SIGINT"), 130);
+ * ```
+ */
+export function signalExitCode(signal: Deno.Signal): number {
+  return 128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 0);
+}
