@@ -44,7 +44,7 @@ Deno.test("serve: malformed URLs are 400 with the security headers, and nothing 
 Deno.test("serve: a Host header that is not a loopback name is 403 (DNS rebinding); loopback names are served", async () => {
   const handler = await makeHandler({
     bundle: BUNDLE,
-    models: { compute: async () => "[]", key: async () => "" },
+    models: { compute: () => Promise.resolve("[]"), key: () => Promise.resolve("") },
   });
   for (const host of ["evil.example", "evil.example:8000", "127.0.0.1.evil.example", "0.0.0.0:8000"]) {
     const res = await handler(new Request("http://127.0.0.1:8000/models.json", { headers: { host } }));
@@ -63,7 +63,10 @@ Deno.test("serve: /models.json is computed once, and again when a checkpoint's f
   let computed = 0, files = "v1";
   const handler = await makeHandler({
     bundle: BUNDLE,
-    models: { compute: async () => JSON.stringify([{ computed: ++computed }]), key: async () => files },
+    models: {
+      compute: () => Promise.resolve(JSON.stringify([{ computed: ++computed }])),
+      key: () => Promise.resolve(files),
+    },
   });
   const get = async () => await (await handler(new Request("http://127.0.0.1:8000/models.json"))).json();
   await Promise.all(Array.from({ length: 20 }, get));

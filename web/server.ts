@@ -149,7 +149,7 @@ export interface ModelsCacheSource {
  * import assert from "node:assert/strict";
  * import { shippedModelsCache } from "./server.ts";
  * let computed = 0, version = "a";
- * const models = shippedModelsCache({ compute: async () => `[${++computed}]`, key: async () => version });
+ * const models = shippedModelsCache({ compute: () => Promise.resolve(`[${++computed}]`), key: () => Promise.resolve(version) });
  * await Promise.all([models(), models()]);
  * assert.equal(computed, 1);
  * version = "b";
@@ -262,7 +262,9 @@ export async function makeHandler(options: ServeOptions): Promise<(req: Request)
       return respond("bad request: malformed URL\n", 400, text);
     }
     // no file name holds a control character (a NUL would reach the file system as an error)
-    if (/[\u0000-\u001f\u007f]/.test(path)) return respond("bad request: malformed URL\n", 400, text);
+    if ([...path].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+      return respond("bad request: malformed URL\n", 400, text);
+    }
     if (path === "/" || path === "/index.html") {
       return await serveFile(join(WEB_DIR, "index.html"), req.method);
     }
