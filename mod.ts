@@ -90,7 +90,7 @@ export {
 export { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult } from "./src/train/run.ts";
 export type { LossRow } from "./src/train/loss_plot.ts";
 export { NonFiniteLossError, type StepReport, type TrainConfig } from "./src/train/trainer.ts";
-export { type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
+export { FileWriteError, type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
 export { type LossCsvRow, RunFolder, type RunFolderOptions } from "./src/train/run_folder.ts";
 export { type DataPrediction, ddimStep, ddpmStep, dpmSolverStep } from "./src/sample/steps_plain.ts";
 export { DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS } from "./src/sample/defaults.ts";

@@ -102,7 +102,7 @@ export function asUsage<T>(check: () => T, prefix = ""): T {
 /**
  * Checks, before any work, that the folder `dir` (given by `--<flag>`) can be written: the task's
  * `--allow-write` covers it and the file system lets this user create a file in it or, when it does
- * not exist yet, in its nearest existing parent. Creates nothing.
+ * not exist yet, in its nearest existing parent. Creates nothing. An empty `dir` is refused.
  *
  * @example
  * ```ts ignore
@@ -111,6 +111,7 @@ export function asUsage<T>(check: () => T, prefix = ""): T {
  * ```
  */
 export async function checkWritableDir(flag: string, dir: string): Promise<void> {
+  if (dir.trim() === "") throw new UsageError(`--${flag} must name a folder, got an empty path`);
   const status = await Deno.permissions.query({ name: "write", path: dir });
   if (status.state !== "granted") {
     throw new UsageError(
@@ -233,12 +234,13 @@ export const PRIOR_USAGE =
  * ```
  */
 export function labelFlags(name: string, flags: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  // no prototype: `__proto__` or `constructor` is a field like any other, for the vocabulary to refuse
+  const out: Record<string, string> = Object.create(null);
   for (const f of flags) {
     const eq = f.indexOf("=");
     if (eq <= 0) throw new UsageError(`--${name} must be FIELD=VALUE (e.g. vendor=google), got "${f}"`);
     const field = f.slice(0, eq), value = f.slice(eq + 1);
-    if (field in out) throw new UsageError(`--${name} ${field} is given twice`);
+    if (Object.hasOwn(out, field)) throw new UsageError(`--${name} ${field} is given twice`);
     out[field] = value;
   }
   return out;

@@ -18,7 +18,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { atomicWriteFile } from "../io.ts";
-import { type LockOwner, RunLockedError, RunWriteError, UsageError } from "../errors.ts";
+import { FileWriteError, type LockOwner, RunLockedError, RunWriteError, UsageError } from "../errors.ts";
 import { lossCsv } from "./loss_plot.ts";
 
 /** The stages of a checkpoint write at which a fault can be injected. */
@@ -353,7 +353,8 @@ export class RunFolder {
     try {
       await atomicWriteFile(path, data);
     } catch (err) {
-      throw new RunWriteError(path, (err as Error).message ?? String(err), await this.kept());
+      const reason = err instanceof FileWriteError ? err.reason : (err as Error).message ?? String(err);
+      throw new RunWriteError(path, reason, await this.kept());
     }
   }
 
