@@ -41,9 +41,9 @@ function fullDiskWanted(path: string): boolean {
  */
 export async function atomicWriteFile(path: string, data: Uint8Array | string): Promise<void> {
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  await Deno.mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${Deno.pid}-${Math.random().toString(36).slice(2)}`;
   try {
+    await Deno.mkdir(dirname(path), { recursive: true });
     const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
     try {
       const end = fullDiskWanted(path) ? bytes.length >> 1 : bytes.length;
