@@ -19,7 +19,11 @@
  *   --allow-env` (`TMPDIR`), and `--allow-sys` for `wasmThreads: "auto"` (it reads the CPU load).
  *   Without them it says why and runs on one thread.
  *
- * So 16 emojis from the shipped model need `deno run --allow-read --allow-net=jsr.io main.ts`.
+ * So 16 emojis from the shipped model need `deno run --allow-read --allow-net=jsr.io main.ts`, and
+ * saving them as a PNG adds `--allow-env --allow-ffi --allow-write=<file>`; check those first with
+ * {@linkcode requirePermissions}, before the sampling. Imported by path from a clone
+ * (`<clone>/mod.ts`), the library resolves its npm imports through the clone's import map: run with
+ * `--config <clone>/deno.json`.
  *
  * @example Generate 16 emojis with the shipped model
  * ```ts ignore
@@ -101,8 +105,15 @@ export {
 export { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult } from "./src/train/run.ts";
 export type { LossRow } from "./src/train/loss_plot.ts";
 export { NonFiniteLossError, type StepReport, type TrainConfig } from "./src/train/trainer.ts";
-export { type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
+export { FileWriteError, type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
 export { type LossCsvRow, RunFolder, type RunFolderOptions } from "./src/train/run_folder.ts";
+export {
+  MissingPermissionError,
+  type NeededPermission,
+  PNG_PERMISSIONS,
+  requirePermissions,
+  writePermission,
+} from "./src/permissions.ts";
 export { type DataPrediction, ddimStep, ddpmStep, dpmSolverStep } from "./src/sample/steps_plain.ts";
 export { DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS } from "./src/sample/defaults.ts";
 export {

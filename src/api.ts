@@ -447,6 +447,8 @@ export function train(config: Partial<TrainConfig> = {}, options: TrainOptions =
     init: options.init,
     onStep: options.onStep,
     log: options.log === undefined ? null : options.log,
+    signal: options.signal,
+    checkpointMinutes: options.checkpointMinutes,
   });
 }
 

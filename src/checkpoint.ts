@@ -26,6 +26,7 @@ import {
 } from "./checkpoint_source.ts";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.ts";
 import type { ModelConfig } from "./model/model.ts";
+import { validateVocabulary } from "./model/labels.ts";
 import { SCHEDULE_KINDS, type ScheduleKind } from "./schedule.ts";
 import type { RngState } from "./rng.ts";
 
@@ -225,7 +226,13 @@ export function decodeCheckpoint(
   }
   const data = bytes.subarray(8 + headerLen);
   const names = Object.keys(header).filter((k) => k !== "__metadata__");
-  const end = Math.max(0, ...names.map((n) => header[n]?.data_offsets?.[1] ?? 0));
+  const end = Math.max(
+    0,
+    ...names.map((n) => {
+      const stop = (header[n] as { data_offsets?: unknown })?.data_offsets;
+      return Array.isArray(stop) && typeof stop[1] === "number" && Number.isFinite(stop[1]) ? stop[1] : 0;
+    }),
+  );
   let version: number;
   if (verified) {
     version = Number(md.format_version);
@@ -264,16 +271,21 @@ export function decodeCheckpoint(
       `${source} is truncated: data section is ${data.length} bytes, header says ${end}`,
     );
   }
+  checkTensorEntries(header, names, data.length, source);
+  // the metadata before any tensor is expanded: a header that asks for too much is refused first
+  let meta: CheckpointMeta;
+  try {
+    meta = JSON.parse(md.meta);
+  } catch {
+    throw new CheckpointError(`${source} has corrupt metadata`);
+  }
+  checkMeta(meta, source);
   const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const tensors = new Map<string, StoredTensor>();
   for (const name of names) {
-    const { dtype, shape, data_offsets: [begin, stop] } = header[name];
+    const { dtype, shape, data_offsets: [begin] } = header[name];
     const n = shape.reduce((a, b) => a * b, 1);
-    const width = dtype === "F32" ? 4 : dtype === "F16" ? 2 : 0;
-    if (!width) throw new CheckpointError(`${source}: tensor "${name}" has unsupported dtype ${dtype}`);
-    if (stop - begin !== n * width) {
-      throw new CheckpointError(`${source}: tensor "${name}" size does not match its shape`);
-    }
+    const width = dtype === "F32" ? 4 : 2;
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       out[i] = width === 4
@@ -282,28 +294,174 @@ export function decodeCheckpoint(
     }
     tensors.set(name, { shape, data: out });
   }
-  let meta: CheckpointMeta;
-  try {
-    meta = JSON.parse(md.meta);
-  } catch {
-    throw new CheckpointError(`${source} has corrupt metadata`);
-  }
-  checkMeta(meta, source);
   return { meta, tensors, formatVersion: version };
 }
 
-/** Throws a CheckpointError unless the metadata fields that are read have valid values. */
+/** The most tensors a checkpoint may hold (the largest model has a few hundred, times four). */
+const MAX_TENSORS = 10_000;
+/** The most dimensions a stored tensor may have. */
+const MAX_RANK = 8;
+
+/**
+ * Throws a CheckpointError unless every tensor entry of the header is well formed: an object with a
+ * dtype F32 or F16, a shape of at most {@linkcode MAX_RANK} non-negative integers, `data_offsets` of two
+ * integers inside the data section whose span is the shape's size, and no two tensors sharing bytes.
+ */
+function checkTensorEntries(
+  header: Record<string, unknown>,
+  names: string[],
+  dataLength: number,
+  source: string,
+) {
+  const bad = (name: string, what: string) =>
+    new CheckpointError(`${source} has an invalid header: tensor "${name}" ${what}`);
+  if (names.length > MAX_TENSORS) {
+    throw new CheckpointError(
+      `${source} has an invalid header: ${names.length} tensors (at most ${MAX_TENSORS})`,
+    );
+  }
+  const spans: [number, number, string][] = [];
+  for (const name of names) {
+    const e = header[name] as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
+    if (!e || typeof e !== "object" || Array.isArray(e)) throw bad(name, "is not an object");
+    if (e.dtype !== "F32" && e.dtype !== "F16") {
+      throw bad(name, `has unsupported dtype ${JSON.stringify(e.dtype)}`);
+    }
+    const shape = e.shape;
+    if (
+      !Array.isArray(shape) || shape.length > MAX_RANK ||
+      !shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+    ) {
+      throw bad(
+        name,
+        `has shape ${JSON.stringify(shape)}: not a list of at most ${MAX_RANK} non-negative integers`,
+      );
+    }
+    const off = e.data_offsets;
+    if (
+      !Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o)) ||
+      off[0] < 0 || off[0] > off[1] || off[1] > dataLength
+    ) {
+      throw bad(
+        name,
+        `has data_offsets ${JSON.stringify(off)} outside the data section of ${dataLength} bytes`,
+      );
+    }
+    const width = e.dtype === "F32" ? 4 : 2;
+    // at most the data section's length: the product cannot overflow past it unnoticed
+    let n = 1;
+    for (const d of shape as number[]) n = Math.min(n * d, dataLength + 1);
+    if (off[1] - off[0] !== n * width) {
+      throw bad(name, `size does not match its shape [${shape}] (${off[1] - off[0]} bytes)`);
+    }
+    spans.push([off[0], off[1], name]);
+  }
+  spans.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i][0] < spans[i - 1][1]) {
+      throw bad(spans[i][2], `overlaps tensor "${spans[i - 1][2]}" in the data section`);
+    }
+  }
+}
+
+/** Bounds of the metadata fields that size what a reader allocates. */
+const CHECKPOINT_LIMITS = {
+  /** Diffusion steps (the train task's own cap). */
+  T: 100_000,
+  /** Image side in pixels. */
+  imageSize: 1024,
+  /** A model's channel count (per level of `seed`, the base of `unet`). */
+  channels: 1024,
+  /** `unet` residual blocks per level. */
+  blocks: 8,
+  /** `seed` time-embedding width. */
+  timeDim: 4096,
+  /** Label fields of a conditioned model. */
+  labelFields: 8,
+  /** Values of one label field. */
+  labelValues: 10_000,
+  /** Characters of one label value. */
+  labelLength: 256,
+} as const;
+
+/** Throws a CheckpointError unless the metadata fields that are read have valid, bounded values. */
 function checkMeta(meta: CheckpointMeta, source: string): void {
   const bad = (what: string) => new CheckpointError(`${source} has invalid metadata: ${what}`);
-  if (!meta || typeof meta !== "object") throw bad("not an object");
+  const L = CHECKPOINT_LIMITS;
+  if (!meta || typeof meta !== "object" || Array.isArray(meta)) throw bad("not an object");
   if (!meta.model || typeof meta.model !== "object") throw bad("no model config");
-  if (!(SCHEDULE_KINDS as readonly string[]).includes(meta.schedule?.kind)) {
-    throw bad(`unknown schedule "${meta.schedule?.kind}"`);
+  if (!meta.schedule || typeof meta.schedule !== "object") throw bad("no schedule");
+  if (!(SCHEDULE_KINDS as readonly string[]).includes(meta.schedule.kind)) {
+    throw bad(`unknown schedule "${meta.schedule.kind}"`);
   }
-  if (!Number.isInteger(meta.schedule.T) || meta.schedule.T < 1) throw bad(`schedule T = ${meta.schedule.T}`);
-  if (!Number.isInteger(meta.step) || meta.step < 0) throw bad(`step = ${meta.step}`);
-  if (meta.imageSize !== undefined && (!Number.isInteger(meta.imageSize) || meta.imageSize < 1)) {
-    throw bad(`imageSize = ${meta.imageSize}`);
+  if (!Number.isInteger(meta.schedule.T) || meta.schedule.T < 1 || meta.schedule.T > L.T) {
+    throw bad(`schedule.T = ${meta.schedule.T} (an integer in [1, ${L.T}])`);
+  }
+  if (!Number.isSafeInteger(meta.step) || meta.step < 0) throw bad(`step = ${meta.step}`);
+  if (
+    meta.imageSize !== undefined &&
+    (!Number.isInteger(meta.imageSize) || meta.imageSize < 1 || meta.imageSize > L.imageSize)
+  ) {
+    throw bad(`imageSize = ${meta.imageSize} (an integer in [1, ${L.imageSize}])`);
+  }
+  const m = meta.model as unknown as Record<string, unknown>;
+  const within = (field: string, v: unknown, max: number) => {
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
+      throw bad(`model.${field} = ${JSON.stringify(v)} (an integer in [1, ${max}])`);
+    }
+  };
+  if (m.preset === "seed") {
+    if (!Array.isArray(m.channels) || m.channels.length !== 3) {
+      throw bad(`model.channels = ${JSON.stringify(m.channels)} (three integers)`);
+    }
+    m.channels.forEach((c) => within("channels", c, L.channels));
+    within("timeDim", m.timeDim, L.timeDim);
+    if ((m.timeDim as number) % 2) throw bad(`model.timeDim = ${m.timeDim} (even)`);
+  } else if (m.preset === "unet") {
+    within("channels", m.channels, L.channels);
+    within("blocks", m.blocks, L.blocks);
+    within("groups", m.groups, L.channels);
+    if (!Array.isArray(m.channelMult)) throw bad(`model.channelMult = ${JSON.stringify(m.channelMult)}`);
+    if (m.channelMult.length < 1 || m.channelMult.length > 4) {
+      throw bad(`model.channelMult = ${JSON.stringify(m.channelMult)} (1 to 4 multipliers)`);
+    }
+    m.channelMult.forEach((c) => within("channelMult", c, 16));
+    if ((m.channels as number) % 2) throw bad(`model.channels = ${m.channels} (even)`);
+    for (const c of m.channelMult as number[]) {
+      if (((m.channels as number) * c) % (m.groups as number)) {
+        throw bad(`model.channels ${m.channels}×${c} is not divisible by groups ${m.groups}`);
+      }
+    }
+    const att = m.attentionResolutions;
+    if (att !== undefined && (!Array.isArray(att) || !att.every((r) => Number.isInteger(r) && r >= 1))) {
+      throw bad(`model.attentionResolutions = ${JSON.stringify(att)}`);
+    }
+  } else throw bad(`model.preset = ${JSON.stringify(m.preset)} (seed or unet)`);
+  if (m.labels !== undefined) {
+    const labels = m.labels;
+    if (!labels || typeof labels !== "object" || Array.isArray(labels)) {
+      throw bad("model.labels is not an object");
+    }
+    const fields = Object.entries(labels as Record<string, unknown>);
+    if (fields.length > L.labelFields) {
+      throw bad(`model.labels has ${fields.length} fields (at most ${L.labelFields})`);
+    }
+    for (const [f, values] of fields) {
+      if (!Array.isArray(values) || values.length > L.labelValues) {
+        throw bad(`model.labels.${f} is not a list of at most ${L.labelValues} values`);
+      }
+      if (!values.every((v) => typeof v === "string" && v.length <= L.labelLength)) {
+        throw bad(
+          `model.labels.${f} holds a value that is not a string of at most ${L.labelLength} characters`,
+        );
+      }
+    }
+  }
+  try {
+    if (m.labels !== undefined) validateVocabulary(m.labels);
+  } catch (err) {
+    if (err instanceof RangeError) throw bad(`model.${err.message}`);
+    throw err;
   }
 }
 

@@ -106,7 +106,7 @@ export function asUsage<T>(check: () => T, prefix = ""): T {
 /**
  * Checks, before any work, that the folder `dir` (given by `--<flag>`) can be written: the task's
  * `--allow-write` covers it and the file system lets this user create a file in it or, when it does
- * not exist yet, in its nearest existing parent. Creates nothing.
+ * not exist yet, in its nearest existing parent. Creates nothing. An empty `dir` is refused.
  *
  * @example
  * ```ts ignore
@@ -115,6 +115,7 @@ export function asUsage<T>(check: () => T, prefix = ""): T {
  * ```
  */
 export async function checkWritableDir(flag: string, dir: string): Promise<void> {
+  if (dir.trim() === "") throw new UsageError(`--${flag} must name a folder, got an empty path`);
   const status = await Deno.permissions.query({ name: "write", path: dir });
   if (status.state !== "granted") {
     throw new UsageError(
@@ -238,12 +239,13 @@ export const PRIOR_USAGE =
  * ```
  */
 export function labelFlags(name: string, flags: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+  // no prototype: `__proto__` or `constructor` is a field like any other, for the vocabulary to refuse
+  const out: Record<string, string> = Object.create(null);
   for (const f of flags) {
     const eq = f.indexOf("=");
     if (eq <= 0) throw new UsageError(`--${name} must be FIELD=VALUE (e.g. vendor=google), got "${f}"`);
     const field = f.slice(0, eq), value = f.slice(eq + 1);
-    if (field in out) throw new UsageError(`--${name} ${field} is given twice`);
+    if (Object.hasOwn(out, field)) throw new UsageError(`--${name} ${field} is given twice`);
     out[field] = value;
   }
   return out;
@@ -270,4 +272,70 @@ export function intervalFlag(name: string, value: string | undefined): GuidanceI
     throw new UsageError(`--${name} must be LO,HI with 0 <= LO <= HI <= 1 (fractions of T), got "${value}"`);
   }
   return interval;
+}
+
+/** What {@linkcode stopOnSignals} returns. */
+export interface SignalStop {
+  /** Aborted by the first SIGINT or SIGTERM. */
+  signal: AbortSignal;
+  /** The signal received, or null. */
+  readonly received: Deno.Signal | null;
+  /** Removes the listeners. */
+  dispose(): void;
+}
+
+/**
+ * Turns the first SIGINT (Ctrl-C) or SIGTERM into an abort of the returned signal, with `notice` on
+ * stderr, so that a long task can stop cleanly (e.g. training writes a checkpoint); a second one ends
+ * the process at once with status 128 + the signal's number.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stopOnSignals } from "./cli.ts";
+ * const stop = stopOnSignals("stopping");
+ * assert.equal(stop.signal.aborted, false);
+ * stop.dispose();
+ * ```
+ */
+export function stopOnSignals(notice: string): SignalStop {
+  const controller = new AbortController();
+  let received: Deno.Signal | null = null;
+  const listeners: [Deno.Signal, () => void][] = [];
+  for (const [name, number] of [["SIGINT", 2], ["SIGTERM", 15]] as const) {
+    const listener = () => {
+      if (received) Deno.exit(128 + number);
+      received = name;
+      console.error(`\n${notice} (${name}; again to quit at once, without it)`);
+      controller.abort(name);
+    };
+    try {
+      Deno.addSignalListener(name, listener);
+      listeners.push([name, listener]);
+    } catch { /* a platform without this signal */ }
+  }
+  return {
+    signal: controller.signal,
+    get received() {
+      return received;
+    },
+    dispose() {
+      for (const [name, listener] of listeners) Deno.removeSignalListener(name, listener);
+      listeners.length = 0;
+    },
+  };
+}
+
+/**
+ * Exit status of a task stopped by a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { signalExitCode } from "./cli.ts";
+ * assert.equal(signalExitCode("SIGINT"), 130);
+ * ```
+ */
+export function signalExitCode(signal: Deno.Signal): number {
+  return 128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 0);
 }

@@ -74,6 +74,40 @@ export class RunLockedError extends UsageError {
 }
 
 /**
+ * A file that could not be written (disk full, permission lost, …): names the file, the reason and
+ * what was kept. Every task's writes go through `atomicWriteFile`, which throws it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FileWriteError } from "./errors.ts";
+ * const err = new FileWriteError("data/samples/grid.png", "No space left on device (os error 28)", "nothing else was written");
+ * assert.equal(err.message, "could not write data/samples/grid.png: No space left on device (os error 28); nothing else was written");
+ * ```
+ */
+export class FileWriteError extends Error {
+  /** Always `"FileWriteError"` (`"RunWriteError"` for a run's file). */
+  override name = "FileWriteError";
+  /** The file that could not be written. */
+  readonly path: string;
+  /** Why (the first line of the system's message). */
+  readonly reason: string;
+  /**
+   * Creates the error for a file, the reason and what was kept.
+   *
+   * @param path The file that could not be written.
+   * @param reason Why (the system's message).
+   * @param kept What is intact, e.g. `the last complete checkpoint is … (step 20)`.
+   */
+  constructor(path: string, reason: string, kept: string) {
+    const why = reason.split("\n")[0];
+    super(`could not write ${path}: ${why}; ${kept}`);
+    this.path = path;
+    this.reason = why;
+  }
+}
+
+/**
  * A file of a run that could not be written (disk full, permission lost, …): names the file, the
  * reason and what was kept.
  *
@@ -85,20 +119,7 @@ export class RunLockedError extends UsageError {
  * assert.ok(err.message.startsWith("could not write data/runs/a/ckpt-000040.safetensors"));
  * ```
  */
-export class RunWriteError extends Error {
+export class RunWriteError extends FileWriteError {
   /** Always `"RunWriteError"`. */
   override name = "RunWriteError";
-  /** The file that could not be written. */
-  readonly path: string;
-  /**
-   * Creates the error for a file, the reason and what was kept.
-   *
-   * @param path The file that could not be written.
-   * @param reason Why (the system's message).
-   * @param kept What is intact, e.g. `the last complete checkpoint is … (step 20)`.
-   */
-  constructor(path: string, reason: string, kept: string) {
-    super(`could not write ${path}: ${reason.split("\n")[0]}; ${kept}`);
-    this.path = path;
-  }
 }

@@ -24,7 +24,7 @@ import { loadEmojiDataset } from "../src/dataset.ts";
 import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts";
 import { encodePng } from "../src/image/codec.ts";
 import { makeGrid } from "../src/image/grid.ts";
-import { atomicWriteFile, pathExists } from "../src/io.ts";
+import { OutputFiles, pathExists } from "../src/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { DiffusionModel } from "../src/model/model.ts";
 import { predictsZeroNoise, ZeroNoiseModel } from "../src/model/zero_noise.ts";
@@ -227,12 +227,13 @@ async function main(): Promise<void> {
     scale: 3,
     gutterColor: [40, 40, 40],
   });
-  await atomicWriteFile(
+  const files = new OutputFiles();
+  await files.write(
     join(out, "pairs.png"),
     await encodePng(pairsGrid.rgba, pairsGrid.width, pairsGrid.height),
   );
   const grid = sampleGrid(result.images, n, dataset.size, 2);
-  await atomicWriteFile(join(out, "samples.png"), await encodePng(grid.rgba, grid.width, grid.height));
+  await files.write(join(out, "samples.png"), await encodePng(grid.rgba, grid.width, grid.height));
   const noNetwork = loaded.model instanceof ZeroNoiseModel ? ": ε ≡ 0, no network run" : "";
   const weights = v.untrained
     ? `untrained (fresh initialisation${noNetwork})`
@@ -259,8 +260,8 @@ async function main(): Promise<void> {
     samplingSeconds: Number(result.seconds.toFixed(2)),
     command: `deno task eval ${Deno.args.join(" ")}`.trim(),
   };
-  await atomicWriteFile(join(out, "report.json"), JSON.stringify({ meta, report }, null, 2) + "\n");
-  await atomicWriteFile(
+  await files.write(join(out, "report.json"), JSON.stringify({ meta, report }, null, 2) + "\n");
+  await files.write(
     join(out, "report.md"),
     formatReportMarkdown(report, {
       title: `Sample quality: ${name}${v.untrained ? " (untrained)" : ""}`,
@@ -346,7 +347,7 @@ async function labelAgreementReport(
     features: "conv",
     rows,
   };
-  await atomicWriteFile(join(out, "label-agreement.json"), JSON.stringify(report, null, 2) + "\n");
+  await new OutputFiles().write(join(out, "label-agreement.json"), JSON.stringify(report, null, 2) + "\n");
 }
 
 if (import.meta.main) await runCli(main);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import {
   asUsage,
   checkWritableDir,
@@ -40,6 +40,13 @@ const USAGE =
   --default-guidance-interval LO,HI
                       the steps it guides by default (LO <= t/T <= HI)`;
 
+/** Whether two paths name one file (the same path, or links to one file). */
+async function sameFile(a: string, b: string): Promise<boolean> {
+  if (resolve(a) === resolve(b)) return true;
+  const [sa, sb] = await Promise.all([Deno.stat(a).catch(() => null), Deno.stat(b).catch(() => null)]);
+  return sa !== null && sb !== null && sa.ino !== null && sa.ino === sb.ino && sa.dev === sb.dev;
+}
+
 async function main(): Promise<void> {
   const { values: v } = parseFlags({
     args: Deno.args,
@@ -67,6 +74,12 @@ async function main(): Promise<void> {
     throw new UsageError("--full keeps a training checkpoint exact: drop --dtype F16");
   }
   await checkWritableDir("out", dirname(v.out));
+  if (!v.full && await sameFile(v.out, v.checkpoint)) {
+    throw new UsageError(
+      `--out ${v.out} is the --checkpoint itself: a sampling checkpoint would replace the training one ` +
+        `(and --resume from it would fail); choose another --out, or add --full to rewrite it whole`,
+    );
+  }
   const evals: Record<string, unknown> = {};
   for (const path of v.eval?.split(",").filter((s) => s) ?? []) {
     if (!(await pathExists(path))) throw new UsageError(`--eval "${path}" does not exist`);

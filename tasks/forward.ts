@@ -114,6 +114,7 @@ async function main(): Promise<void> {
   const seed = intFlag("seed", values.seed, 0, 0);
   const scale = intFlag("scale", values.scale, 4, 1, 64);
   const out = values.out ?? "data/forward.png";
+  if (out.trim() === "") throw new UsageError("--out must name a PNG file, got an empty path");
   await checkWritableDir("out", dirname(out));
 
   const ds = await ensureDataset(values.dataset ?? DEFAULT_DATASET_DIR);

@@ -33,8 +33,11 @@ import {
   defaultBatch,
 } from "../src/sample/defaults.ts";
 import { formatSamplingProgress } from "../src/sample/progress.ts";
-import { writeSampleFiles } from "../src/sample/output.ts";
+import { planSampleOutput, writeSampleFiles } from "../src/sample/output.ts";
 import { EDIT_OPTIONS, EDIT_USAGE, isEdit, runEdit } from "./sample_edit.ts";
+
+/** The most images one command samples, --rows included. */
+const MAX_IMAGES = 100000;
 
 const USAGE = `usage: deno task sample [options]
   --checkpoint FILE   trained checkpoint (default ${DEFAULT_CHECKPOINT})
@@ -97,7 +100,7 @@ async function main(): Promise<void> {
     strict: true,
   });
   if (v.help) return console.log(USAGE);
-  const perRow = intFlag("n", v.n, v.rows !== undefined ? 8 : 64, 1, 100000);
+  const perRow = intFlag("n", v.n, v.rows !== undefined ? 8 : 64, 1, MAX_IMAGES);
   let n = perRow;
   const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, DEFAULT_SAMPLER);
   const steps = intFlag("steps", v.steps, DEFAULT_STEPS, 1);
@@ -144,13 +147,24 @@ async function main(): Promise<void> {
   let labels: Labels | Labels[] | undefined = Object.keys(given).length ? given : undefined;
   if (v.rows !== undefined) {
     if (!vocab) throw new LabelError(`--rows ${v.rows}: ${checkpoint} is unconditional: it has no labels`);
-    if (!(v.rows in vocab)) {
+    if (!Object.hasOwn(vocab, v.rows)) {
       throw new LabelError(
         `--rows: unknown label field "${v.rows}": this model knows ${Object.keys(vocab).join(", ")}`,
       );
     }
-    if (v.rows in asked) throw new UsageError(`give --rows ${v.rows} or --label ${v.rows}=…, not both`);
-    labels = vocab[v.rows].flatMap((value) => new Array<Labels>(perRow).fill({ ...given, [v.rows!]: value }));
+    if (Object.hasOwn(asked, v.rows)) {
+      throw new UsageError(`give --rows ${v.rows} or --label ${v.rows}=…, not both`);
+    }
+    const values = vocab[v.rows];
+    if (values.length * perRow > MAX_IMAGES) {
+      throw new UsageError(
+        `--rows ${v.rows} --n ${perRow} makes ${values.length} × ${perRow} = ${
+          values.length * perRow
+        } images, ` +
+          `more than ${MAX_IMAGES} in all: give --n ${Math.floor(MAX_IMAGES / values.length)} or less`,
+      );
+    }
+    labels = values.flatMap((value) => new Array<Labels>(perRow).fill({ ...given, [v.rows!]: value }));
     n = labels.length;
     if (v.batch === undefined) batch = defaultBatch(n);
   }
@@ -206,6 +220,21 @@ async function main(): Promise<void> {
     guidanceInterval,
   };
   asUsage(() => checkSampleOptions(options, T));
+  // the memory of the images, the GIF's frames and the grid, planned before any work
+  const planned = `--n ${perRow}${v.rows !== undefined ? ` --rows ${v.rows}` : ""}${
+    v.gif ? " --gif" : ""
+  } --scale ${scale}: `;
+  asUsage(
+    () =>
+      planSampleOutput({
+        n,
+        size: ckpt.meta.imageSize,
+        scale,
+        ...(v.rows !== undefined ? { columns: perRow } : {}),
+        frames: frameEvery ? Math.ceil(totalSteps / frameEvery) + 1 : 0,
+      }),
+    planned,
+  );
   await checkWritableDir("out", out);
   await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
   const loaded = modelFromCheckpoint(ckpt, !v.raw);

@@ -13,13 +13,22 @@ import {
   numberFlag,
   parseFlags,
   runCli,
+  signalExitCode,
+  stopOnSignals,
   threadsFlag,
   UsageError,
 } from "../src/cli.ts";
 import { loadCheckpoint } from "../src/checkpoint.ts";
 import { MODEL_PRESETS, modelConfig, type UNetConfig } from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/schedule.ts";
-import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
+import {
+  DEFAULT_TRAIN_CONFIG,
+  defaultRunFolder,
+  resumeCommand,
+  resumeDefaults,
+  runConfig,
+  trainRun,
+} from "../src/train/run.ts";
 import { DEFAULT_COND_DROP, validateTrainConfig } from "../src/train/trainer.ts";
 import { RunFolder } from "../src/train/run_folder.ts";
 import { loadTrainRecipe, type TrainRecipe } from "../src/train/config_file.ts";
@@ -57,13 +66,19 @@ const USAGE = `usage: deno task train [options]
   --min-snr-gamma G   weigh each example's loss by min(SNR_t, G)/SNR_t (Min-SNR-γ; default none)
   --backend NAME      auto | webgpu | native | wasm | cpu (default auto: a hardware GPU, else the
                       system BLAS (native), else wasm)
-  --out DIR           run folder (default data/runs/<model>-<schedule>-s<seed>)
+  --out DIR           run folder (default data/runs/<recipe> with --config, else data/runs/<model>-<schedule>-s<seed>;
+                      with --resume, the checkpoint's own folder); a folder with another run's files is refused
   --every N           checkpoint + sample grid every N steps (default 250)
+  --checkpoint-minutes N
+                      also write a checkpoint when N minutes have passed since the last one (default 2)
   --grid N            images in each sample grid (default 16; 0 = no grids)
   --keep N            keep the newest N ckpt-*.safetensors (default 3; latest.safetensors is always there)
   --keep-every K      also keep every checkpoint whose step is a multiple of K (default 0: none)
-  --resume FILE       continue from a checkpoint (its settings win, except --steps, --cooldown, --dropout);
-                      a new --out folder starts with the checkpoint's run's loss history
+  --resume FILE       continue from a checkpoint, in its own folder, to its run's --steps, with its settings
+                      (given --steps, --cooldown, --dropout, --every, --grid win); a new --out folder starts
+                      with the checkpoint's run's loss history
+                      Ctrl-C (SIGINT) or SIGTERM writes a checkpoint at the current step and prints the
+                      command that resumes it; a second one quits at once
   --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
   --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N`;
 
@@ -106,6 +121,7 @@ async function main(): Promise<void> {
         "minutes",
         "export-to",
         "part-mib",
+        "checkpoint-minutes",
       ].map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat(
         ["help", "dry-run"].map((k) => [k, { type: "boolean" }]),
       ),
@@ -167,10 +183,10 @@ async function main(): Promise<void> {
   if (v["export-to"] !== undefined && v["export-to"].trim() === "") {
     throw new UsageError("--export-to must name a folder");
   }
-  const every = intFlag("every", v.every, recipe.every ?? 250, 1);
-  const gridImages = intFlag("grid", v.grid, 16, 0, 256);
-  const keep = intFlag("keep", v.keep, 3, 1);
-  const keepEvery = intFlag("keep-every", v["keep-every"], 0, 0);
+  if (v.out !== undefined && v.out.trim() === "") {
+    throw new UsageError("--out must name a folder (e.g. --out data/runs/mine)");
+  }
+  if (v["export-to"] !== undefined) await checkWritableDir("export-to", v["export-to"]);
   const backendRequest = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
   if (v.resume !== undefined && !(await pathExists(v.resume))) {
     throw new UsageError(
@@ -198,10 +214,29 @@ async function main(): Promise<void> {
     );
   }
   const from = v.resume ?? v.init;
+  // a resumed run continues in its checkpoint's folder, to its own step total, with its own settings
+  const resumeCkpt = v.resume !== undefined ? await loadCheckpoint(v.resume) : null;
+  const resumed = resumeCkpt && v.resume !== undefined ? resumeDefaults(v.resume, resumeCkpt.meta) : null;
+  const every = intFlag("every", v.every, recipe.every ?? resumed?.every ?? 250, 1);
+  const gridImages = intFlag("grid", v.grid, resumed?.gridImages ?? 16, 0, 256);
+  const keep = intFlag("keep", v.keep, resumed?.keep ?? 3, 1);
+  const keepEvery = intFlag("keep-every", v["keep-every"], resumed?.keepEvery ?? 0, 0);
+  const checkpointMinutes = numberFlag(
+    "checkpoint-minutes",
+    v["checkpoint-minutes"],
+    resumed?.checkpointMinutes ?? 2,
+    1e-6,
+    7 * 24 * 60,
+  );
+  if (
+    resumed?.steps !== undefined && v.steps === undefined && v.epochs === undefined && !recipe.config.steps
+  ) {
+    config.steps = resumed.steps;
+  }
   const modelFlags = ["model", "channels", "blocks", "mult", "attention"].filter((k) => v[k] !== undefined);
   if (from !== undefined && modelFlags.length > 0) {
     // a resumed or fine-tuned run trains its checkpoint's model: model flags that say otherwise are refused
-    const saved = (await loadCheckpoint(from)).meta.model;
+    const saved = (resumeCkpt ?? await loadCheckpoint(from)).meta.model;
     if (JSON.stringify(saved) !== JSON.stringify(model)) {
       throw new UsageError(
         `${modelFlags.map((k) => `--${k}`).join(", ")} describe another model than the checkpoint ` +
@@ -217,11 +252,17 @@ async function main(): Promise<void> {
   }
   const threads = threadsFlag(v.threads);
   if (from === undefined) asUsage(() => validateTrainConfig(config));
+  const out = v.out ?? resumed?.out ??
+    defaultRunFolder(
+      config,
+      v.config !== undefined ? { path: v.config, seed: recipe.config.seed } : undefined,
+    );
   if (v["dry-run"]) {
     // the configuration this command would train, as the run's config.json will record it
-    return console.log(JSON.stringify(config, null, 2));
+    console.error(`run folder: ${out}`);
+    const shown = resumeCkpt ? runConfig(config, { resume: resumeCkpt }) : config;
+    return console.log(JSON.stringify(shown, null, 2));
   }
-  const out = v.out ?? `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
   await checkWritableDir("out", out);
   // the run folder is locked before anything else starts: a second run into it is refused at once
   const folder = await RunFolder.open(out, { keep, keepEvery });
@@ -246,25 +287,48 @@ async function main(): Promise<void> {
       open = true;
     } else if (step % 10 === 0 || step === steps) log(line);
   };
-  const result = await trainRun(config, {
-    out,
-    log,
-    progress,
-    folder,
-    every,
-    minutes,
-    gridImages,
-    keep,
-    keepEvery,
-    resume: v.resume,
-    init: v.init,
-  });
+  log(`run folder: ${out} (Ctrl-C writes a checkpoint and prints the command that resumes it)`);
+  const stop = stopOnSignals("stopping after this step: writing a checkpoint");
+  let result;
+  try {
+    result = await trainRun(config, {
+      out,
+      log,
+      progress,
+      folder,
+      every,
+      checkpointMinutes,
+      minutes,
+      gridImages,
+      keep,
+      keepEvery,
+      resume: v.resume,
+      init: v.init,
+      signal: stop.signal,
+    });
+  } finally {
+    stop.dispose();
+  }
   if (open) console.error();
+  // the flags a checkpoint does not record, so that the command resumes this very run
+  const resumeFlags = [
+    ...(v.backend !== undefined ? ["--backend", v.backend] : []),
+    ...(v.threads !== undefined ? ["--threads", v.threads] : []),
+    ...(v["export-to"] !== undefined ? ["--export-to", v["export-to"]] : []),
+  ];
+  if (result.stopped === "signal") {
+    console.log(`stopped at step ${result.steps} of ${config.steps}; checkpoint: ${result.checkpoint}`);
+    console.log(`resume with: ${resumeCommand(result.checkpoint, resumeFlags)}`);
+    Deno.exit(signalExitCode(stop.received ?? "SIGINT"));
+  }
   console.log(
     `trained to step ${result.steps} at ${
       result.imagesPerSecond.toFixed(1)
     } images/s; checkpoint: ${result.checkpoint}`,
   );
+  if (result.stopped === "minutes") {
+    console.log(`resume with: ${resumeCommand(result.checkpoint, resumeFlags)}`);
+  }
   if (v["export-to"] !== undefined) {
     const files = await exportForReturn(result.checkpoint, v["export-to"], { maxBytes: partMib * 2 ** 20 });
     console.log(

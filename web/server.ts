@@ -121,10 +121,86 @@ export async function shippedModels(): Promise<ModelEntry[]> {
   return models;
 }
 
+/** What identifies the shipped checkpoints' files as they are now: path, size and mtime of each. */
+async function shippedFilesKey(): Promise<string> {
+  const parts: string[] = [];
+  for (const name of PRETRAINED_MODELS) {
+    const path = fileURLToPath(pretrainedUrl(name));
+    const stat = await Deno.stat(path).catch(() => null);
+    parts.push(`${path}:${stat?.size ?? -1}:${stat?.mtime?.getTime() ?? -1}`);
+  }
+  return parts.join("|");
+}
+
+/** Where {@linkcode shippedModelsCache} gets its answer and the key that says when to compute it again. */
+export interface ModelsCacheSource {
+  /** The JSON to serve (default: {@linkcode shippedModels}'s). */
+  compute?: () => Promise<string>;
+  /** Changes when the files change (default: path, size and mtime of each shipped checkpoint). */
+  key?: () => Promise<string>;
+}
+
+/**
+ * {@linkcode shippedModels} as JSON, computed once and again only when a shipped checkpoint's file
+ * changes (its size or mtime): each call stats the files, and concurrent calls share one computation.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shippedModelsCache } from "./server.ts";
+ * let computed = 0, version = "a";
+ * const models = shippedModelsCache({ compute: () => Promise.resolve(`[${++computed}]`), key: () => Promise.resolve(version) });
+ * await Promise.all([models(), models()]);
+ * assert.equal(computed, 1);
+ * version = "b";
+ * assert.equal(await models(), "[2]");
+ * ```
+ */
+export function shippedModelsCache(source: ModelsCacheSource = {}): () => Promise<string> {
+  const compute = source.compute ?? (async () => JSON.stringify(await shippedModels()));
+  const currentKey = source.key ?? shippedFilesKey;
+  let cached: { key: string; json: Promise<string> } | null = null;
+  return async () => {
+    const key = await currentKey();
+    if (cached?.key !== key) {
+      const json = compute();
+      cached = { key, json };
+      // a failure is not kept: the next request tries again
+      json.catch(() => {
+        if (cached?.json === json) cached = null;
+      });
+    }
+    return await cached.json;
+  };
+}
+
+/** The host names the server answers to: loopback only, so that a rebinding page cannot read through it. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * Whether a request's `Host` (or, without one, its URL's host) names the loopback interface:
+ * `127.0.0.1`, `localhost` or `[::1]`, with any port. A DNS-rebinding page sends its own name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { loopbackHost } from "./server.ts";
+ * assert.equal(loopbackHost(new Request("http://127.0.0.1:8000/")), true);
+ * assert.equal(loopbackHost(new Request("http://127.0.0.1:8000/", { headers: { host: "evil.example:8000" } })), false);
+ * ```
+ */
+export function loopbackHost(req: Request): boolean {
+  const host = req.headers.get("host") ?? new URL(req.url).host;
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?$/.exec(host.trim().toLowerCase());
+  return m !== null && LOOPBACK_HOSTS.has(m[1]);
+}
+
 /** What {@linkcode makeHandler} serves. */
 export interface ServeOptions {
   /** The page's JavaScript bundle (see {@linkcode buildBundle}). */
   bundle: Uint8Array;
+  /** Where `/models.json` comes from (default: the shipped checkpoints, see {@linkcode shippedModelsCache}). */
+  models?: ModelsCacheSource;
 }
 
 function respond(body: BodyInit | null, status: number, type: string, extra: Record<string, string> = {}) {
@@ -154,8 +230,10 @@ async function serveFile(path: string, method: string): Promise<Response> {
 
 /**
  * The request handler: `/` (the page), `/page.css`, `/page.js` (the bundle), `/models.json` (the
- * shipped models), `/models/…` (`.safetensors` under `data/models/`), `/wasm/…` (tfjs's binaries).
- * Anything else, or a path leaving its folder, is a 404.
+ * shipped models, computed once and again when a checkpoint's file changes), `/models/…` (`.safetensors`
+ * under `data/models/`), `/wasm/…` (tfjs's binaries). Anything else, or a path leaving its folder, is a
+ * 404; a malformed URL is a 400; a `Host` that is not a loopback name (`127.0.0.1`, `localhost`,
+ * `[::1]`) is a 403. Every answer carries {@linkcode ISOLATION_HEADERS}.
  *
  * @example
  * ```ts
@@ -171,11 +249,23 @@ export async function makeHandler(options: ServeOptions): Promise<(req: Request)
   const { version_wasm } = await import("@tensorflow/tfjs-backend-wasm");
   const wasmDir = join(wasmPackageDir(version_wasm), "dist");
   const modelsDir = join(ROOT, "data", "models");
-  return async (req: Request): Promise<Response> => {
+  const models = shippedModelsCache(options.models);
+  const text = "text/plain; charset=utf-8";
+  const handle = async (req: Request): Promise<Response> => {
+    if (!loopbackHost(req)) return respond("forbidden host: use http://127.0.0.1/\n", 403, text);
     if (req.method !== "GET" && req.method !== "HEAD") {
-      return respond("method not allowed\n", 405, "text/plain; charset=utf-8", { allow: "GET, HEAD" });
+      return respond("method not allowed\n", 405, text, { allow: "GET, HEAD" });
     }
-    const path = decodeURIComponent(new URL(req.url).pathname);
+    let path: string;
+    try {
+      path = decodeURIComponent(new URL(req.url).pathname);
+    } catch {
+      return respond("bad request: malformed URL\n", 400, text);
+    }
+    // no file name holds a control character (a NUL would reach the file system as an error)
+    if ([...path].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+      return respond("bad request: malformed URL\n", 400, text);
+    }
     if (path === "/" || path === "/index.html") {
       return await serveFile(join(WEB_DIR, "index.html"), req.method);
     }
@@ -185,9 +275,7 @@ export async function makeHandler(options: ServeOptions): Promise<(req: Request)
         "content-length": String(options.bundle.length),
       });
     }
-    if (path === "/models.json") {
-      return respond(JSON.stringify(await shippedModels()), 200, TYPES[".json"]);
-    }
+    if (path === "/models.json") return respond(await models(), 200, TYPES[".json"]);
     if (path.startsWith("/wasm/")) {
       const name = path.slice("/wasm/".length);
       if ((WASM_FILES as readonly string[]).includes(name)) {
@@ -198,6 +286,19 @@ export async function makeHandler(options: ServeOptions): Promise<(req: Request)
       const file = normalize(join(modelsDir, path.slice("/models/".length)));
       if (file.startsWith(modelsDir + SEPARATOR)) return await serveFile(file, req.method);
     }
-    return respond("not found\n", 404, "text/plain; charset=utf-8");
+    return respond("not found\n", 404, text);
+  };
+  return async (req: Request): Promise<Response> => {
+    try {
+      return await handle(req);
+    } catch (err) {
+      // one line on stderr, no stack; the answer keeps the headers
+      console.error(
+        `error: ${req.method} ${new URL(req.url).pathname}: ${
+          String((err as Error)?.message ?? err).split("\n")[0]
+        }`,
+      );
+      return respond("internal error\n", 500, text);
+    }
   };
 }

@@ -6,6 +6,7 @@
  * @module
  */
 import { basename, dirname, extname, join, relative } from "node:path";
+import { FileWriteError } from "../errors.ts";
 import { atomicWriteFile, pathExists } from "../io.ts";
 import { areaResize, centerCropSquare } from "../image/resize.ts";
 import { colorToHex, compositeOver, parseColor, type Rgb } from "../image/colour.ts";
@@ -650,6 +651,10 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
     await commitDir(tmp, out);
   } catch (err) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    // name the file where it was going, not the temp folder it was written in
+    if (err instanceof FileWriteError && dirname(err.path) === tmp) {
+      throw new FileWriteError(join(out, basename(err.path)), err.reason, `${out} was left as it was`);
+    }
     throw err;
   }
   log?.(

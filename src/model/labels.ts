@@ -143,7 +143,7 @@ export function validateSamplingDefaults(
     );
   }
   for (const [field, value] of Object.entries(defaults.labels ?? {})) {
-    if (!vocab || !(field in vocab)) {
+    if (!vocab || !Object.hasOwn(vocab, field)) {
       throw new RangeError(
         `the default label ${field}=${value} names a field the model does not condition on`,
       );
@@ -300,7 +300,7 @@ export function resolveLabels(vocab: LabelVocabulary | undefined, labels: Labels
     );
   }
   for (const f of given) {
-    if (!(f in vocab)) {
+    if (!Object.hasOwn(vocab, f)) {
       throw new LabelError(`unknown label field "${f}": this model knows ${Object.keys(vocab).join(", ")}`);
     }
     if (labels[f] !== ANY_VALUE && !vocab[f].includes(labels[f])) {
@@ -309,7 +309,9 @@ export function resolveLabels(vocab: LabelVocabulary | undefined, labels: Labels
       );
     }
   }
-  return Object.entries(vocab).map(([f, values]) => f in labels ? values.indexOf(labels[f]) : -1);
+  return Object.entries(vocab).map(([f, values]) =>
+    Object.hasOwn(labels, f) ? values.indexOf(labels[f]) : -1
+  );
 }
 
 /**

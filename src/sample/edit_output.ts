@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { encodeGif, encodePng } from "../image/codec.ts";
 import { makeGrid, type RgbaImage } from "../image/grid.ts";
-import { atomicWriteFile } from "../io.ts";
+import { atomicWriteFile, OutputFiles } from "../io.ts";
 import type { EditResult, MorphResult } from "./edit.ts";
 
 const GUTTER: [number, number, number] = [40, 40, 40];
@@ -89,9 +89,10 @@ export async function writeMorphFiles(result: MorphResult, out: string, scale: n
   const per = size * size * 3;
   const strip = makeGrid(images, 1, frames, size, { gutter: 1, scale, gutterColor: GUTTER });
   const stripPath = join(out, "morph.png"), gifPath = join(out, "morph.gif");
-  await atomicWriteFile(stripPath, await encodePng(strip.rgba, strip.width, strip.height));
+  const files = new OutputFiles();
+  await files.write(stripPath, await encodePng(strip.rgba, strip.width, strip.height));
   const one = (j: number) => makeGrid(images.subarray(j * per, (j + 1) * per), 1, 1, size, { scale });
   const order = [...Array(frames).keys(), ...[...Array(frames).keys()].reverse().slice(1, -1)];
-  await atomicWriteFile(gifPath, await encodeGif(order.map(one), 150, 150));
+  await files.write(gifPath, await encodeGif(order.map(one), 150, 150));
   return [stripPath, gifPath];
 }

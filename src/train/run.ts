@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { dirname, join } from "node:path";
+import { basename, dirname, extname, join } from "node:path";
 import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../checkpoint.ts";
 import { ensureDataset } from "../dataset.ts";
 import { DEFAULT_DATASET_DIR } from "../dataset/prepare.ts";
@@ -45,6 +45,18 @@ export interface RunOptions {
    * starts once it is spent, and the run ends with a checkpoint and a grid (`config.steps` stays the cap).
    */
   minutes?: number;
+  /**
+   * Also write a checkpoint (without a grid) when this many minutes have passed since the last one
+   * or the start, so that a long interval of `every` steps does not leave a young run without one
+   * (default: none; `deno task train` uses 2).
+   */
+  checkpointMinutes?: number;
+  /**
+   * Stops the run: no new step starts once it is aborted, and the run ends with a checkpoint at the
+   * step reached (written as every checkpoint is, atomically; no grid). `deno task train` aborts it on
+   * SIGINT and SIGTERM.
+   */
+  signal?: AbortSignal;
   /** Images in each progress grid (0 = none). */
   gridImages?: number;
   /** Keep the newest this many `ckpt-*.safetensors` (default 3); `latest.safetensors` is always kept. */
@@ -94,12 +106,122 @@ export interface RunResult {
   rows: LossRow[];
   /** Training images per second over this invocation. */
   imagesPerSecond: number;
+  /** Why the run ended before `config.steps`: its `signal` was aborted, or its `minutes` were spent. */
+  stopped?: "signal" | "minutes";
+}
+
+/**
+ * The run settings besides the math that each checkpoint of {@linkcode trainRun} records (in
+ * `meta.notes.run`), so that a resume continues with them unless told otherwise.
+ */
+export interface SavedRunSettings {
+  /** Checkpoint and grid every this many steps. */
+  every?: number;
+  /** Images in each progress grid. */
+  gridImages?: number;
+  /** Step checkpoints kept. */
+  keep?: number;
+  /** Every checkpoint whose step is a multiple of this is also kept. */
+  keepEvery?: number;
+  /** Minutes between checkpoints written on time. */
+  checkpointMinutes?: number;
+}
+
+/**
+ * The run settings a checkpoint of {@linkcode trainRun} recorded (see {@linkcode SavedRunSettings});
+ * only fields of the right type are returned, so a checkpoint without them gives `{}`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { savedRunSettings } from "./run.ts";
+ * assert.deepEqual(savedRunSettings({ notes: { run: { every: 50, gridImages: "x" } } }), { every: 50 });
+ * assert.deepEqual(savedRunSettings({}), {});
+ * ```
+ */
+export function savedRunSettings(meta: { notes?: Record<string, unknown> }): SavedRunSettings {
+  const run = meta.notes?.run;
+  if (!run || typeof run !== "object") return {};
+  const out: SavedRunSettings = {};
+  for (const key of ["every", "gridImages", "keep", "keepEvery", "checkpointMinutes"] as const) {
+    const v = (run as Record<string, unknown>)[key];
+    if (typeof v === "number" && Number.isFinite(v) && v >= 0) out[key] = v;
+  }
+  return out;
 }
 
 function fmtDuration(s: number): string {
   if (!Number.isFinite(s)) return "?";
   const m = Math.floor(s / 60), r = Math.round(s % 60);
   return m ? `${m}m${String(r).padStart(2, "0")}s` : `${r}s`;
+}
+
+/**
+ * The run folder a new run writes when none is given: `data/runs/<recipe>` for a run from a recipe file
+ * (`configs/apple-faces.json` → `data/runs/apple-faces`, with `-s<seed>` when the seed is not the
+ * recipe's), else `data/runs/<model>-<schedule>-s<seed>`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_TRAIN_CONFIG, defaultRunFolder } from "./run.ts";
+ * assert.equal(defaultRunFolder(DEFAULT_TRAIN_CONFIG, { path: "configs/apple-faces.json" }), "data/runs/apple-faces");
+ * assert.equal(defaultRunFolder({ ...DEFAULT_TRAIN_CONFIG, seed: 3 }, { path: "configs/apple-faces.json", seed: 0 }),
+ *   "data/runs/apple-faces-s3");
+ * assert.equal(defaultRunFolder(DEFAULT_TRAIN_CONFIG), "data/runs/unet-linear-s0");
+ * ```
+ */
+export function defaultRunFolder(config: TrainConfig, recipe?: { path: string; seed?: number }): string {
+  if (!recipe) return `data/runs/${config.model.preset}-${config.schedule}-s${config.seed}`;
+  const name = basename(recipe.path, extname(recipe.path)) || "recipe";
+  const own = recipe.seed ?? DEFAULT_TRAIN_CONFIG.seed;
+  return `data/runs/${name}${config.seed === own ? "" : `-s${config.seed}`}`;
+}
+
+/**
+ * What a resume of `checkpoint` continues with when nothing else is said: the checkpoint's own folder,
+ * its run's step total (`meta.train.steps`) and the run settings it recorded
+ * ({@linkcode savedRunSettings}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resumeDefaults } from "./run.ts";
+ * const d = resumeDefaults("data/runs/a/latest.safetensors", { train: { steps: 2600 }, notes: { run: { every: 200 } } });
+ * assert.deepEqual(d, { out: "data/runs/a", steps: 2600, every: 200 });
+ * ```
+ */
+export function resumeDefaults(
+  checkpoint: string,
+  meta: { train?: Record<string, unknown>; notes?: Record<string, unknown> },
+): SavedRunSettings & { out: string; steps?: number } {
+  const steps = meta.train?.steps;
+  return {
+    out: dirname(checkpoint),
+    ...(typeof steps === "number" && Number.isInteger(steps) && steps >= 1 ? { steps } : {}),
+    ...savedRunSettings(meta),
+  };
+}
+
+/** A command-line word quoted for a POSIX shell when it needs to be. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The command that continues a stopped run from `checkpoint` (in its own folder, to its own step
+ * total), with `flags` that the checkpoint does not record (e.g. `--backend wasm`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { resumeCommand } from "./run.ts";
+ * assert.equal(resumeCommand("data/runs/a b/latest.safetensors", ["--backend", "wasm"]),
+ *   "deno task train --resume 'data/runs/a b/latest.safetensors' --backend wasm");
+ * ```
+ */
+export function resumeCommand(checkpoint: string, flags: readonly string[] = []): string {
+  return ["deno", "task", "train", "--resume", checkpoint, ...flags].map(shellWord).join(" ");
 }
 
 /**
@@ -249,12 +371,19 @@ async function trainInto(
       const { field, values } = layout.rowsBy;
       log?.(`sample grids: one row per ${field} (${values.join(", ")}), other labels any value`);
     }
-    const save = async () => {
-      const ckpt = await trainer.toCheckpoint(dataHash);
+    const settings: SavedRunSettings = {
+      every,
+      gridImages,
+      keep: run.keep,
+      keepEvery: run.keepEvery,
+      ...(options.checkpointMinutes !== undefined ? { checkpointMinutes: options.checkpointMinutes } : {}),
+    };
+    const save = async (grid = true) => {
+      const ckpt = await trainer.toCheckpoint(dataHash, { notes: { run: settings } });
       await run.writeCheckpoint(trainer.step, encodeCheckpoint(ckpt));
       latest = run.latest;
       await run.writeFile("loss.svg", lossCurveSvg([...history, ...rows]));
-      if (layout) {
+      if (layout && grid) {
         const res = await sampleImages(trainer.model, trainer.schedule, {
           n: layout.labels?.length ?? gridImages,
           ...PROGRESS_GRID_SAMPLING,
@@ -273,9 +402,21 @@ async function trainInto(
         if (step % 10 === 0 || step === config.steps) log?.(line);
       });
     const deadline = options.minutes === undefined ? Infinity : start + options.minutes * 60_000;
+    const saveInterval = options.checkpointMinutes === undefined
+      ? Infinity
+      : options.checkpointMinutes * 60_000;
+    let lastSave = start;
     let savedAt = -1;
+    let stopped: RunResult["stopped"];
+    const signal = options.signal;
     while (trainer.step < config.steps) {
+      if (signal?.aborted) {
+        stopped = "signal";
+        log?.(`stopping at step ${trainer.step}: interrupted; writing its checkpoint`);
+        break;
+      }
       if (performance.now() >= deadline) {
+        stopped = "minutes";
         log?.(`stopping at step ${trainer.step}: the ${options.minutes}-minute budget is spent`);
         break;
       }
@@ -304,22 +445,27 @@ async function trainInto(
         trainer.step,
         config.steps,
       );
-      if (trainer.step % every === 0 || trainer.step === config.steps) {
+      const onSteps = trainer.step % every === 0 || trainer.step === config.steps;
+      if (onSteps || performance.now() - lastSave >= saveInterval) {
         const t0 = performance.now();
-        await save();
+        await save(onSteps);
         savedAt = trainer.step;
-        savingMs += performance.now() - t0;
+        lastSave = performance.now();
+        savingMs += lastSave - t0;
         // live tensors after a checkpoint: flat from one interval to the next when nothing leaks
         log?.(`checkpoint at step ${trainer.step}; ${tf.memory().numTensors} live tensors`);
       }
+      // a signal is delivered by the event loop: let it run between steps
+      if (signal) await new Promise((r) => setTimeout(r, 0));
     }
-    if (trainer.step === startStep || savedAt !== trainer.step) await save();
+    if (trainer.step === startStep || savedAt !== trainer.step) await save(stopped !== "signal");
     const seconds = (performance.now() - start - savingMs) / 1000;
     return {
       checkpoint: latest,
       steps: trainer.step,
       rows,
       imagesPerSecond: (trainer.step - startStep) * config.batch / Math.max(seconds, 1e-9),
+      ...(stopped ? { stopped } : {}),
     };
   } finally {
     trainer.dispose();

@@ -18,7 +18,7 @@
  */
 import { dirname, join, resolve } from "node:path";
 import { atomicWriteFile } from "../io.ts";
-import { type LockOwner, RunLockedError, RunWriteError, UsageError } from "../errors.ts";
+import { FileWriteError, type LockOwner, RunLockedError, RunWriteError, UsageError } from "../errors.ts";
 import { lossCsv } from "./loss_plot.ts";
 
 /** The stages of a checkpoint write at which a fault can be injected. */
@@ -35,6 +35,8 @@ export type CheckpointWriteStage = typeof CHECKPOINT_WRITE_STAGES[number];
 export const LOCK_FILE = "run.lock";
 /** The name `latest.safetensors`. */
 export const LATEST_CHECKPOINT = "latest.safetensors";
+/** The files of a run besides its checkpoints and grids: a folder holding one is another run's. */
+const RUN_FILES = ["config.json", "train-config.json", "loss.csv", "loss.svg"];
 /** Exit status of a process ended by an injected fault. */
 export const FAULT_EXIT_CODE = 86;
 
@@ -241,20 +243,38 @@ export class RunFolder {
   }
 
   /**
-   * Checks that a run may write here: the folder holds no checkpoint yet, or the run resumes from a
-   * checkpoint of this folder. A new run never mixes its files with another run's.
+   * Checks that a run may write here: the folder holds no run's files yet (`config.json`,
+   * `train-config.json`, `loss.csv`, `loss.svg`, `samples-*.png`, any `*.safetensors`), or the run
+   * resumes from a checkpoint of this folder. A new run never overwrites another run's files.
    *
-   * @throws {UsageError} naming the folder and the two ways on.
+   * @throws {UsageError} naming the folder, the files found and the ways on.
    */
   async checkNewOrResumed(resume?: string): Promise<void> {
-    const steps = await this.checkpointSteps();
-    const hasLatest = await Deno.stat(this.latest).then(() => true, () => false);
-    if (!steps.length && !hasLatest) return;
+    const found: string[] = [];
+    const checkpoints: string[] = [];
+    for await (const e of Deno.readDir(this.dir)) {
+      if (!e.isFile) continue;
+      if (e.name.endsWith(".safetensors")) checkpoints.push(e.name);
+      else if (RUN_FILES.includes(e.name) || /^samples-\d+\.png$/.test(e.name)) found.push(e.name);
+    }
+    if (!found.length && !checkpoints.length) return;
     if (resume !== undefined && resolve(dirname(resume)) === resolve(this.dir)) return;
-    const newest = steps.length ? ` (newest ${stepName(steps.at(-1)!)})` : "";
+    const steps = await this.checkpointSteps();
+    const hasLatest = checkpoints.includes(LATEST_CHECKPOINT);
+    if (steps.length || hasLatest) {
+      const newest = steps.length ? ` (newest ${stepName(steps.at(-1)!)})` : "";
+      throw new UsageError(
+        `--out ${this.dir} holds the checkpoints of another run${newest}: continue it with ` +
+          `--resume ${this.latest}, or choose another --out`,
+      );
+    }
+    const files = [...found.sort(), ...checkpoints.sort()];
+    const shown = files.length > 4 ? `${files.slice(0, 4).join(", ")}, …` : files.join(", ");
+    const on = checkpoints.length
+      ? `choose another --out, or continue that run with --resume ${join(this.dir, checkpoints.sort()[0])}`
+      : "choose another --out, or remove them first";
     throw new UsageError(
-      `--out ${this.dir} holds the checkpoints of another run${newest}: continue it with ` +
-        `--resume ${this.latest}, or choose another --out`,
+      `--out ${this.dir} holds another run's files (${shown}) that a new run would overwrite: ${on}`,
     );
   }
 
@@ -334,7 +354,8 @@ export class RunFolder {
     try {
       await atomicWriteFile(path, data);
     } catch (err) {
-      throw new RunWriteError(path, (err as Error).message ?? String(err), await this.kept());
+      const reason = err instanceof FileWriteError ? err.reason : (err as Error).message ?? String(err);
+      throw new RunWriteError(path, reason, await this.kept());
     }
   }
 
