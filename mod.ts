@@ -64,13 +64,13 @@ export {
   initBackend,
   type InitBackendOptions,
   nativeAvailable,
-} from "./src/backend.ts";
+} from "./src/backend/select.ts";
 export {
   BLAS_CANDIDATES,
   BLAS_ENV,
   type BlasCandidate,
   BlasUnavailableError,
-} from "./src/native_kernels/blas.ts";
+} from "./src/backend/native/blas.ts";
 export {
   cosineBetaSchedule,
   type DiffusionSchedule,
@@ -79,7 +79,7 @@ export {
   SCHEDULE_KINDS,
   scheduleFromBetas,
   type ScheduleKind,
-} from "./src/schedule.ts";
+} from "./src/core/schedule.ts";
 export {
   type DatasetImages,
   type EditConditioning,
@@ -113,7 +113,7 @@ export {
   PNG_PERMISSIONS,
   requirePermissions,
   writePermission,
-} from "./src/permissions.ts";
+} from "./src/platform/permissions.ts";
 export { type DataPrediction, ddimStep, ddpmStep, dpmSolverStep } from "./src/sample/steps_plain.ts";
 export { DEFAULT_GUIDANCE, DEFAULT_SAMPLER, DEFAULT_STEPS } from "./src/sample/defaults.ts";
 export {
@@ -152,9 +152,9 @@ export {
   loadCheckpoint,
   saveCheckpoint,
   type StoredTensor,
-} from "./src/checkpoint.ts";
-export type { CheckpointSource, LoadCheckpointOptions, LoadProgress } from "./src/checkpoint_source.ts";
-export { PRETRAINED_MODELS, type PretrainedModel } from "./src/pretrained.ts";
+} from "./src/checkpoint/format.ts";
+export type { CheckpointSource, LoadCheckpointOptions, LoadProgress } from "./src/checkpoint/source.ts";
+export { PRETRAINED_MODELS, type PretrainedModel } from "./src/checkpoint/pretrained.ts";
 export {
   DatasetError,
   type DatasetManifest,
@@ -168,6 +168,6 @@ export {
   type SvgVendor,
   type Vendor,
   VENDORS,
-} from "./src/dataset.ts";
+} from "./src/dataset/mod.ts";
 export type { Rgb } from "./src/image/colour.ts";
-export { Rng, type RngState } from "./src/rng.ts";
+export { Rng, type RngState } from "./src/core/rng.ts";

@@ -5,9 +5,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { type Checkpoint, loadCheckpoint } from "./checkpoint.ts";
-import type { CheckpointSource, LoadCheckpointOptions } from "./checkpoint_source.ts";
-import { type PretrainedModel, pretrainedUrl } from "./pretrained.ts";
+import { type Checkpoint, loadCheckpoint } from "./checkpoint/format.ts";
+import type { CheckpointSource, LoadCheckpointOptions } from "./checkpoint/source.ts";
+import { type PretrainedModel, pretrainedUrl } from "./checkpoint/pretrained.ts";
 import { type LoadedModel, modelFromCheckpoint } from "./model/from_checkpoint.ts";
 import { DiffusionModel, type ModelConfig } from "./model/model.ts";
 import {
@@ -18,12 +18,12 @@ import {
 } from "./model/labels.ts";
 import { denoiserForLabels } from "./sample/guidance.ts";
 import type { GuidanceInterval } from "./sample/guidance_interval.ts";
-import { qSampleTensor } from "./q_sample.ts";
-import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./schedule.ts";
+import { qSampleTensor } from "./core/q_sample.ts";
+import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./core/schedule.ts";
 import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";
 import { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult, trainRun } from "./train/run.ts";
 import type { StepReport, TrainConfig } from "./train/trainer.ts";
-import { type DatasetManifest, loadEmojiDataset } from "./dataset.ts";
+import { type DatasetManifest, loadEmojiDataset } from "./dataset/mod.ts";
 import { sampleGrid } from "./sample/output.ts";
 import { decodeImage, encodePng } from "./image/codec.ts";
 import { parseColor } from "./image/colour.ts";

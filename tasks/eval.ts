@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { initBackend, parseBackendRequest } from "../src/backend.ts";
+import { initBackend, parseBackendRequest } from "../src/backend/select.ts";
 import {
   asUsage,
   checkWritableDir,
@@ -18,13 +18,13 @@ import {
   runCli,
   threadsFlag,
   UsageError,
-} from "../src/cli.ts";
-import { loadCheckpoint } from "../src/checkpoint.ts";
-import { loadEmojiDataset } from "../src/dataset.ts";
+} from "../src/cli/flags.ts";
+import { loadCheckpoint } from "../src/checkpoint/format.ts";
+import { loadEmojiDataset } from "../src/dataset/mod.ts";
 import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts";
 import { encodePng } from "../src/image/codec.ts";
 import { makeGrid } from "../src/image/grid.ts";
-import { OutputFiles, pathExists } from "../src/io.ts";
+import { OutputFiles, pathExists } from "../src/platform/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { DiffusionModel } from "../src/model/model.ts";
 import { predictsZeroNoise, ZeroNoiseModel } from "../src/model/zero_noise.ts";
@@ -39,8 +39,8 @@ import {
 } from "../src/sample/defaults.ts";
 import { formatSamplingProgress } from "../src/sample/progress.ts";
 import type { SampleOptions } from "../src/sample/sample.ts";
-import type { DiffusionSchedule } from "../src/schedule.ts";
-import type { EmojiDataset } from "../src/dataset.ts";
+import type { DiffusionSchedule } from "../src/core/schedule.ts";
+import type { EmojiDataset } from "../src/dataset/mod.ts";
 import {
   ANY_VALUE,
   imageLabelIndices,
@@ -52,7 +52,7 @@ import {
 import { CONV_ENCODER, randomConvFeatures } from "../src/eval/features.ts";
 import { leaveOneOutAccuracy, sampleAgreement } from "../src/eval/label_agreement.ts";
 import { sampleGrid } from "../src/sample/output.ts";
-import { chosenDataMean, intervalFlag, PRIOR_USAGE } from "../src/cli.ts";
+import { chosenDataMean, intervalFlag, PRIOR_USAGE } from "../src/cli/flags.ts";
 
 const USAGE = `usage: deno task eval [options]
   --checkpoint FILE   checkpoint to evaluate (default ${DEFAULT_CHECKPOINT})

@@ -16,11 +16,16 @@ import {
   parseFlags,
   runCli,
   UsageError,
-} from "../src/cli.ts";
+} from "../src/cli/flags.ts";
 import { type SamplingDefaults, validateSamplingDefaults } from "../src/model/labels.ts";
-import { DATA_MEAN_TENSOR, loadCheckpoint, samplingCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
-import { loadEmojiDataset } from "../src/dataset.ts";
-import { pathExists } from "../src/io.ts";
+import {
+  DATA_MEAN_TENSOR,
+  loadCheckpoint,
+  samplingCheckpoint,
+  saveCheckpoint,
+} from "../src/checkpoint/format.ts";
+import { loadEmojiDataset } from "../src/dataset/mod.ts";
+import { pathExists } from "../src/platform/io.ts";
 import { trainingMean } from "../src/sample/prior.ts";
 
 const USAGE =

@@ -10,16 +10,16 @@
  *
  * @module
  */
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { dirname } from "node:path";
-import { checkWritableDir, intFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
-import { DEFAULT_DATASET_DIR, type EmojiDataset, ensureDataset, forwardStrip } from "../src/dataset.ts";
+import { checkWritableDir, intFlag, parseFlags, runCli, UsageError } from "../src/cli/flags.ts";
+import { DEFAULT_DATASET_DIR, type EmojiDataset, ensureDataset, forwardStrip } from "../src/dataset/mod.ts";
 import { encodePng } from "../src/image/codec.ts";
 import { makeGrid, stackVertical } from "../src/image/grid.ts";
 import type { Rgb } from "../src/image/colour.ts";
-import { atomicWriteFile } from "../src/io.ts";
-import { Rng } from "../src/rng.ts";
-import { makeSchedule, SCHEDULE_KINDS, type ScheduleKind } from "../src/schedule.ts";
+import { atomicWriteFile } from "../src/platform/io.ts";
+import { Rng } from "../src/core/rng.ts";
+import { makeSchedule, SCHEDULE_KINDS, type ScheduleKind } from "../src/core/schedule.ts";
 
 const USAGE = `usage: deno task forward [options]
   --dataset DIR     prepared dataset (default ${DEFAULT_DATASET_DIR}; the Apple faces set is prepared if missing)

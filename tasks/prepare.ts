@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { checkWritableDir, choiceFlag, intFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
-import { prepareDataset, VENDORS } from "../src/dataset.ts";
+import { checkWritableDir, choiceFlag, intFlag, parseFlags, runCli, UsageError } from "../src/cli/flags.ts";
+import { prepareDataset, VENDORS } from "../src/dataset/mod.ts";
 
 const USAGE = `usage: deno task prepare [options]
   --vendor LIST        comma list of ${VENDORS.join(", ")}, or all (default apple)

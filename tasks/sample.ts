@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { initBackend, parseBackendRequest } from "../src/backend.ts";
+import { initBackend, parseBackendRequest } from "../src/backend/select.ts";
 import {
   asUsage,
   checkWritableDir,
@@ -18,9 +18,9 @@ import {
   runCli,
   threadsFlag,
   UsageError,
-} from "../src/cli.ts";
-import { loadCheckpoint } from "../src/checkpoint.ts";
-import { pathExists } from "../src/io.ts";
+} from "../src/cli/flags.ts";
+import { loadCheckpoint } from "../src/checkpoint/format.ts";
+import { pathExists } from "../src/platform/io.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { LabelError, type Labels, resolveLabels, withDefaultLabels } from "../src/model/labels.ts";
 import { checkSampleOptions, sampleImages, SAMPLERS, samplerTimesteps } from "../src/sample/sample.ts";
@@ -34,7 +34,7 @@ import {
 } from "../src/sample/defaults.ts";
 import { formatSamplingProgress } from "../src/sample/progress.ts";
 import { planSampleOutput, writeSampleFiles } from "../src/sample/output.ts";
-import { EDIT_OPTIONS, EDIT_USAGE, isEdit, runEdit } from "./sample_edit.ts";
+import { EDIT_OPTIONS, EDIT_USAGE, isEdit, runEdit } from "../src/cli/sample_edit.ts";
 
 /** The most images one command samples, --rows included. */
 const MAX_IMAGES = 100000;

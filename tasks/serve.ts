@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { intFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
+import { intFlag, parseFlags, runCli, UsageError } from "../src/cli/flags.ts";
 import { buildBundle, makeHandler } from "../web/server.ts";
 
 const USAGE = `Usage: deno task serve [--port N]

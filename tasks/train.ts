@@ -4,7 +4,7 @@
  * @module
  */
 import { parseConditionFields } from "../src/model/labels.ts";
-import { initBackend, parseBackendRequest } from "../src/backend.ts";
+import { initBackend, parseBackendRequest } from "../src/backend/select.ts";
 import {
   asUsage,
   checkWritableDir,
@@ -17,10 +17,10 @@ import {
   stopOnSignals,
   threadsFlag,
   UsageError,
-} from "../src/cli.ts";
-import { loadCheckpoint } from "../src/checkpoint.ts";
+} from "../src/cli/flags.ts";
+import { loadCheckpoint } from "../src/checkpoint/format.ts";
 import { MODEL_PRESETS, modelConfig, type UNetConfig } from "../src/model/model.ts";
-import { SCHEDULE_KINDS } from "../src/schedule.ts";
+import { SCHEDULE_KINDS } from "../src/core/schedule.ts";
 import {
   DEFAULT_TRAIN_CONFIG,
   defaultRunFolder,
@@ -33,8 +33,8 @@ import { DEFAULT_COND_DROP, validateTrainConfig } from "../src/train/trainer.ts"
 import { RunFolder } from "../src/train/run_folder.ts";
 import { loadTrainRecipe, type TrainRecipe } from "../src/train/config_file.ts";
 import { exportForReturn } from "../src/train/return_files.ts";
-import { loadEmojiDataset } from "../src/dataset.ts";
-import { pathExists } from "../src/io.ts";
+import { loadEmojiDataset } from "../src/dataset/mod.ts";
+import { pathExists } from "../src/platform/io.ts";
 import { basename, join } from "node:path";
 
 const D = DEFAULT_TRAIN_CONFIG;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { initBackend, parseBackendRequest } from "../src/backend.ts";
+import { initBackend, parseBackendRequest } from "../src/backend/select.ts";
 
 Deno.test("unknown backend names are RangeErrors listing the choices", async () => {
   // @ts-expect-error: invalid on purpose

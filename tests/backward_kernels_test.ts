@@ -1,17 +1,17 @@
 /** The wasm backward kernels against the tfjs ops they replace (the unoptimised path). */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { ForwardContext, ParamBuilder } from "../src/model/context.ts";
 import { addBias, declareNorm, groupNorm } from "../src/model/layers.ts";
-import { Rng } from "../src/rng.ts";
-import { measureCost } from "../src/step_cost.ts";
+import { Rng } from "../src/core/rng.ts";
+import { measureCost } from "../tools/perf/step_cost.ts";
 import {
   CHANNEL_SUM_KERNEL,
   channelSum,
   GROUP_NORM_GRAD_KERNEL,
   setWasmBackwardKernels,
-} from "../src/wasm_kernels/backward.ts";
+} from "../src/backend/wasm/backward.ts";
 
 await initBackend("wasm", { log: null });
 

@@ -3,7 +3,7 @@
 // or the test lacks the permission to run it. The browser and the server are killed in all cases.
 import assert from "node:assert/strict";
 import { EmojiDiffusion, initBackend } from "../mod.ts";
-import { encodeCheckpoint } from "../src/checkpoint.ts";
+import { encodeCheckpoint } from "../src/checkpoint/format.ts";
 import { floatToRgb8 } from "../src/image/pixels.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { fixtureDataset, TINY_UNET, tinyTrainConfig } from "./helpers.ts";

@@ -3,7 +3,12 @@
  * refused in one line naming the file and the field, before anything is allocated for it.
  */
 import assert from "node:assert/strict";
-import { CheckpointError, type CheckpointMeta, encodeCheckpoint, loadCheckpoint } from "../src/checkpoint.ts";
+import {
+  CheckpointError,
+  type CheckpointMeta,
+  encodeCheckpoint,
+  loadCheckpoint,
+} from "../src/checkpoint/format.ts";
 import { sha256Hex } from "../src/platform/sha256.ts";
 
 const META: CheckpointMeta = {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { EmojiDiffusion } from "../src/api.ts";
-import { CheckpointError, loadCheckpoint } from "../src/checkpoint.ts";
-import { pretrainedUrl } from "../src/pretrained.ts";
+import { CheckpointError, loadCheckpoint } from "../src/checkpoint/format.ts";
+import { pretrainedUrl } from "../src/checkpoint/pretrained.ts";
 
 await initBackend("cpu", { log: null });
 

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
-import { type Checkpoint, CheckpointError, loadCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
-import { saveSplitCheckpoint, splitCheckpoint, splitPartPath } from "../src/checkpoint_split.ts";
+import {
+  type Checkpoint,
+  CheckpointError,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "../src/checkpoint/format.ts";
+import { saveSplitCheckpoint, splitCheckpoint, splitPartPath } from "../src/checkpoint/split.ts";
 import { exportForReturn } from "../src/train/return_files.ts";
-import { Rng } from "../src/rng.ts";
+import { Rng } from "../src/core/rng.ts";
 
 function bigCheckpoint(tensors = 6, size = 300_000): Checkpoint {
   const rng = new Rng(3);

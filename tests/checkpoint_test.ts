@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import {
   type Checkpoint,
   CheckpointError,
@@ -7,9 +7,9 @@ import {
   encodeCheckpoint,
   loadCheckpoint,
   saveCheckpoint,
-} from "../src/checkpoint.ts";
+} from "../src/checkpoint/format.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { float16BitsToFloat32, float32ToFloat16Bits } from "../src/float16.ts";
+import { float16BitsToFloat32, float32ToFloat16Bits } from "../src/core/float16.ts";
 import { createHash } from "node:crypto";
 import { fixtureDataset, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
@@ -263,7 +263,7 @@ Deno.test("float16 storage halves the size and rounds to nearest", async () => {
 });
 
 Deno.test("a sampling checkpoint keeps only EMA weights, state and data mean, and loads for sampling", async () => {
-  const { samplingCheckpoint } = await import("../src/checkpoint.ts");
+  const { samplingCheckpoint } = await import("../src/checkpoint/format.ts");
   const { modelFromCheckpoint } = await import("../src/model/from_checkpoint.ts");
   const { trainer, ckpt } = await trainedCheckpoint(2);
   const small = samplingCheckpoint(ckpt, { eval: { kid: 1 } });

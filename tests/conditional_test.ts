@@ -1,18 +1,23 @@
 /** Label conditioning and classifier-free guidance: the model, training's label drops, sampling, errors. */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
-import { decodeCheckpoint, encodeCheckpoint, samplingCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
+import { initBackend } from "../src/backend/select.ts";
+import {
+  decodeCheckpoint,
+  encodeCheckpoint,
+  samplingCheckpoint,
+  saveCheckpoint,
+} from "../src/checkpoint/format.ts";
 import type { DatasetManifest } from "../src/dataset/manifest.ts";
 import { DiffusionModel, type ModelConfig } from "../src/model/model.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { LabelError, type LabelVocabulary, resolveLabels } from "../src/model/labels.ts";
 import { guidedPredict } from "../src/sample/guidance.ts";
 import { sampleImages } from "../src/sample/sample.ts";
-import { makeSchedule } from "../src/schedule.ts";
+import { makeSchedule } from "../src/core/schedule.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { EmojiDiffusion } from "../src/api.ts";
-import { EmojiDataset } from "../src/dataset.ts";
+import { EmojiDataset } from "../src/dataset/mod.ts";
 import { decodeImage } from "../src/image/codec.ts";
 import { makeGrid } from "../src/image/grid.ts";
 import { PROGRESS_GRID_SAMPLING } from "../src/sample/defaults.ts";

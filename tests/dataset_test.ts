@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import {
   ATLAS_FILE,
   DatasetError,
@@ -12,10 +12,10 @@ import {
   MANIFEST_FILE,
   prepareDataset,
   sha256Hex,
-} from "../src/dataset.ts";
+} from "../src/dataset/mod.ts";
 import { decodeImage, encodePng } from "../src/image/codec.ts";
-import { Rng } from "../src/rng.ts";
-import { makeSchedule } from "../src/schedule.ts";
+import { Rng } from "../src/core/rng.ts";
+import { makeSchedule } from "../src/core/schedule.ts";
 import { denoCommand, runTask as runTaskAs } from "./helpers.ts";
 
 /** An 8x8 RGBA image from a function of (x, y) → [r, g, b, a]. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
-import { makeSchedule } from "../src/schedule.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { makeSchedule } from "../src/core/schedule.ts";
 import {
   type DataPrediction,
   ddimStep,
@@ -10,7 +10,7 @@ import {
   dpmSolverStep,
 } from "../src/sample/steps_plain.ts";
 import { checkSampleOptions, sampleImages } from "../src/sample/sample.ts";
-import { Rng } from "../src/rng.ts";
+import { Rng } from "../src/core/rng.ts";
 import { testOnBackends } from "./helpers.ts";
 import { OracleModel } from "./cases/oracle.ts";
 import { plainEqualsTensor } from "./cases/dpm.ts";

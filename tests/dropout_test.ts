@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { dropoutMask, ForwardContext } from "../src/model/context.ts";
-import { Rng } from "../src/rng.ts";
+import { Rng } from "../src/core/rng.ts";
 import { validateTrainConfig } from "../src/train/trainer.ts";
 import { TINY_SEED, tinyTrainConfig } from "./helpers.ts";
 

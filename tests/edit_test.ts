@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { DiffusionModel } from "../src/model/model.ts";
-import { Rng } from "../src/rng.ts";
-import { type DiffusionSchedule, makeSchedule } from "../src/schedule.ts";
+import { Rng } from "../src/core/rng.ts";
+import { type DiffusionSchedule, makeSchedule } from "../src/core/schedule.ts";
 import { ddimInvert, type Denoiser, editImages, morphImages, reverseFrom } from "../src/sample/edit.ts";
 import { sampleImages, type SamplerName } from "../src/sample/sample.ts";
 import { slerp } from "../src/sample/slerp.ts";

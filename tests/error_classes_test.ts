@@ -1,6 +1,6 @@
 // Every error a caller's bad input causes is a UsageError, so the CLI exits 2 without re-wrapping it.
 import assert from "node:assert/strict";
-import { exitCodeFor, UsageError } from "../src/cli.ts";
+import { exitCodeFor, UsageError } from "../src/cli/flags.ts";
 import { EditInputError } from "../src/sample/edit_input.ts";
 import { TrainRecipeError } from "../src/train/config_file.ts";
 import { LabelError } from "../src/model/labels.ts";

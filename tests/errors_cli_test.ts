@@ -3,10 +3,10 @@
  * flag or file, exit 2, before any work (nothing written); a runtime failure is one line, exit 1.
  */
 import assert from "node:assert/strict";
-import { type CheckpointMeta, encodeCheckpoint } from "../src/checkpoint.ts";
-import { exitCodeFor } from "../src/cli.ts";
-import { DatasetError } from "../src/dataset.ts";
-import { CheckpointError } from "../src/checkpoint.ts";
+import { type CheckpointMeta, encodeCheckpoint } from "../src/checkpoint/format.ts";
+import { exitCodeFor } from "../src/cli/flags.ts";
+import { DatasetError } from "../src/dataset/mod.ts";
+import { CheckpointError } from "../src/checkpoint/format.ts";
 import { RunLockedError, RunWriteError, UsageError } from "../src/errors.ts";
 import { NonFiniteLossError } from "../src/train/trainer.ts";
 import { ownLines, runTask } from "./helpers.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { initBackend } from "../src/backend.ts";
-import { saveCheckpoint } from "../src/checkpoint.ts";
-import { ensureDataset } from "../src/dataset.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { saveCheckpoint } from "../src/checkpoint/format.ts";
+import { ensureDataset } from "../src/dataset/mod.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { folderSet, ownLines, runTask, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Rng } from "../src/rng.ts";
+import { Rng } from "../src/core/rng.ts";
 import {
   areaResize,
   closestPairs,
@@ -433,7 +433,16 @@ Deno.test("evaluate: JSON-serialisable, deterministic, and sensible on copies vs
   assert.throws(() => evaluate(copies.subarray(1), train), RangeError);
   const stages: string[] = [];
   evaluate(copies, train, { ...opts, onProgress: (s) => stages.push(s) });
-  assert.deepEqual(stages, ["conv features", "conv KID", "pixel KID", "memorisation", "colour", "diversity"]);
+  assert.deepEqual(stages, [
+    "conv features",
+    "conv KID",
+    "pixel KID",
+    "memorisation",
+    "colour",
+    "diversity",
+    "precision and recall",
+    "near-copies",
+  ]);
 });
 
 Deno.test("formatReportMarkdown: all sections, meta fields and the pairs image", () => {

@@ -5,14 +5,14 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { Adam } from "../src/train/adam.ts";
 import { Ema } from "../src/train/ema.ts";
 import { NonFiniteLossError, Trainer } from "../src/train/trainer.ts";
-import { loadCheckpoint } from "../src/checkpoint.ts";
+import { loadCheckpoint } from "../src/checkpoint/format.ts";
 import { trainRun } from "../src/train/run.ts";
-import { measureCost } from "../src/step_cost.ts";
-import { FUSED_ADAM_KERNEL } from "../src/wasm_kernels/fused_adam.ts";
+import { measureCost } from "../tools/perf/step_cost.ts";
+import { FUSED_ADAM_KERNEL } from "../src/backend/wasm/fused_adam.ts";
 import { fixtureDataset, testOnBackends, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 import {
   CLIP_CASES,

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { DiffusionModel, modelConfig } from "../src/model/model.ts";
 import { ForwardContext } from "../src/model/context.ts";
 import { setInferenceFusion } from "../src/model/fusion.ts";
 import { attention, conv, groupNorm, groupNormReference, upsampleNearest2x } from "../src/model/layers.ts";
-import { Rng } from "../src/rng.ts";
+import { Rng } from "../src/core/rng.ts";
 import { TINY_SEED, TINY_UNET } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });

@@ -1,15 +1,15 @@
 /** Guidance limited to an interval of timesteps: the weight per step, sampling, edits, defaults, flags. */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
-import { intervalFlag } from "../src/cli.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { intervalFlag } from "../src/cli/flags.ts";
 import { UsageError } from "../src/errors.ts";
 import { DiffusionModel } from "../src/model/model.ts";
 import { type LabelVocabulary, validateSamplingDefaults, withSamplingDefaults } from "../src/model/labels.ts";
 import { conditionedDenoiser, guidedPredict } from "../src/sample/guidance.ts";
 import { guidanceAt } from "../src/sample/guidance_interval.ts";
 import { sampleImages, type SampleOptions } from "../src/sample/sample.ts";
-import { makeSchedule } from "../src/schedule.ts";
+import { makeSchedule } from "../src/core/schedule.ts";
 import { TINY_UNET } from "./helpers.ts";
 
 await initBackend("cpu", { log: null });

@@ -1,11 +1,11 @@
 /** Shared fixtures for the tests: tiny models and datasets that train in seconds, task runs. */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BackendName, initBackend } from "../src/backend.ts";
-import { EmojiDataset, ensureDataset } from "../src/dataset.ts";
+import { type BackendName, initBackend } from "../src/backend/select.ts";
+import { EmojiDataset, ensureDataset } from "../src/dataset/mod.ts";
 import { encodePng } from "../src/image/codec.ts";
 import { type ModelConfig, modelConfig } from "../src/model/model.ts";
-import { Rng } from "../src/rng.ts";
+import { Rng } from "../src/core/rng.ts";
 import type { TrainConfig } from "../src/train/trainer.ts";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { areaResize, centerCropSquare } from "../src/image/resize.ts";
 import { colorToHex, compositeOver, parseColor } from "../src/image/colour.ts";
 import { decodeImage, encodePng } from "../src/image/codec.ts";

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { EmojiDiffusion } from "../src/api.ts";
 import { denoCommand } from "./helpers.ts";
 import { layOutPackage, servePackage } from "./jsr_package.ts";

@@ -1,7 +1,7 @@
 /** The k-NN label-agreement classifier of `deno task eval --label-agreement`. */
 import assert from "node:assert/strict";
 import { knnClassify, leaveOneOutAccuracy, sampleAgreement } from "../src/eval/label_agreement.ts";
-import { Rng } from "../src/rng.ts";
+import { Rng } from "../src/core/rng.ts";
 
 /** n points per class around class centres 10·c in every one of `dim` dimensions, with unit noise. */
 function clusters(classes: number, n: number, dim: number, seed = 1) {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as mod from "../mod.ts";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { saveCheckpoint } from "../src/checkpoint.ts";
+import { saveCheckpoint } from "../src/checkpoint/format.ts";
 import { decodeImage } from "../src/image/codec.ts";
 import { denoCommand, fixtureDataset, tinyTrainConfig } from "./helpers.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { initBackend } from "../src/backend.ts";
-import { makeSchedule } from "../src/schedule.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { makeSchedule } from "../src/core/schedule.ts";
 import { minSnrWeight, snr } from "../src/train/loss_weight.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { parseTrainRecipe } from "../src/train/config_file.ts";

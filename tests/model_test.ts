@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { DiffusionModel, modelConfig } from "../src/model/model.ts";
 import { timestepEmbedding, upsampleNearest2x } from "../src/model/layers.ts";
 import { predictsZeroNoise, ZeroNoiseModel } from "../src/model/zero_noise.ts";
-import { makeSchedule } from "../src/schedule.ts";
+import { makeSchedule } from "../src/core/schedule.ts";
 import { sampleImages } from "../src/sample/sample.ts";
 import { TINY_SEED, TINY_UNET } from "./helpers.ts";
 

@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
-import { attentionWasmFused } from "../src/wasm_kernels/attention.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { attentionWasmFused } from "../src/backend/wasm/attention.ts";
 import {
   activeBlas,
   type Blas,
@@ -14,8 +14,8 @@ import {
   openBlas,
   registerNativeKernels,
   unregisterNativeKernels,
-} from "../src/native_kernels/mod.ts";
-import { Rng } from "../src/rng.ts";
+} from "../src/backend/native/mod.ts";
+import { Rng } from "../src/core/rng.ts";
 
 let blas: Blas | null = null;
 try {

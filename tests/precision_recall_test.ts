@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { precisionRecall, realHalvesPrecisionRecall } from "../src/eval/precision_recall.ts";
 import { nearCopies } from "../src/eval/near_copies.ts";
 import { evaluate } from "../src/eval/report.ts";
-import { Rng } from "../src/rng.ts";
+import { Rng } from "../src/core/rng.ts";
 
 const DIM = 4;
 

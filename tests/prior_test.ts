@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
-import { initBackend } from "../src/backend.ts";
-import { CheckpointError, DATA_MEAN_TENSOR, loadCheckpoint, saveCheckpoint } from "../src/checkpoint.ts";
+import { initBackend } from "../src/backend/select.ts";
+import {
+  CheckpointError,
+  DATA_MEAN_TENSOR,
+  loadCheckpoint,
+  saveCheckpoint,
+} from "../src/checkpoint/format.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { DiffusionModel } from "../src/model/model.ts";
-import { Rng } from "../src/rng.ts";
-import { makeSchedule } from "../src/schedule.ts";
+import { Rng } from "../src/core/rng.ts";
+import { makeSchedule } from "../src/core/schedule.ts";
 import { meanImage, priorStart } from "../src/sample/prior.ts";
 import { sampleImages } from "../src/sample/sample.ts";
 import { ddimTimesteps } from "../src/sample/steps.ts";
@@ -91,7 +96,7 @@ Deno.test("training checkpoints carry data/mean; a sampling checkpoint keeps it;
     const loaded = modelFromCheckpoint(await loadCheckpoint(`${dir}/c.safetensors`));
     assert.deepEqual(loaded.dataMean, stored.data);
     loaded.model.dispose();
-    const { samplingCheckpoint } = await import("../src/checkpoint.ts");
+    const { samplingCheckpoint } = await import("../src/checkpoint/format.ts");
     assert.ok(samplingCheckpoint(ckpt).tensors.has(DATA_MEAN_TENSOR));
     const bad = { ...ckpt, tensors: new Map(ckpt.tensors) };
     bad.tensors.set(DATA_MEAN_TENSOR, { shape: [4, 4, 3], data: new Float32Array(48) });
@@ -126,7 +131,7 @@ Deno.test("EmojiDiffusion.sample starts at the checkpoint's data mean unless tol
 
 Deno.test("export --data adds the training set's mean; other data or --prior data-mean without one is a one-line error", async () => {
   const dir = await Deno.makeTempDir();
-  const { ensureDataset } = await import("../src/dataset.ts");
+  const { ensureDataset } = await import("../src/dataset/mod.ts");
   try {
     const sets = [
       await folderSet(dir, 3, { name: "set0" }),

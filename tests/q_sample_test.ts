@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
-import { makeSchedule } from "../src/schedule.ts";
-import { qSampleTensor } from "../src/q_sample.ts";
-import { Rng } from "../src/rng.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { makeSchedule } from "../src/core/schedule.ts";
+import { qSampleTensor } from "../src/core/q_sample.ts";
+import { Rng } from "../src/core/rng.ts";
 import { testOnBackends } from "./helpers.ts";
 import { qSampleMatchesReference } from "./cases/q_sample.ts";
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { loadTrainRecipe, parseTrainRecipe } from "../src/train/config_file.ts";
 import { trainRun } from "../src/train/run.ts";
-import { loadCheckpoint } from "../src/checkpoint.ts";
+import { loadCheckpoint } from "../src/checkpoint/format.ts";
 import { DiffusionModel, modelConfig } from "../src/model/model.ts";
 import { ownLines, runTask, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 

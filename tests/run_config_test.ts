@@ -1,6 +1,6 @@
 // The run's configuration policy (`runConfig`): what a resumed or fine-tuned run trains.
 import assert from "node:assert/strict";
-import type { Checkpoint, CheckpointMeta } from "../src/checkpoint.ts";
+import type { Checkpoint, CheckpointMeta } from "../src/checkpoint/format.ts";
 import { DEFAULT_TRAIN_CONFIG, runConfig } from "../src/train/run.ts";
 import type { TrainConfig } from "../src/train/trainer.ts";
 import { TINY_SEED, TINY_UNET } from "./helpers.ts";

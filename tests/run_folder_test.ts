@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { initBackend } from "../src/backend.ts";
-import { decodeCheckpoint, loadCheckpoint } from "../src/checkpoint.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { decodeCheckpoint, loadCheckpoint } from "../src/checkpoint/format.ts";
 import { RunLockedError, RunWriteError, UsageError } from "../src/errors.ts";
 import { trainRun } from "../src/train/run.ts";
 import {

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
-import { makeSchedule, scheduleFromBetas } from "../src/schedule.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { makeSchedule, scheduleFromBetas } from "../src/core/schedule.ts";
 import { ddimStepTensor, ddimTimesteps, ddpmStepTensor, predictX0 } from "../src/sample/steps.ts";
 import { sampleImages } from "../src/sample/sample.ts";
 import { DiffusionModel } from "../src/model/model.ts";
 import { gridShape, sampleGrid, writeSampleFiles } from "../src/sample/output.ts";
 import { decodeImage } from "../src/image/codec.ts";
-import { Rng } from "../src/rng.ts";
+import { Rng } from "../src/core/rng.ts";
 import { ownLines, runTask, TINY_UNET } from "./helpers.ts";
 import { OracleModel } from "./cases/oracle.ts";
 
@@ -161,7 +161,7 @@ Deno.test("bad sample flags each give a one-line error and exit 2", async () => 
   const { Trainer } = await import("../src/train/trainer.ts");
   const { fixtureDataset, tinyTrainConfig } = await import("./helpers.ts");
   const trainer = new Trainer(tinyTrainConfig(TINY_UNET, { T: 20 }), fixtureDataset(2, 8));
-  const { saveCheckpoint } = await import("../src/checkpoint.ts");
+  const { saveCheckpoint } = await import("../src/checkpoint/format.ts");
   const ckpt = `${dir}/c.safetensors`;
   await saveCheckpoint(ckpt, await trainer.toCheckpoint(null));
   trainer.dispose();

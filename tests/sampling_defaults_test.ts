@@ -2,8 +2,8 @@
 // checkpoint, and the "*" label value that asks for a field's null entry.
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
-import { type Checkpoint, CheckpointError, saveCheckpoint } from "../src/checkpoint.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { type Checkpoint, CheckpointError, saveCheckpoint } from "../src/checkpoint/format.ts";
 import { DiffusionModel } from "../src/model/model.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import {

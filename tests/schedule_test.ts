@@ -5,7 +5,7 @@ import {
   linearBetaSchedule,
   makeSchedule,
   scheduleFromBetas,
-} from "../src/schedule.ts";
+} from "../src/core/schedule.ts";
 
 const close = (a: number, b: number, tol: number, what: string) =>
   assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b} (tol ${tol})`);

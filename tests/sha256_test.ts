@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { sha256Hex } from "../src/platform/sha256.ts";
-import { Rng } from "../src/rng.ts";
+import { Rng } from "../src/core/rng.ts";
 
 Deno.test("sha256Hex equals node:crypto for lengths around the 55/56/64-byte padding boundaries", () => {
   const rng = new Rng(11);

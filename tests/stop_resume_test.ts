@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { initBackend } from "../src/backend.ts";
-import { loadCheckpoint } from "../src/checkpoint.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { loadCheckpoint } from "../src/checkpoint/format.ts";
 import { trainRun } from "../src/train/run.ts";
 import { readLossCsv } from "../src/train/run_folder.ts";
 import { denoCommand, ownLines, runTask, TINY_SEED, tinyTrainConfig } from "./helpers.ts";

@@ -17,7 +17,7 @@ import {
   SVG_VENDORS,
   type SvgVendor,
   VENDOR_LICENCES,
-} from "../src/dataset.ts";
+} from "../src/dataset/mod.ts";
 import type { EmojiRecord } from "../src/dataset/vendors.ts";
 import { denoCommand, runTask } from "./helpers.ts";
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { Ema, emaDecayAt } from "../src/train/ema.ts";
 import { Adam } from "../src/train/adam.ts";
 import { trainRun } from "../src/train/run.ts";
-import { CheckpointError, loadCheckpoint, samplingCheckpoint } from "../src/checkpoint.ts";
+import { CheckpointError, loadCheckpoint, samplingCheckpoint } from "../src/checkpoint/format.ts";
 import { UsageError } from "../src/errors.ts";
 import { fixtureDataset, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 

@@ -3,13 +3,13 @@
 import "@tensorflow/tfjs";
 import * as tf from "@tensorflow/tfjs-core";
 import assert from "node:assert/strict";
-import { initBackend } from "../src/backend.ts";
+import { initBackend } from "../src/backend/select.ts";
 import {
   registerWasmTrainingKernels,
   unregisterWasmTrainingKernels,
   WASM_TRAINING_KERNELS,
-} from "../src/wasm_kernels.ts";
-import { asWasmBackend } from "../src/wasm_kernels/internals.ts";
+} from "../src/backend/wasm/mod.ts";
+import { asWasmBackend } from "../src/backend/wasm/internals.ts";
 import {
   type ConvGeometry,
   filterGradByConv,
@@ -17,9 +17,9 @@ import {
   geometryOf,
   inputGradByRotatedConv,
   inputGradBySubpixel,
-} from "../src/wasm_kernels/conv.ts";
-import { Rng } from "../src/rng.ts";
-import { enableWasmThreads } from "../src/wasm_threads.ts";
+} from "../src/backend/wasm/conv.ts";
+import { Rng } from "../src/core/rng.ts";
+import { enableWasmThreads } from "../src/backend/wasm_threads.ts";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 
 const TOL = 1e-4;

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { initBackend, probeGpuAdapter, releaseWebgpu } from "../src/backend.ts";
+import { initBackend, probeGpuAdapter, releaseWebgpu } from "../src/backend/select.ts";
 import { Trainer } from "../src/train/trainer.ts";
 import { fixtureDataset, testOnBackends, TINY_SEED, tinyTrainConfig } from "./helpers.ts";
 import { plainEqualsTensor } from "./cases/dpm.ts";

@@ -22,10 +22,10 @@
 import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { atomicWriteFile, pathExists } from "../src/io.ts";
+import { atomicWriteFile, pathExists } from "../src/platform/io.ts";
 import { encodePng } from "../src/image/codec.ts";
 import { makeGrid } from "../src/image/grid.ts";
-import { runCli, UsageError } from "../src/cli.ts";
+import { runCli, UsageError } from "../src/cli/flags.ts";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 

@@ -13,13 +13,13 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
-import { type BackendName, initBackend, probeGpuAdapter } from "../src/backend.ts";
-import { DATA_MEAN_TENSOR, loadCheckpoint } from "../src/checkpoint.ts";
+import { type BackendName, initBackend, probeGpuAdapter } from "../src/backend/select.ts";
+import { DATA_MEAN_TENSOR, loadCheckpoint } from "../src/checkpoint/format.ts";
 import { DiffusionModel, type ModelConfig, modelConfig } from "../src/model/model.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
-import { makeSchedule } from "../src/schedule.ts";
+import { makeSchedule } from "../src/core/schedule.ts";
 import { sampleImages } from "../src/sample/sample.ts";
-import { benchTrainer, median } from "../src/bench.ts";
+import { benchTrainer, median } from "./perf/bench.ts";
 
 /** Kernel and sync counts of one call, when the code base has the step-cost counters. */
 interface Cost {
@@ -29,10 +29,10 @@ interface Cost {
 
 type Measure = <T>(fn: () => Promise<T>) => Promise<{ result: T; cost: Cost }>;
 
-/** The step-cost counters (`src/step_cost.ts`) when this code base has them, else null. */
+/** The step-cost counters (`tools/perf/step_cost.ts`) when this code base has them, else null. */
 async function costCounter(): Promise<Measure | null> {
   // a computed specifier: the counters are optional, and a checkout without them still type-checks
-  const specifier = new URL("../src/step_cost.ts", import.meta.url).href;
+  const specifier = new URL("./perf/step_cost.ts", import.meta.url).href;
   try {
     const mod = await import(specifier);
     return typeof mod.measureCost === "function" ? mod.measureCost as Measure : null;

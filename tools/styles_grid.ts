@@ -11,12 +11,12 @@
  * @module
  */
 import { dirname } from "node:path";
-import { parseFlags, runCli, UsageError } from "../src/cli.ts";
-import { loadEmojiDataset } from "../src/dataset.ts";
+import { parseFlags, runCli, UsageError } from "../src/cli/flags.ts";
+import { loadEmojiDataset } from "../src/dataset/mod.ts";
 import { styleGridLayout } from "../src/dataset/style_grid.ts";
 import { makeGrid } from "../src/image/grid.ts";
 import { encodePng } from "../src/image/codec.ts";
-import { atomicWriteFile } from "../src/io.ts";
+import { atomicWriteFile } from "../src/platform/io.ts";
 
 async function main(): Promise<void> {
   const { values } = parseFlags({

@@ -9,12 +9,12 @@
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-webgpu";
 import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { decodeCheckpoint } from "../src/checkpoint.ts";
-import { type LoadProgress, readCheckpointSource } from "../src/checkpoint_source.ts";
+import { decodeCheckpoint } from "../src/checkpoint/format.ts";
+import { type LoadProgress, readCheckpointSource } from "../src/checkpoint/source.ts";
 import { type LoadedModel, modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
 import { withSamplingDefaults } from "../src/model/labels.ts";
 import { sampleImages, type SampleOptions, type SampleResult, SAMPLERS } from "../src/sample/sample.ts";
-import { registerWasmTrainingKernels } from "../src/wasm_kernels.ts";
+import { registerWasmTrainingKernels } from "../src/backend/wasm/mod.ts";
 import { DEFAULT_SAMPLER, DEFAULT_STEPS } from "../src/sample/defaults.ts";
 
 export { DEFAULT_SAMPLER, DEFAULT_STEPS, SAMPLERS };

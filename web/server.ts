@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { loadCheckpoint } from "../src/checkpoint.ts";
+import { loadCheckpoint } from "../src/checkpoint/format.ts";
 import type { LabelVocabulary, SamplingDefaults } from "../src/model/labels.ts";
 import { extname, join, normalize, relative, resolve, sep as SEPARATOR } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PRETRAINED_MODELS, pretrainedUrl } from "../src/pretrained.ts";
-import { wasmPackageDir } from "../src/wasm_package.ts";
+import { PRETRAINED_MODELS, pretrainedUrl } from "../src/checkpoint/pretrained.ts";
+import { wasmPackageDir } from "../src/backend/wasm_package.ts";
 
 const WEB_DIR = fileURLToPath(new URL(".", import.meta.url));
 const ROOT = resolve(WEB_DIR, "..");

@@ -5,9 +5,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { qSampleTensor } from "../q_sample.ts";
-import type { Rng } from "../rng.ts";
-import { checkTimestep, type DiffusionSchedule } from "../schedule.ts";
+import { qSampleTensor } from "../core/q_sample.ts";
+import type { Rng } from "../core/rng.ts";
+import { checkTimestep, type DiffusionSchedule } from "../core/schedule.ts";
 
 /** The strip's float data and layout. */
 export interface ForwardStrip {
@@ -40,8 +40,8 @@ export interface ForwardStrip {
  * import "@tensorflow/tfjs-backend-cpu";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { forwardStrip } from "./forward_strip.ts";
- * import { makeSchedule } from "../schedule.ts";
- * import { Rng } from "../rng.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
+ * import { Rng } from "../core/rng.ts";
  * await tf.setBackend("cpu");
  * const strip = await forwardStrip(new Float32Array(4 * 4 * 3), 1, 4, [makeSchedule("linear")], [0, 499], new Rng(0));
  * assert.equal(strip.rows, 1);

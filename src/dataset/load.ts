@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { decodeImage } from "../image/codec.ts";
 import { flipHorizontal, rgb8ToFloat } from "../image/pixels.ts";
 export { flipHorizontal };
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../core/rng.ts";
 import {
   DatasetError,
   type DatasetManifest,
@@ -45,7 +45,7 @@ export interface SamplerState {
  * ```ts
  * import assert from "node:assert/strict";
  * import { DatasetSampler } from "./load.ts";
- * import { Rng } from "../rng.ts";
+ * import { Rng } from "../core/rng.ts";
  * const images = Float32Array.from({ length: 3 * 2 * 2 * 3 }, (_, i) => (i % 7) / 7);
  * const sampler = new DatasetSampler(images, 3, 2, new Rng(1), 2);
  * const batch = sampler.nextBatchArray();
@@ -165,7 +165,7 @@ export class DatasetSampler {
  * ```ts
  * import assert from "node:assert/strict";
  * import { EmojiDataset } from "./load.ts";
- * import { Rng } from "../rng.ts";
+ * import { Rng } from "../core/rng.ts";
  * const ds = new EmojiDataset(new Float32Array(2 * 4 * 4 * 3), 2, 4);
  * const batch = ds.sampler(new Rng(0), 2).nextBatchArray();
  * assert.equal(ds.image(1).length, 48);

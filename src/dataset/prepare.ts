@@ -7,7 +7,7 @@
  */
 import { basename, dirname, extname, join, relative } from "node:path";
 import { FileWriteError } from "../errors.ts";
-import { atomicWriteFile, pathExists } from "../io.ts";
+import { atomicWriteFile, pathExists } from "../platform/io.ts";
 import { areaResize, centerCropSquare } from "../image/resize.ts";
 import { colorToHex, compositeOver, parseColor, type Rgb } from "../image/colour.ts";
 import { decodeImage, encodePng } from "../image/codec.ts";

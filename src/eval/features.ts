@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { Rng } from "../rng.ts";
+import { Rng } from "../core/rng.ts";
 import { checkImages } from "./common.ts";
 
 /**

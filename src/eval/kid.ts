@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { Rng } from "../rng.ts";
+import { Rng } from "../core/rng.ts";
 
 /** Options for {@linkcode kid} and {@linkcode kidSplitHalfFloor}. */
 export interface KidOptions {
@@ -239,7 +239,7 @@ export function mmd2Unbiased(featuresA: Float32Array, featuresB: Float32Array, d
  * ```ts
  * import assert from "node:assert/strict";
  * import { kidSplitHalfFloor } from "./kid.ts";
- * import { Rng } from "../rng.ts";
+ * import { Rng } from "../core/rng.ts";
  * const feats = new Rng(3).normalArray(60 * 4);
  * const floor = kidSplitHalfFloor(feats, 4, { numSubsets: 20 });
  * assert.equal(floor.subsetSize, 30);

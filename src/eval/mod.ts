@@ -7,7 +7,7 @@
  * ```ts
  * import assert from "node:assert/strict";
  * import { closestPairs, evaluate, formatReportMarkdown } from "./mod.ts";
- * import { Rng } from "../rng.ts";
+ * import { Rng } from "../core/rng.ts";
  * const rng = new Rng(5);
  * const train = Float32Array.from({ length: 8 * 8 * 8 * 3 }, () => rng.uniform() * 2 - 1);
  * const samples = Float32Array.from({ length: 6 * 8 * 8 * 3 }, () => rng.uniform() * 2 - 1);
@@ -26,3 +26,6 @@ export * from "./features.ts";
 export * from "./kid.ts";
 export * from "./memorisation.ts";
 export * from "./report.ts";
+export * from "./near_copies.ts";
+export * from "./precision_recall.ts";
+export * from "./label_agreement.ts";

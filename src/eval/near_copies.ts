@@ -37,7 +37,7 @@ export const NEAR_COPY_NEIGHBOURS = 10;
  * ```ts
  * import assert from "node:assert/strict";
  * import { nearCopies } from "./near_copies.ts";
- * import { Rng } from "../rng.ts";
+ * import { Rng } from "../core/rng.ts";
  * const rng = new Rng(1), per = 4 * 4 * 3;
  * const refs = Float32Array.from({ length: 12 * per }, () => rng.uniform() * 2 - 1);
  * const copy = refs.slice(5 * per, 6 * per);

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { Rng } from "../rng.ts";
+import { Rng } from "../core/rng.ts";
 
 /** Result of {@linkcode precisionRecall}. */
 export interface PrecisionRecall {

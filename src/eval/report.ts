@@ -105,7 +105,7 @@ export interface EvalReport {
  * ```ts
  * import assert from "node:assert/strict";
  * import { evaluate } from "./report.ts";
- * import { Rng } from "../rng.ts";
+ * import { Rng } from "../core/rng.ts";
  * const rng = new Rng(1);
  * const train = Float32Array.from({ length: 8 * 8 * 8 * 3 }, () => rng.uniform() * 2 - 1);
  * const samples = train.slice(0, 4 * 8 * 8 * 3);
@@ -233,7 +233,7 @@ const rgb = (c: [number, number, number]) => c.map(formatNumber).join(" / ");
  * ```ts
  * import assert from "node:assert/strict";
  * import { evaluate, formatReportMarkdown } from "./report.ts";
- * import { Rng } from "../rng.ts";
+ * import { Rng } from "../core/rng.ts";
  * const rng = new Rng(2);
  * const train = Float32Array.from({ length: 8 * 8 * 8 * 3 }, () => rng.uniform() * 2 - 1);
  * const samples = Float32Array.from({ length: 4 * 8 * 8 * 3 }, () => rng.uniform() * 2 - 1);

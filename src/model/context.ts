@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs-core";
 // tfjs-core alone registers no gradients (its ESM registrar does not resolve in Deno); the
 // @tensorflow/tfjs bundle registers them all into the shared global registry.
 import "@tensorflow/tfjs";
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../core/rng.ts";
 
 /** Named, enumerable model parameters (for checkpoints and EMA). */
 export type ParamMap = Map<string, tf.Variable>;
@@ -37,7 +37,7 @@ export interface DropoutSpec {
  * ```ts
  * import assert from "node:assert/strict";
  * import { dropoutMask } from "./context.ts";
- * import { Rng } from "../rng.ts";
+ * import { Rng } from "../core/rng.ts";
  * const m = dropoutMask(1000, 0.5, new Rng(0));
  * assert.ok(m.every((v) => v === 0 || v === 2));
  * ```

@@ -4,8 +4,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { type Checkpoint, CheckpointError, DATA_MEAN_TENSOR } from "../checkpoint.ts";
-import { type DiffusionSchedule, makeSchedule } from "../schedule.ts";
+import { type Checkpoint, CheckpointError, DATA_MEAN_TENSOR } from "../checkpoint/format.ts";
+import { type DiffusionSchedule, makeSchedule } from "../core/schedule.ts";
 import { DiffusionModel, validateModelConfig } from "./model.ts";
 import { type SamplingDefaults, validateSamplingDefaults } from "./labels.ts";
 import type { ParamMap } from "./context.ts";

@@ -8,10 +8,10 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ForwardContext, ParamBuilder } from "./context.ts";
-import { channelSum as wasmChannelSum, groupNormGrad } from "../wasm_kernels/backward.ts";
+import { channelSum as wasmChannelSum, groupNormGrad } from "../backend/wasm/backward.ts";
 import { inferenceFusion } from "./fusion.ts";
-import { groupNormWasmFused } from "../wasm_kernels/group_norm.ts";
-import { attentionWasmFused } from "../wasm_kernels/attention.ts";
+import { groupNormWasmFused } from "../backend/wasm/group_norm.ts";
+import { attentionWasmFused } from "../backend/wasm/attention.ts";
 
 /** The function type tf.customGrad takes (its multi-input form is not expressible in its typings). */
 type CustomGradFunc = Parameters<typeof tf.customGrad>[0];

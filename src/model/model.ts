@@ -4,7 +4,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { Rng } from "../rng.ts";
+import { Rng } from "../core/rng.ts";
 import { ForwardContext, ParamBuilder, type ParamMap } from "./context.ts";
 import { type LabelVocabulary, validateVocabulary } from "./labels.ts";
 import {

@@ -16,7 +16,7 @@ import type { ParamMap } from "./context.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { initBackend } from "../backend.ts";
+ * import { initBackend } from "../backend/select.ts";
  * import { DiffusionModel, modelConfig } from "./model.ts";
  * import { predictsZeroNoise } from "./zero_noise.ts";
  * await initBackend("cpu", { log: null });
@@ -43,7 +43,7 @@ export async function predictsZeroNoise(model: DiffusionModel): Promise<boolean>
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import { initBackend } from "../backend.ts";
+ * import { initBackend } from "../backend/select.ts";
  * import { modelConfig } from "./model.ts";
  * import { ZeroNoiseModel } from "./zero_noise.ts";
  * await initBackend("cpu", { log: null });

@@ -7,8 +7,8 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-export { atomicWriteFile } from "../io.ts";
-export { isSplitPart, loadSplitParts } from "../checkpoint_parts.ts";
+export { atomicWriteFile } from "./io.ts";
+export { isSplitPart, loadSplitParts } from "../checkpoint/parts.ts";
 
 /**
  * Reads a local file given as a path or a `file:` URL; a missing file is a `Deno.errors.NotFound`

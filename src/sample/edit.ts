@@ -21,8 +21,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { Rng } from "../rng.ts";
-import type { DiffusionSchedule } from "../schedule.ts";
+import { Rng } from "../core/rng.ts";
+import type { DiffusionSchedule } from "../core/schedule.ts";
 import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./defaults.ts";
 import { priorStart } from "./prior.ts";
 import { checkSampleOptions, type SamplerName, samplerTimesteps } from "./sample.ts";
@@ -262,9 +262,9 @@ function binaryMask(mask: ArrayLike<number>, size: number): Uint8Array {
  * @example Variations of a flat grey image with a tiny untrained model
  * ```ts
  * import assert from "node:assert/strict";
- * import { initBackend } from "../backend.ts";
+ * import { initBackend } from "../backend/select.ts";
  * import { DiffusionModel, modelConfig } from "../model/model.ts";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { editImages } from "./edit.ts";
  * await initBackend("cpu", { log: null });
  * const model = new DiffusionModel(modelConfig("unet", { channels: 8, channelMult: [1, 1], groups: 4, attention: false }));
@@ -332,7 +332,7 @@ export async function editImages(
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { ddimInvert } from "./edit.ts";
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 100);
@@ -440,9 +440,9 @@ export interface MorphResult {
  * @example A 3-frame morph between seeds 1 and 2 with a tiny untrained model
  * ```ts
  * import assert from "node:assert/strict";
- * import { initBackend } from "../backend.ts";
+ * import { initBackend } from "../backend/select.ts";
  * import { DiffusionModel, modelConfig } from "../model/model.ts";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { morphImages } from "./edit.ts";
  * await initBackend("cpu", { log: null });
  * const model = new DiffusionModel(modelConfig("unet", { channels: 8, channelMult: [1, 1], groups: 4, attention: false }));

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { encodeGif, encodePng } from "../image/codec.ts";
 import { makeGrid, type RgbaImage } from "../image/grid.ts";
-import { atomicWriteFile, OutputFiles } from "../io.ts";
+import { atomicWriteFile, OutputFiles } from "../platform/io.ts";
 import type { EditResult, MorphResult } from "./edit.ts";
 
 const GUTTER: [number, number, number] = [40, 40, 40];

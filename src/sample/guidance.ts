@@ -25,7 +25,7 @@ import { checkGuidanceInterval, guidanceAt, type GuidanceInterval } from "./guid
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import { initBackend } from "../backend.ts";
+ * import { initBackend } from "../backend/select.ts";
  * import { DiffusionModel } from "../model/model.ts";
  * import { guidedPredict } from "./guidance.ts";
  * await initBackend("cpu", { log: null });
@@ -68,7 +68,7 @@ export function guidedPredict(
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import { initBackend } from "../backend.ts";
+ * import { initBackend } from "../backend/select.ts";
  * import { DiffusionModel } from "../model/model.ts";
  * import { conditionedDenoiser } from "./guidance.ts";
  * await initBackend("cpu", { log: null });

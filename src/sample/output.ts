@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { encodeGif, encodePng } from "../image/codec.ts";
 import { makeGrid, type RgbaImage } from "../image/grid.ts";
-import { OutputFiles } from "../io.ts";
+import { OutputFiles } from "../platform/io.ts";
 import type { SampleResult } from "./sample.ts";
 
 /** The grid's rows and columns for n images: as square as possible (√n × √n when n is a square). */

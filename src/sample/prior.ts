@@ -21,8 +21,8 @@
  */
 import type { EmojiDataset } from "../dataset/load.ts";
 import { flipHorizontal } from "../image/pixels.ts";
-import type { DiffusionSchedule } from "../schedule.ts";
-import { checkTimestep } from "../schedule.ts";
+import type { DiffusionSchedule } from "../core/schedule.ts";
+import { checkTimestep } from "../core/schedule.ts";
 
 /**
  * The mean of `n` HWC images (`size`×`size`×3, concatenated). With `flip` (the training sampler's
@@ -90,7 +90,7 @@ export function trainingMean(dataset: EmojiDataset): Float32Array {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { priorStart } from "./prior.ts";
  * const s = makeSchedule("linear", 500);
  * const x = priorStart(s, 499, Float32Array.of(-1, 0, 1), Float32Array.of(0, 0, 0, 1, 1, 1));

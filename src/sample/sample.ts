@@ -7,8 +7,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { DiffusionModel } from "../model/model.ts";
 import type { ParamMap } from "../model/context.ts";
-import { Rng } from "../rng.ts";
-import type { DiffusionSchedule } from "../schedule.ts";
+import { Rng } from "../core/rng.ts";
+import type { DiffusionSchedule } from "../core/schedule.ts";
 import {
   DEFAULT_ETA,
   DEFAULT_GUIDANCE,
@@ -162,9 +162,9 @@ function checkDataMean(dataMean: Float32Array | undefined, size: number): void {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { initBackend } from "../backend.ts";
+ * import { initBackend } from "../backend/select.ts";
  * import { DiffusionModel, modelConfig } from "../model/model.ts";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { sampleImages } from "./sample.ts";
  * await initBackend("cpu", { log: null });
  * const model = new DiffusionModel(modelConfig("unet", { channels: 8, channelMult: [1, 1, 1], groups: 4, attention: false }));

@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { checkTimestep, type DiffusionSchedule } from "../schedule.ts";
+import { checkTimestep, type DiffusionSchedule } from "../core/schedule.ts";
 import { type DataPrediction, dpmSolverCoefficients } from "./steps_plain.ts";
 import type { SamplerName } from "./defaults.ts";
 
@@ -43,7 +43,7 @@ export function predictX0(
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { ddpmStepTensor } from "./steps.ts";
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 10);
@@ -86,7 +86,7 @@ export function ddpmStepTensor(
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { ddimStepTensor } from "./steps.ts";
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 10);
@@ -133,7 +133,7 @@ export function ddimStepTensor(
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { dpmSolverStepTensor } from "./steps.ts";
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 10);
@@ -183,7 +183,7 @@ export interface SamplerStepOptions {
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { ddimStepTensor, samplerStepTensor } from "./steps.ts";
  * await tf.setBackend("cpu");
  * const s = makeSchedule("linear", 10), x = tf.ones([1, 2, 2, 3]), eps = tf.zeros([1, 2, 2, 3]);

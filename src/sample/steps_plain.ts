@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { checkTimestep, type DiffusionSchedule } from "../schedule.ts";
+import { checkTimestep, type DiffusionSchedule } from "../core/schedule.ts";
 
 function checkSame(a: Float32Array, b: Float32Array, what: string): void {
   if (a.length !== b.length) throw new RangeError(`${what} has ${b.length} values, x_t has ${a.length}`);
@@ -16,7 +16,7 @@ function checkSame(a: Float32Array, b: Float32Array, what: string): void {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { ddpmStep } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 10);
  * const x = ddpmStep(s, Float32Array.of(0.5), Float32Array.of(0), 0, null, true);
@@ -62,7 +62,7 @@ export function ddpmStep(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { ddimStep } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 10);
  * const x = ddimStep(s, Float32Array.of(0.3), Float32Array.of(0), 5, -1, 0, null, false);
@@ -119,7 +119,7 @@ export interface DpmSolverCoefficients {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { logSnrHalf } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 500);
  * assert.ok(logSnrHalf(s, 499) < 0);
@@ -147,7 +147,7 @@ export function logSnrHalf(schedule: DiffusionSchedule, t: number): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { dpmSolverCoefficients } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 500);
  * const c = dpmSolverCoefficients(s, 400, 300, 450);
@@ -219,7 +219,7 @@ export interface DataPrediction<T> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { dpmSolverStep } from "./steps_plain.ts";
  * const s = makeSchedule("linear", 10);
  * // ε = 0: x̂0 = x_t/√ᾱ_t, and the step to the clean image returns it

@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamMap } from "../model/context.ts";
-import { FUSED_ADAM_KERNEL, type FusedAdamAttrs, registerFusedAdamWasm } from "../wasm_kernels/fused_adam.ts";
+import { FUSED_ADAM_KERNEL, type FusedAdamAttrs, registerFusedAdamWasm } from "../backend/wasm/fused_adam.ts";
 import type { Ema } from "./ema.ts";
 import { FlatLayout } from "./flat.ts";
 

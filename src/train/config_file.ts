@@ -12,7 +12,7 @@ import {
   type ModelConfig,
   validateModelConfig,
 } from "../model/model.ts";
-import { SCHEDULE_KINDS } from "../schedule.ts";
+import { SCHEDULE_KINDS } from "../core/schedule.ts";
 import { UsageError } from "../errors.ts";
 import type { TrainConfig } from "./trainer.ts";
 

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamMap } from "../model/context.ts";
-import { CheckpointError, type StoredTensor } from "../checkpoint.ts";
+import { CheckpointError, type StoredTensor } from "../checkpoint/format.ts";
 
 /** Where one named tensor lives in a flat buffer. */
 export interface FlatEntry {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { DiffusionSchedule } from "../schedule.ts";
+import type { DiffusionSchedule } from "../core/schedule.ts";
 
 /**
  * The signal-to-noise ratio ᾱ_t/(1 − ᾱ_t) of timestep index `t`.
@@ -14,7 +14,7 @@ import type { DiffusionSchedule } from "../schedule.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { snr } from "./loss_weight.ts";
  * const s = makeSchedule("linear", 500);
  * assert.ok(snr(s, 0) > 1000);
@@ -34,7 +34,7 @@ export function snr(schedule: DiffusionSchedule, t: number): number {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { makeSchedule } from "../schedule.ts";
+ * import { makeSchedule } from "../core/schedule.ts";
  * import { minSnrWeight } from "./loss_weight.ts";
  * const s = makeSchedule("linear", 500);
  * assert.equal(minSnrWeight(s, 499, 5), 1);

@@ -6,9 +6,9 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { loadCheckpoint, samplingCheckpoint } from "../checkpoint.ts";
-import { saveSplitCheckpoint } from "../checkpoint_split.ts";
-import { atomicWriteFile } from "../io.ts";
+import { loadCheckpoint, samplingCheckpoint } from "../checkpoint/format.ts";
+import { saveSplitCheckpoint } from "../checkpoint/split.ts";
+import { atomicWriteFile } from "../platform/io.ts";
 
 /** Options of {@linkcode exportForReturn}. */
 export interface ReturnOptions {
@@ -27,7 +27,7 @@ export interface ReturnOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { saveCheckpoint } from "../checkpoint.ts";
+ * import { saveCheckpoint } from "../checkpoint/format.ts";
  * import { exportForReturn } from "./return_files.ts";
  * const run = await Deno.makeTempDir(), out = await Deno.makeTempDir();
  * await saveCheckpoint(`${run}/latest.safetensors`, { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 },

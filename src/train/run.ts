@@ -6,8 +6,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { basename, dirname, extname, join } from "node:path";
-import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../checkpoint.ts";
-import { ensureDataset } from "../dataset.ts";
+import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../checkpoint/format.ts";
+import { ensureDataset } from "../dataset/mod.ts";
 import { DEFAULT_DATASET_DIR } from "../dataset/prepare.ts";
 import { encodePng } from "../image/codec.ts";
 import { PROGRESS_GRID_SAMPLING } from "../sample/defaults.ts";
@@ -236,7 +236,7 @@ export function resumeCommand(checkpoint: string, flags: readonly string[] = [])
  * import assert from "node:assert/strict";
  * import { runConfig } from "./run.ts";
  * import { DEFAULT_TRAIN_CONFIG } from "./run.ts";
- * import type { Checkpoint } from "../checkpoint.ts";
+ * import type { Checkpoint } from "../checkpoint/format.ts";
  * const resume = { meta: { model: DEFAULT_TRAIN_CONFIG.model, train: { ...DEFAULT_TRAIN_CONFIG, batch: 16 } },
  *   tensors: new Map() } as unknown as Checkpoint;
  * const c = runConfig({ ...DEFAULT_TRAIN_CONFIG, batch: 64, steps: 5000 }, { resume });

@@ -17,7 +17,7 @@
  * @module
  */
 import { dirname, join, resolve } from "node:path";
-import { atomicWriteFile } from "../io.ts";
+import { atomicWriteFile } from "../platform/io.ts";
 import { FileWriteError, type LockOwner, RunLockedError, RunWriteError, UsageError } from "../errors.ts";
 import { lossCsv } from "./loss_plot.ts";
 

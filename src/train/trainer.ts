@@ -8,12 +8,17 @@ import { minSnrWeight } from "./loss_weight.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { ForwardContext } from "../model/context.ts";
 import { DiffusionModel, type ModelConfig } from "../model/model.ts";
-import { qSampleTensor } from "../q_sample.ts";
-import { Rng } from "../rng.ts";
-import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "../schedule.ts";
-import { type Checkpoint, type CheckpointMeta, DATA_MEAN_TENSOR, type StoredTensor } from "../checkpoint.ts";
+import { qSampleTensor } from "../core/q_sample.ts";
+import { Rng } from "../core/rng.ts";
+import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "../core/schedule.ts";
+import {
+  type Checkpoint,
+  type CheckpointMeta,
+  DATA_MEAN_TENSOR,
+  type StoredTensor,
+} from "../checkpoint/format.ts";
 import { assignTensors } from "../model/from_checkpoint.ts";
-import type { DatasetSampler, EmojiDataset, SamplerState } from "../dataset.ts";
+import type { DatasetSampler, EmojiDataset, SamplerState } from "../dataset/mod.ts";
 import { trainingMean } from "../sample/prior.ts";
 import { Adam } from "./adam.ts";
 import { Ema } from "./ema.ts";

@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { makeSchedule } from "../../src/schedule.ts";
+import { makeSchedule } from "../../src/core/schedule.ts";
 import { ddimStepTensor, ddimTimesteps, dpmSolverStepTensor } from "../../src/sample/steps.ts";
 import { type DataPrediction, ddimStep, dpmSolverStep } from "../../src/sample/steps_plain.ts";
-import { Rng } from "../../src/rng.ts";
+import { Rng } from "../../src/core/rng.ts";
 
 /** Plain-JS vs tensor DPM-Solver++ steps (both orders, clip on and off) on the active backend. */
 export async function plainEqualsTensor(): Promise<void> {

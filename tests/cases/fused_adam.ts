@@ -7,10 +7,10 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import { type BackendName, initBackend } from "../../src/backend.ts";
+import { type BackendName, initBackend } from "../../src/backend/select.ts";
 import { Adam } from "../../src/train/adam.ts";
 import { Ema, emaDecayAt } from "../../src/train/ema.ts";
-import { Rng } from "../../src/rng.ts";
+import { Rng } from "../../src/core/rng.ts";
 
 export const SHAPES: [string, number[]][] = [["a", [3, 4]], ["b", [5]], ["c", [2, 2, 2, 3]], ["d", [1]]];
 

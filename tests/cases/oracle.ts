@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ForwardContext } from "../../src/model/context.ts";
 import { DiffusionModel } from "../../src/model/model.ts";
-import { makeSchedule } from "../../src/schedule.ts";
+import { makeSchedule } from "../../src/core/schedule.ts";
 import { TINY_UNET } from "../helpers.ts";
 
 /** A model whose ε-prediction is exactly the noise that turns a known x0 into x_t. */

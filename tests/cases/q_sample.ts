@@ -6,10 +6,10 @@
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
-import type { BackendName } from "../../src/backend.ts";
-import { makeSchedule } from "../../src/schedule.ts";
-import { qSampleTensor } from "../../src/q_sample.ts";
-import { Rng } from "../../src/rng.ts";
+import type { BackendName } from "../../src/backend/select.ts";
+import { makeSchedule } from "../../src/core/schedule.ts";
+import { qSampleTensor } from "../../src/core/q_sample.ts";
+import { Rng } from "../../src/core/rng.ts";
 
 const schedule = makeSchedule("linear", 500);
 

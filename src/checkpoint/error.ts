@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { CheckpointError, decodeCheckpoint } from "./checkpoint.ts";
+ * import { CheckpointError, decodeCheckpoint } from "./format.ts";
  * let caught: unknown;
  * try { decodeCheckpoint(new Uint8Array(16)); } catch (e) { caught = e; }
  * assert.ok(caught instanceof CheckpointError);

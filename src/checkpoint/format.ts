@@ -15,20 +15,16 @@
  *
  * @module
  */
-import type { SamplingDefaults } from "./model/labels.ts";
-import { atomicWriteFile, isSplitPart, loadSplitParts } from "./platform/files.ts";
-import { sha256Hex } from "./platform/sha256.ts";
-import { CheckpointError } from "./checkpoint_error.ts";
-import {
-  type CheckpointSource,
-  type LoadCheckpointOptions,
-  readCheckpointSource,
-} from "./checkpoint_source.ts";
-import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16.ts";
-import type { ModelConfig } from "./model/model.ts";
-import { validateVocabulary } from "./model/labels.ts";
-import { SCHEDULE_KINDS, type ScheduleKind } from "./schedule.ts";
-import type { RngState } from "./rng.ts";
+import type { SamplingDefaults } from "../model/labels.ts";
+import { atomicWriteFile, isSplitPart, loadSplitParts } from "../platform/files.ts";
+import { sha256Hex } from "../platform/sha256.ts";
+import { CheckpointError } from "./error.ts";
+import { type CheckpointSource, type LoadCheckpointOptions, readCheckpointSource } from "./source.ts";
+import { float16BitsToFloat32, float32ToFloat16Bits } from "../core/float16.ts";
+import type { ModelConfig } from "../model/model.ts";
+import { validateVocabulary } from "../model/labels.ts";
+import { SCHEDULE_KINDS, type ScheduleKind } from "../core/schedule.ts";
+import type { RngState } from "../core/rng.ts";
 
 export { CheckpointError };
 
@@ -102,7 +98,7 @@ export interface EncodeOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type CheckpointMeta, decodeCheckpoint, encodeCheckpoint } from "./checkpoint.ts";
+ * import { type CheckpointMeta, decodeCheckpoint, encodeCheckpoint } from "./format.ts";
  * const meta: CheckpointMeta = { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null };
  * const bytes = encodeCheckpoint({ meta, tensors: new Map([["params/a", { shape: [2], data: Float32Array.of(1, 2) }]]) });
@@ -189,7 +185,7 @@ export interface DecodeOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeCheckpoint } from "./checkpoint.ts";
+ * import { decodeCheckpoint } from "./format.ts";
  * assert.throws(() => decodeCheckpoint(new Uint8Array(4)), { name: "CheckpointError" });
  * ```
  */
@@ -472,7 +468,7 @@ function checkMeta(meta: CheckpointMeta, source: string): void {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
+ * import { type Checkpoint, loadCheckpoint, saveCheckpoint } from "./format.ts";
  * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null }, tensors: new Map() };
  * const path = `${await Deno.makeTempDir()}/a.safetensors`;
@@ -501,7 +497,7 @@ export async function saveCheckpoint(
  * @example From bytes
  * ```ts
  * import assert from "node:assert/strict";
- * import { type CheckpointMeta, encodeCheckpoint, loadCheckpoint } from "./checkpoint.ts";
+ * import { type CheckpointMeta, encodeCheckpoint, loadCheckpoint } from "./format.ts";
  * const meta: CheckpointMeta = { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null };
  * const bytes = encodeCheckpoint({ meta, tensors: new Map([["params/a", { shape: [1], data: Float32Array.of(7) }]]) });
@@ -526,7 +522,7 @@ export async function loadCheckpoint(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { type Checkpoint, samplingCheckpoint } from "./checkpoint.ts";
+ * import { type Checkpoint, samplingCheckpoint } from "./format.ts";
  * const full: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 5, seed: 0, dataHash: null }, tensors: new Map([
  *   ["params/a", { shape: [1], data: Float32Array.of(1) }], ["ema/a", { shape: [1], data: Float32Array.of(2) }],

@@ -7,10 +7,10 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { dirname, join, resolve } from "node:path";
-import { type Checkpoint, DATA_MEAN_TENSOR } from "./checkpoint.ts";
-import { UsageError } from "./errors.ts";
-import { DatasetError } from "./dataset/manifest.ts";
-import { type GuidanceInterval, isGuidanceInterval } from "./sample/guidance_interval.ts";
+import { type Checkpoint, DATA_MEAN_TENSOR } from "../checkpoint/format.ts";
+import { UsageError } from "../errors.ts";
+import { DatasetError } from "../dataset/manifest.ts";
+import { type GuidanceInterval, isGuidanceInterval } from "../sample/guidance_interval.ts";
 
 export { UsageError };
 
@@ -23,7 +23,7 @@ export { UsageError };
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { exitCodeFor, UsageError } from "./cli.ts";
+ * import { exitCodeFor, UsageError } from "./flags.ts";
  * assert.equal(exitCodeFor(new UsageError("x")), 2);
  * assert.equal(exitCodeFor(new RangeError("x")), 1);
  * ```
@@ -60,7 +60,7 @@ export async function runCli(main: () => Promise<void>): Promise<void> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseFlags } from "./cli.ts";
+ * import { parseFlags } from "./flags.ts";
  * const { values } = parseFlags({ args: ["--n", "-3"], options: { n: { type: "string" } } });
  * assert.equal(values.n, "-3");
  * ```
@@ -88,7 +88,7 @@ export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typ
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { asUsage } from "./cli.ts";
+ * import { asUsage } from "./flags.ts";
  * let name = "";
  * try { asUsage(() => { throw new RangeError("bad"); }); } catch (e) { name = (e as Error).name; }
  * assert.equal(name, "UsageError");
@@ -110,7 +110,7 @@ export function asUsage<T>(check: () => T, prefix = ""): T {
  *
  * @example
  * ```ts ignore
- * import { checkWritableDir } from "./cli.ts";
+ * import { checkWritableDir } from "./flags.ts";
  * await checkWritableDir("out", "data/samples");
  * ```
  */
@@ -234,7 +234,7 @@ export const PRIOR_USAGE =
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { labelFlags } from "./cli.ts";
+ * import { labelFlags } from "./flags.ts";
  * assert.equal(labelFlags("label", ["vendor=google", "subcategory=face-smiling"]).vendor, "google");
  * ```
  */
@@ -259,7 +259,7 @@ export function labelFlags(name: string, flags: readonly string[]): Record<strin
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { intervalFlag } from "./cli.ts";
+ * import { intervalFlag } from "./flags.ts";
  * assert.equal(intervalFlag("guidance-interval", "0,0.6")?.[1], 0.6);
  * assert.equal(intervalFlag("guidance-interval", undefined), undefined);
  * ```
@@ -292,7 +292,7 @@ export interface SignalStop {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { stopOnSignals } from "./cli.ts";
+ * import { stopOnSignals } from "./flags.ts";
  * const stop = stopOnSignals("stopping");
  * assert.equal(stop.signal.aborted, false);
  * stop.dispose();
@@ -332,7 +332,7 @@ export function stopOnSignals(notice: string): SignalStop {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { signalExitCode } from "./cli.ts";
+ * import { signalExitCode } from "./flags.ts";
  * assert.equal(signalExitCode("SIGINT"), 130);
  * ```
  */

@@ -7,12 +7,12 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { EmojiDataset } from "./dataset.ts";
-import { DiffusionModel, type ModelConfig } from "./model/model.ts";
-import { Rng } from "./rng.ts";
-import { makeSchedule } from "./schedule.ts";
-import { sampleImages } from "./sample/sample.ts";
-import { Trainer } from "./train/trainer.ts";
+import { EmojiDataset } from "../../src/dataset/mod.ts";
+import { DiffusionModel, type ModelConfig } from "../../src/model/model.ts";
+import { Rng } from "../../src/core/rng.ts";
+import { makeSchedule } from "../../src/core/schedule.ts";
+import { sampleImages } from "../../src/sample/sample.ts";
+import { Trainer } from "../../src/train/trainer.ts";
 import { measureCost, type StepCost } from "./step_cost.ts";
 
 /** Median of a non-empty list. */

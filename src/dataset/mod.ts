@@ -5,10 +5,10 @@
  * @module
  */
 import { join, normalize } from "node:path";
-import { pathExists } from "./io.ts";
-import { MANIFEST_FILE } from "./dataset/manifest.ts";
-import { type EmojiDataset, loadEmojiDataset } from "./dataset/load.ts";
-import { DEFAULT_DATASET_DIR, prepareDataset, type PrepareOptions } from "./dataset/prepare.ts";
+import { pathExists } from "../platform/io.ts";
+import { MANIFEST_FILE } from "./manifest.ts";
+import { type EmojiDataset, loadEmojiDataset } from "./load.ts";
+import { DEFAULT_DATASET_DIR, prepareDataset, type PrepareOptions } from "./prepare.ts";
 
 export {
   ATLAS_FILE,
@@ -22,7 +22,7 @@ export {
   type ManifestSource,
   sha256Hex,
   validateManifest,
-} from "./dataset/manifest.ts";
+} from "./manifest.ts";
 export {
   DATASOURCE_VENDORS,
   type DatasourceVendor,
@@ -44,7 +44,7 @@ export {
   type Vendor,
   type VendorPackage,
   VENDORS,
-} from "./dataset/vendors.ts";
+} from "./vendors.ts";
 export {
   iconifySvg,
   listStyleEntries,
@@ -56,7 +56,7 @@ export {
   SVG_STYLES,
   type SvgStyle,
   VENDOR_LICENCES,
-} from "./dataset/svg_styles.ts";
+} from "./svg_styles.ts";
 export {
   codepointKey,
   joinEntries,
@@ -67,11 +67,11 @@ export {
   nameKey,
   type SetEntry,
   summarizeMisses,
-} from "./dataset/join.ts";
-export { splitSprite, type SpriteEntry, SpriteError } from "./dataset/sprite.ts";
-export { rasterizeSvg, RESVG_PACKAGE, SvgRenderError } from "./dataset/svg.ts";
-export { locateNpmPackage, type NpmPackage } from "./dataset/npm_package.ts";
-export { type StyleGridLayout, styleGridLayout } from "./dataset/style_grid.ts";
+} from "./join.ts";
+export { splitSprite, type SpriteEntry, SpriteError } from "./sprite.ts";
+export { rasterizeSvg, RESVG_PACKAGE, SvgRenderError } from "./svg.ts";
+export { locateNpmPackage, type NpmPackage } from "./npm_package.ts";
+export { type StyleGridLayout, styleGridLayout } from "./style_grid.ts";
 export {
   DEFAULT_DATASET_DIR,
   IMAGE_EXTENSIONS,
@@ -80,7 +80,7 @@ export {
   type PrepareResult,
   rgbaToDatasetImage,
   svgRenderWidth,
-} from "./dataset/prepare.ts";
+} from "./prepare.ts";
 export {
   type BatchSamplerOptions,
   DatasetSampler,
@@ -88,8 +88,8 @@ export {
   flipHorizontal,
   loadEmojiDataset,
   type SamplerState,
-} from "./dataset/load.ts";
-export { type ForwardStrip, forwardStrip } from "./dataset/forward_strip.ts";
+} from "./load.ts";
+export { type ForwardStrip, forwardStrip } from "./forward_strip.ts";
 
 /**
  * Loads the dataset in `dir`, preparing it first if `dir` has no manifest and either `dir` is the
@@ -106,8 +106,8 @@ export { type ForwardStrip, forwardStrip } from "./dataset/forward_strip.ts";
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { ensureDataset } from "./dataset.ts";
- * import { encodePng } from "./image/codec.ts";
+ * import { ensureDataset } from "./mod.ts";
+ * import { encodePng } from "../image/codec.ts";
  * const src = await Deno.makeTempDir(), dir = `${await Deno.makeTempDir()}/set`;
  * await Deno.writeFile(`${src}/a.png`, await encodePng(Uint8Array.of(0, 0, 0, 255), 1, 1));
  * const ds = await ensureDataset(dir, { from: src, size: 2, log: null });

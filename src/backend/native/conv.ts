@@ -9,19 +9,14 @@
  * to write than the product costs to compute. A 1×1 stride-1 convolution needs no patches at all.
  * The filter gradient is the same patch blocks transposed times dy, accumulated over blocks; the input
  * gradient at stride 1 is a convolution of dy with the rotated filter; at stride 2 the wasm kernel's
- * sub-pixel form (src/wasm_kernels/conv.ts) runs, its convolutions then computed here.
+ * sub-pixel form (src/backend/wasm/conv.ts) runs, its convolutions then computed here.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { geometryOf } from "../wasm_kernels/conv.ts";
-import type { ConvGeometry } from "../wasm_kernels/conv.ts";
-import {
-  asWasmBackend,
-  type KernelArgs,
-  type WasmBackend,
-  type WasmKernelFunc,
-} from "../wasm_kernels/internals.ts";
+import { geometryOf } from "../wasm/conv.ts";
+import type { ConvGeometry } from "../wasm/conv.ts";
+import { asWasmBackend, type KernelArgs, type WasmBackend, type WasmKernelFunc } from "../wasm/internals.ts";
 import type { Blas } from "./blas.ts";
 
 /** About how many floats one block of patch rows holds (2 MiB; 1–4 MiB measured alike). */

@@ -1,7 +1,7 @@
 /**
  * Backend selection: one call that initialises tfjs on `webgpu`, `native`, `wasm` or `cpu` and says
  * why. `native` is the wasm backend with its convolutions and matrix products computed by the system
- * BLAS through Deno FFI (`src/native_kernels/`).
+ * BLAS through Deno FFI (`src/backend/native/`).
  *
  * @module
  */
@@ -19,7 +19,7 @@ import {
   openBlas,
   registerNativeKernels,
   unregisterNativeKernels,
-} from "./native_kernels/mod.ts";
+} from "./native/mod.ts";
 
 /** A backend the user may ask for; `auto` means "the fastest one that really runs here". */
 export type BackendRequest = "auto" | "webgpu" | "native" | "wasm" | "cpu";
@@ -59,7 +59,7 @@ export interface InitBackendOptions {
   /**
    * XNNPACK threads for wasm (default 1). `"auto"` uses every logical CPU (up to 8) when they are
    * idle at start-up and one thread otherwise; a number above 1 asks for that many regardless of
-   * load. Threads come from tfjs's threaded build, started by `src/wasm_threads.ts` with a watchdog
+   * load. Threads come from tfjs's threaded build, started by `src/backend/wasm_threads.ts` with a watchdog
    * that falls back to one thread (saying why) when a worker never starts: ~1.5× faster on idle
    * cores, but 1.5–3× slower when another process keeps a core busy. Decided once per process.
    */
@@ -149,7 +149,7 @@ async function startWasm(threads: number | "auto", tempDir?: string): Promise<Wa
         note = r.threads > 1 ? `${r.threads} threads` : `1 thread: ${r.reason}`;
         count = r.threads;
       }
-      const { registerWasmTrainingKernels } = await import("./wasm_kernels.ts");
+      const { registerWasmTrainingKernels } = await import("./wasm/mod.ts");
       registerWasmTrainingKernels();
       return { note, threads: count };
     })();
@@ -177,7 +177,7 @@ function systemBlas(): Blas {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { nativeAvailable } from "./backend.ts";
+ * import { nativeAvailable } from "./select.ts";
  * assert.equal(typeof nativeAvailable(), "boolean");
  * ```
  */
@@ -237,7 +237,7 @@ async function startWebgpu(probe: AdapterProbe): Promise<void> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { releaseWebgpu } from "./backend.ts";
+ * import { releaseWebgpu } from "./select.ts";
  * assert.equal(releaseWebgpu(), false); // never started here
  * ```
  */
@@ -260,7 +260,7 @@ export function releaseWebgpu(): boolean {
  * @example Start the CPU backend quietly
  * ```ts
  * import assert from "node:assert/strict";
- * import { initBackend } from "./backend.ts";
+ * import { initBackend } from "./select.ts";
  * const info = await initBackend("cpu", { log: null });
  * assert.equal(info.name, "cpu");
  * ```
@@ -340,7 +340,7 @@ export async function initBackend(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { parseBackendRequest } from "./backend.ts";
+ * import { parseBackendRequest } from "./select.ts";
  * assert.equal(parseBackendRequest("wasm"), "wasm");
  * ```
  */

@@ -4,18 +4,18 @@
  *
  * @module
  */
-import type { Labels } from "../src/model/labels.ts";
-import { denoiserForLabels, type GuidanceLimit } from "../src/sample/guidance.ts";
-import { type BackendRequest, initBackend } from "../src/backend.ts";
-import { intFlag, threadsFlag, UsageError } from "../src/cli.ts";
-import type { Checkpoint } from "../src/checkpoint.ts";
-import { parseColor, type Rgb } from "../src/image/colour.ts";
-import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
-import { editImages, type MorphEnd, morphImages } from "../src/sample/edit.ts";
-import { imageToModelInput, listInputFiles, maskFromRgba, readImageFile } from "../src/sample/edit_input.ts";
-import { writeEditGrid, writeMorphFiles } from "../src/sample/edit_output.ts";
-import { formatSamplingProgress } from "../src/sample/progress.ts";
-import type { SamplerName } from "../src/sample/sample.ts";
+import type { Labels } from "../model/labels.ts";
+import { denoiserForLabels, type GuidanceLimit } from "../sample/guidance.ts";
+import { type BackendRequest, initBackend } from "../backend/select.ts";
+import { intFlag, threadsFlag, UsageError } from "./flags.ts";
+import type { Checkpoint } from "../checkpoint/format.ts";
+import { parseColor, type Rgb } from "../image/colour.ts";
+import { modelFromCheckpoint } from "../model/from_checkpoint.ts";
+import { editImages, type MorphEnd, morphImages } from "../sample/edit.ts";
+import { imageToModelInput, listInputFiles, maskFromRgba, readImageFile } from "../sample/edit_input.ts";
+import { writeEditGrid, writeMorphFiles } from "../sample/edit_output.ts";
+import { formatSamplingProgress } from "../sample/progress.ts";
+import type { SamplerName } from "../sample/sample.ts";
 
 /** The usage lines of the edit flags. */
 export const EDIT_USAGE = `edits (start from an emoji instead of from noise):

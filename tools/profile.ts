@@ -5,11 +5,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { type BackendName, initBackend } from "../src/backend.ts";
-import { choiceFlag, intFlag, runCli, threadsFlag, UsageError } from "../src/cli.ts";
+import { type BackendName, initBackend } from "../src/backend/select.ts";
+import { choiceFlag, intFlag, runCli, threadsFlag, UsageError } from "../src/cli/flags.ts";
 import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
-import { formatProfile, profileForward, profileTrainStep } from "../src/profile.ts";
-import { benchTrainer } from "../src/bench.ts";
+import { formatProfile, profileForward, profileTrainStep } from "./perf/profile.ts";
+import { benchTrainer } from "./perf/bench.ts";
 import { setInferenceFusion } from "../src/model/fusion.ts";
 
 const USAGE = `usage: deno task profile [options]

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { ATTENTION_KERNEL } from "../wasm_kernels/attention.ts";
-import { asWasmBackend, type KernelArgs, type WasmKernelFunc } from "../wasm_kernels/internals.ts";
+import { ATTENTION_KERNEL } from "../wasm/attention.ts";
+import { asWasmBackend, type KernelArgs, type WasmKernelFunc } from "../wasm/internals.ts";
 import type { Blas } from "./blas.ts";
 
 export { ATTENTION_KERNEL };

@@ -4,7 +4,7 @@
  * @module
  */
 import { basename, dirname } from "node:path";
-import { FileWriteError } from "./errors.ts";
+import { FileWriteError } from "../errors.ts";
 
 /** What an atomic write that failed leaves: nothing of the new file. */
 const NO_PARTIAL = "no partial file was left";

@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { WasmKernelFunc } from "../wasm_kernels/internals.ts";
+import type { WasmKernelFunc } from "../wasm/internals.ts";
 import { ATTENTION_KERNEL, makeAttentionNative } from "./attention.ts";
 import type { Blas } from "./blas.ts";
 import {
@@ -55,7 +55,7 @@ export function activeBlas(): Blas | null {
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import { initBackend } from "../backend.ts";
+ * import { initBackend } from "../select.ts";
  * import { activeBlas, BlasUnavailableError, openBlas, registerNativeKernels, unregisterNativeKernels } from "./mod.ts";
  * await initBackend("wasm", { log: null });
  * try {

@@ -5,7 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { asWasmBackend, type KernelArgs, type WasmKernelFunc } from "../wasm_kernels/internals.ts";
+import { asWasmBackend, type KernelArgs, type WasmKernelFunc } from "../wasm/internals.ts";
 import type { Blas } from "./blas.ts";
 
 /**

@@ -11,9 +11,9 @@ import {
   encodeCheckpoint,
   type EncodeOptions,
   type StoredTensor,
-} from "./checkpoint.ts";
-import { atomicWriteFile } from "./io.ts";
-import { isSplitPart, loadSplitParts, splitPartPath } from "./checkpoint_parts.ts";
+} from "./format.ts";
+import { atomicWriteFile } from "../platform/io.ts";
+import { isSplitPart, loadSplitParts, splitPartPath } from "./parts.ts";
 
 export { isSplitPart, splitPartPath };
 
@@ -33,8 +33,8 @@ export interface SplitOptions extends EncodeOptions {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { Checkpoint } from "./checkpoint.ts";
- * import { splitCheckpoint } from "./checkpoint_split.ts";
+ * import type { Checkpoint } from "./format.ts";
+ * import { splitCheckpoint } from "./split.ts";
  * const tensors = new Map(Array.from({ length: 4 }, (_, i) => [`ema/w${i}`, { shape: [100000], data: new Float32Array(100000) }]));
  * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null }, tensors };
@@ -71,8 +71,8 @@ export function splitCheckpoint(ckpt: Checkpoint, options: SplitOptions = {}): C
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { Checkpoint } from "./checkpoint.ts";
- * import { saveSplitCheckpoint } from "./checkpoint_split.ts";
+ * import type { Checkpoint } from "./format.ts";
+ * import { saveSplitCheckpoint } from "./split.ts";
  * const dir = await Deno.makeTempDir();
  * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,
  *   schedule: { kind: "linear", T: 10 }, step: 0, seed: 0, dataHash: null },
@@ -110,8 +110,8 @@ export async function saveSplitCheckpoint(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { Checkpoint } from "./checkpoint.ts";
- * import { loadSplitCheckpoint, saveSplitCheckpoint } from "./checkpoint_split.ts";
+ * import type { Checkpoint } from "./format.ts";
+ * import { loadSplitCheckpoint, saveSplitCheckpoint } from "./split.ts";
  * const dir = await Deno.makeTempDir();
  * const tensors = new Map(Array.from({ length: 3 }, (_, i) => [`ema/w${i}`, { shape: [200000], data: new Float32Array(200000).fill(i) }]));
  * const ckpt: Checkpoint = { meta: { model: { preset: "seed", channels: [8, 8, 8], timeDim: 8 }, imageSize: 32,

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../../errors.ts";
 
 /** The environment variable naming a BLAS library to try before the table. */
 export const BLAS_ENV = "EMOJI_DIFFUSION_BLAS";

@@ -17,9 +17,9 @@ export type PretrainedModel = "faces" | "apple-faces" | "four-vendors";
 export const PRETRAINED_MODELS: readonly PretrainedModel[] = ["faces", "apple-faces", "four-vendors"];
 
 const FILES: Record<PretrainedModel, string> = {
-  faces: "../data/models/faces/unet.safetensors",
-  "apple-faces": "../data/models/apple-faces-unet.safetensors",
-  "four-vendors": "../data/models/four-vendors/unet.safetensors",
+  faces: "../../data/models/faces/unet.safetensors",
+  "apple-faces": "../../data/models/apple-faces-unet.safetensors",
+  "four-vendors": "../../data/models/four-vendors/unet.safetensors",
 };
 
 /**

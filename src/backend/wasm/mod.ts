@@ -22,12 +22,12 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { version_wasm } from "@tensorflow/tfjs-backend-wasm";
-import { conv2DBackpropFilterWasm, makeConv2DBackpropInputWasm } from "./wasm_kernels/conv.ts";
-import { PINNED_TFJS_VERSION, type WasmKernelFunc } from "./wasm_kernels/internals.ts";
-import { depthToSpaceGradConfig, makeDepthToSpaceWasm, oneHotWasm } from "./wasm_kernels/misc.ts";
-import { makeBatchMatMulWasm } from "./wasm_kernels/matmul.ts";
-import { maxPoolGradWasm } from "./wasm_kernels/pool.ts";
-import { makeSliceWasm, makeSplitVWasm } from "./wasm_kernels/slice.ts";
+import { conv2DBackpropFilterWasm, makeConv2DBackpropInputWasm } from "./conv.ts";
+import { PINNED_TFJS_VERSION, type WasmKernelFunc } from "./internals.ts";
+import { depthToSpaceGradConfig, makeDepthToSpaceWasm, oneHotWasm } from "./misc.ts";
+import { makeBatchMatMulWasm } from "./matmul.ts";
+import { maxPoolGradWasm } from "./pool.ts";
+import { makeSliceWasm, makeSplitVWasm } from "./slice.ts";
 
 /** Marks kernel configs registered here, so that registration is idempotent. */
 const OURS = Symbol.for("emoji-diffusion.wasm-training-kernel");

@@ -8,7 +8,7 @@
  * @module
  */
 import { basename, dirname, join } from "node:path";
-import { CheckpointError } from "./checkpoint_error.ts";
+import { CheckpointError } from "./error.ts";
 
 const PART_RE = /^(.*)-(\d{5})-of-(\d{5})\.safetensors$/;
 
@@ -18,7 +18,7 @@ const PART_RE = /^(.*)-(\d{5})-of-(\d{5})\.safetensors$/;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { splitPartPath } from "./checkpoint_split.ts";
+ * import { splitPartPath } from "./split.ts";
  * assert.equal(splitPartPath("out/ema", 2, 3), "out/ema-00002-of-00003.safetensors");
  * ```
  */
@@ -33,7 +33,7 @@ export function splitPartPath(base: string, index: number, count: number): strin
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { isSplitPart } from "./checkpoint_split.ts";
+ * import { isSplitPart } from "./split.ts";
  * assert.ok(isSplitPart("ema-00001-of-00002.safetensors"));
  * assert.ok(!isSplitPart("ema.safetensors"));
  * ```
@@ -59,8 +59,8 @@ export interface CheckpointPart<Meta, Tensor> {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { decodeCheckpoint } from "./checkpoint.ts";
- * import { loadSplitParts } from "./checkpoint_parts.ts";
+ * import { decodeCheckpoint } from "./format.ts";
+ * import { loadSplitParts } from "./parts.ts";
  * await assert.rejects(loadSplitParts("no/such/ema-00001-of-00002.safetensors", decodeCheckpoint), {
  *   name: "CheckpointError",
  *   message: "split checkpoint part 1 of 2 is missing: no/such/ema-00001-of-00002.safetensors",

@@ -13,11 +13,11 @@ import {
   initBackend,
   nativeAvailable,
   probeGpuAdapter,
-} from "../src/backend.ts";
-import { intFlag, parseFlags, runCli, UsageError } from "../src/cli.ts";
-import { benchForward, benchSampling, benchTrainStep, benchTrainStepCost } from "../src/bench.ts";
+} from "../src/backend/select.ts";
+import { intFlag, parseFlags, runCli, UsageError } from "../src/cli/flags.ts";
+import { benchForward, benchSampling, benchTrainStep, benchTrainStepCost } from "./perf/bench.ts";
 import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
-import { atomicWriteFile } from "../src/io.ts";
+import { atomicWriteFile } from "../src/platform/io.ts";
 
 const USAGE = `usage: deno task bench [options]
   --backends LIST   backends to measure (default: native when a system BLAS loads, wasm, and webgpu

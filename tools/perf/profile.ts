@@ -5,9 +5,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { DiffusionModel, type ModelConfig } from "./model/model.ts";
-import { Rng } from "./rng.ts";
-import type { Trainer } from "./train/trainer.ts";
+import { DiffusionModel, type ModelConfig } from "../../src/model/model.ts";
+import { Rng } from "../../src/core/rng.ts";
+import type { Trainer } from "../../src/train/trainer.ts";
 
 /** One kernel's share of a forward pass. */
 export interface KernelProfileRow {
@@ -39,8 +39,8 @@ export interface ForwardProfile {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { initBackend } from "./backend.ts";
- * import { modelConfig } from "./model/model.ts";
+ * import { initBackend } from "../../src/backend/select.ts";
+ * import { modelConfig } from "../../src/model/model.ts";
  * import { profileForward } from "./profile.ts";
  * await initBackend("cpu", { log: null });
  * const p = await profileForward(modelConfig("unet", { channels: 8, channelMult: [1, 2], groups: 4 }), 1, 1, 0);
@@ -81,9 +81,9 @@ export async function profileForward(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { initBackend } from "./backend.ts";
+ * import { initBackend } from "../../src/backend/select.ts";
  * import { benchTrainer } from "./bench.ts";
- * import { modelConfig } from "./model/model.ts";
+ * import { modelConfig } from "../../src/model/model.ts";
  * import { profileTrainStep } from "./profile.ts";
  * await initBackend("cpu", { log: null });
  * const trainer = benchTrainer(modelConfig("unet", { channels: 8, channelMult: [1, 2], groups: 4 }), 1);

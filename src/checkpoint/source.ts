@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { CheckpointError } from "./checkpoint_error.ts";
-import { isPermissionError, notFoundError, readLocalFile } from "./platform/files.ts";
+import { CheckpointError } from "./error.ts";
+import { isPermissionError, notFoundError, readLocalFile } from "../platform/files.ts";
 
 /** A checkpoint to read: a path, a URL (or a string starting `http:`, `https:`, `file:`), or its bytes. */
 export type CheckpointSource = string | URL | Uint8Array;
@@ -55,7 +55,7 @@ function asUrl(source: string | URL): URL | null {
  * @example Bytes pass through unchanged
  * ```ts
  * import assert from "node:assert/strict";
- * import { readCheckpointSource } from "./checkpoint_source.ts";
+ * import { readCheckpointSource } from "./source.ts";
  * const { bytes, name } = await readCheckpointSource(Uint8Array.of(1, 2, 3));
  * assert.equal(bytes.length, 3);
  * assert.equal(name, "checkpoint");
