@@ -16,7 +16,7 @@ import {
   unregisterNativeKernels,
 } from "../src/backend/native/mod.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { denoCommand, fixtureDataset, runTask, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
+import { denoCommand, fixtureDataset, runTask, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 const haveBlas = nativeAvailable();
 if (!haveBlas) console.error("native backend: no system BLAS here; its tests are skipped");
