@@ -6,20 +6,18 @@
  * @module
  */
 import { join } from "node:path";
-import { initBackend, parseBackendRequest } from "../src/backend/select.ts";
+import { initBackend } from "../src/backend/select.ts";
+import { asUsage, checkWritableDir, intFlag, parseFlags, runCli, UsageError } from "../src/cli/flags.ts";
 import {
-  asUsage,
-  checkWritableDir,
-  choiceFlag,
-  intFlag,
-  labelFlags,
-  numberFlag,
-  parseFlags,
-  runCli,
-  threadsFlag,
-  UsageError,
-} from "../src/cli/flags.ts";
-import { loadCheckpoint } from "../src/checkpoint/format.ts";
+  checkpointFlag,
+  type ConditioningFlags,
+  conditioningFlags,
+  progressPrinter,
+  type SamplerFlags,
+  samplerFlags,
+  SAMPLING_OPTIONS,
+} from "../src/cli/sampling_flags.ts";
+import type { Checkpoint } from "../src/checkpoint/format.ts";
 import { loadEmojiDataset } from "../src/dataset/mod.ts";
 import { closestPairs, evaluate, formatReportMarkdown } from "../src/eval/mod.ts";
 import { encodePng } from "../src/image/codec.ts";
@@ -37,22 +35,15 @@ import {
   DEFAULT_STEPS,
   defaultBatch,
 } from "../src/sample/defaults.ts";
-import { formatSamplingProgress } from "../src/sample/progress.ts";
 import type { SampleOptions } from "../src/sample/sample.ts";
+import type { SamplerName } from "../src/sample/defaults.ts";
 import type { DiffusionSchedule } from "../src/core/schedule.ts";
 import type { EmojiDataset } from "../src/dataset/mod.ts";
-import {
-  ANY_VALUE,
-  imageLabelIndices,
-  LabelError,
-  type LabelField,
-  resolveLabels,
-  withDefaultLabels,
-} from "../src/model/labels.ts";
+import { ANY_VALUE, imageLabelIndices, LabelError, type LabelField } from "../src/model/labels.ts";
 import { CONV_ENCODER, randomConvFeatures } from "../src/eval/features.ts";
 import { leaveOneOutAccuracy, sampleAgreement } from "../src/eval/label_agreement.ts";
 import { sampleGrid } from "../src/sample/output.ts";
-import { chosenDataMean, intervalFlag, PRIOR_USAGE } from "../src/cli/flags.ts";
+import { chosenDataMean, PRIOR_USAGE } from "../src/cli/flags.ts";
 
 const USAGE = `usage: deno task eval [options]
   --checkpoint FILE   checkpoint to evaluate (default ${DEFAULT_CHECKPOINT})
@@ -76,45 +67,54 @@ ${PRIOR_USAGE}
   --guidance-interval LO,HI  guide only the steps with LO <= t/T <= HI (default: the model's own, else 0,1)
   --out DIR           report folder (default data/eval/<checkpoint name>-<sampler>, plus -standard when starting from N(0, I))`;
 
-async function main(): Promise<void> {
-  const { values: v } = parseFlags({
+interface EvalPlan {
+  v: ReturnType<typeof parseEvalFlags>;
+  checkpoint: string;
+  ckpt: Checkpoint;
+  sampling: SamplerFlags;
+  options: SampleOptions & { n: number; seed: number; sampler: SamplerName; steps: number };
+  conditioning: ConditioningFlags;
+  dataset: EmojiDataset;
+  name: string;
+}
+
+function parseEvalFlags() {
+  return parseFlags({
     args: Deno.args,
     options: {
-      checkpoint: { type: "string" },
+      ...SAMPLING_OPTIONS,
       untrained: { type: "boolean" },
       data: { type: "string" },
-      n: { type: "string" },
-      batch: { type: "string" },
-      sampler: { type: "string" },
-      steps: { type: "string" },
-      eta: { type: "string" },
-      seed: { type: "string" },
-      prior: { type: "string" },
-      backend: { type: "string" },
-      threads: { type: "string" },
-      out: { type: "string" },
-      label: { type: "string", multiple: true },
       "label-agreement": { type: "boolean" },
-      guidance: { type: "string" },
-      "guidance-interval": { type: "string" },
-      help: { type: "boolean", short: "h" },
     },
     strict: true,
-  });
+  }).values;
+}
+
+async function main(): Promise<void> {
+  const v = parseEvalFlags();
   if (v.help) return console.log(USAGE);
-  const n = intFlag("n", v.n, 256, 2, 100000);
-  const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, DEFAULT_SAMPLER);
-  const steps = intFlag("steps", v.steps, DEFAULT_STEPS, 1);
-  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0, 1);
-  const seed = intFlag("seed", v.seed, 0, 0);
-  const batch = intFlag("batch", v.batch, defaultBatch(n), 1, 4096);
-  const backend = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
-  const threads = threadsFlag(v.threads);
-  const checkpoint = v.checkpoint ?? DEFAULT_CHECKPOINT;
-  if (!(await pathExists(checkpoint))) {
-    throw new UsageError(`--checkpoint "${checkpoint}" does not exist; train one with "deno task train"`);
+  const plan = await planEval(v);
+  const { conditioning: { guidance }, name } = plan;
+  if (v["label-agreement"]) {
+    const out = v.out ?? `data/eval/${name}-labels-w${guidance ?? DEFAULT_GUIDANCE}`;
+    await checkWritableDir("out", out);
+    await initBackend(plan.sampling.backend, { wasmThreads: plan.sampling.threads, tempDir: "data/.cache" });
+    const loaded = modelFromCheckpoint(plan.ckpt);
+    const { labels: _, ...unlabelled } = plan.options;
+    await labelAgreementReport(loaded.model, loaded.schedule, plan.dataset, unlabelled, out);
+    loaded.model.dispose();
+    return;
   }
-  const ckpt = await loadCheckpoint(checkpoint);
+  await sampleAndEvaluate(plan);
+}
+
+/** Every check of the flags, the checkpoint and the data set, before any work. */
+async function planEval(v: ReturnType<typeof parseEvalFlags>): Promise<EvalPlan> {
+  const n = intFlag("n", v.n, 256, 2, 100000);
+  const sampling = samplerFlags(v);
+  const batch = intFlag("batch", v.batch, defaultBatch(n), 1, 4096);
+  const { path: checkpoint, ckpt } = await checkpointFlag(v.checkpoint, DEFAULT_CHECKPOINT);
   const vocab = ckpt.meta.model.labels;
   const conditioningFlag = v["label-agreement"]
     ? "--label-agreement"
@@ -128,19 +128,11 @@ async function main(): Promise<void> {
   if (conditioningFlag && !vocab) {
     throw new LabelError(`${conditioningFlag}: ${checkpoint} is unconditional: it has no labels`);
   }
-  const guidance = v.guidance === undefined
-    ? ckpt.meta.sampling?.guidance
-    : numberFlag("guidance", v.guidance, 1, -100, 100);
-  const guidanceInterval = intervalFlag("guidance-interval", v["guidance-interval"]) ??
-    ckpt.meta.sampling?.guidanceInterval;
-  const asked = labelFlags("label", v.label ?? []);
-  resolveLabels(vocab, asked);
+  // what deno task sample would draw: the model's default labels fill the fields not asked for
+  const conditioning = conditioningFlags(v, ckpt);
   if (v["label-agreement"] && v.label) {
     throw new UsageError("--label-agreement spreads its samples over every label value: drop --label");
   }
-  // what deno task sample would draw: the model's default labels fill the fields not asked for
-  const labels = withDefaultLabels(asked, ckpt.meta.sampling);
-  const labelled = Object.entries(labels).filter(([, value]) => value !== ANY_VALUE);
   // compare with the set the checkpoint was trained on unless told otherwise
   const trainedOn = typeof ckpt.meta.train?.data === "string" ? ckpt.meta.train.data : undefined;
   const data = v.data ?? trainedOn ?? "data/apple-faces-32";
@@ -150,7 +142,8 @@ async function main(): Promise<void> {
       `${given} "${data}" has no manifest.json; prepare it with: deno task prepare --out ${data}`,
     );
   }
-  const dataMean = chosenDataMean(v.prior, ckpt);
+  const { sampler, steps, eta, seed } = sampling;
+  const { labels, guidance, guidanceInterval } = conditioning;
   const options = {
     n,
     batch,
@@ -158,7 +151,7 @@ async function main(): Promise<void> {
     steps,
     eta,
     seed,
-    dataMean,
+    dataMean: chosenDataMean(v.prior, ckpt),
     ...(vocab ? { labels, guidance, guidanceInterval } : {}),
   };
   asUsage(() => checkSampleOptions(options, ckpt.meta.schedule.T));
@@ -167,16 +160,33 @@ async function main(): Promise<void> {
     console.error(`warning: the checkpoint was trained on other data (${ckpt.meta.dataHash.slice(0, 12)}…)`);
   }
   const name = checkpoint.split("/").pop()!.replace(/\.safetensors$/, "");
-  if (v["label-agreement"]) {
-    const out = v.out ?? `data/eval/${name}-labels-w${guidance ?? DEFAULT_GUIDANCE}`;
-    await checkWritableDir("out", out);
-    await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
-    const loaded = modelFromCheckpoint(ckpt);
-    const { labels: _, ...unlabelled } = options;
-    await labelAgreementReport(loaded.model, loaded.schedule, dataset, unlabelled, out);
-    loaded.model.dispose();
-    return;
+  return { v, checkpoint, ckpt, sampling, options, conditioning, dataset, name };
+}
+
+/** The model itself, or with `--untrained` the same architecture at its initial weights. */
+async function modelToEvaluate(plan: EvalPlan): Promise<ReturnType<typeof modelFromCheckpoint>> {
+  const loaded = modelFromCheckpoint(plan.ckpt);
+  if (!plan.v.untrained) return loaded;
+  // same architecture, weights as at initialisation (seed 0): the reference an untrained model gives
+  const fresh = new DiffusionModel(loaded.model.config, plan.ckpt.meta.seed, loaded.model.imageSize);
+  loaded.model.dispose();
+  loaded.model = fresh;
+  if (await predictsZeroNoise(fresh)) {
+    // identical samples, no network evaluations: the DDPM-500 reference takes seconds, not an hour
+    console.error("the fresh model's output conv is zero-initialised (ε ≡ 0): sampling without the network");
+    loaded.model = new ZeroNoiseModel(fresh.config, plan.ckpt.meta.seed, fresh.imageSize);
+    fresh.dispose();
   }
+  return loaded;
+}
+
+/** Samples, evaluates against the (labelled) reference images and writes the report. */
+async function sampleAndEvaluate(plan: EvalPlan): Promise<void> {
+  const { v, checkpoint, ckpt, options, dataset, name } = plan;
+  const { sampler, steps, eta, seed, n, dataMean } = options;
+  const { labels, guidance, guidanceInterval } = plan.conditioning;
+  const vocab = ckpt.meta.model.labels;
+  const labelled = Object.entries(labels).filter(([, value]) => value !== ANY_VALUE);
   // KID compares with the training images that carry the labels asked for (all of them when none)
   const reference = labelled.length ? labelledSubset(dataset, labelled) : dataset.images;
   const labelSuffix = labelled.map(([, value]) => `-${value}`).join("") +
@@ -186,33 +196,11 @@ async function main(): Promise<void> {
       dataMean ? "" : "-standard"
     }${labelSuffix}`;
   await checkWritableDir("out", out);
-  await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
-  const loaded = modelFromCheckpoint(ckpt);
-  if (v.untrained) {
-    // same architecture, weights as at initialisation (seed 0): the reference an untrained model gives
-    const fresh = new DiffusionModel(loaded.model.config, ckpt.meta.seed, loaded.model.imageSize);
-    loaded.model.dispose();
-    loaded.model = fresh;
-    if (await predictsZeroNoise(fresh)) {
-      // identical samples, no network evaluations: the DDPM-500 reference takes seconds, not an hour
-      console.error(
-        "the fresh model's output conv is zero-initialised (ε ≡ 0): sampling without the network",
-      );
-      loaded.model = new ZeroNoiseModel(fresh.config, ckpt.meta.seed, fresh.imageSize);
-      fresh.dispose();
-    }
-  }
-  let last = -1;
-  const t0 = performance.now();
+  await initBackend(plan.sampling.backend, { wasmThreads: plan.sampling.threads, tempDir: "data/.cache" });
+  const loaded = await modelToEvaluate(plan);
   const result = await sampleImages(loaded.model, loaded.schedule, {
     ...options,
-    onProgress: (done, total) => {
-      const pct = Math.floor(100 * done / total);
-      if (pct !== last && pct % 10 === 0) {
-        last = pct;
-        console.error(formatSamplingProgress(done, total, n, (performance.now() - t0) / 1000));
-      }
-    },
+    onProgress: progressPrinter(n, { every: 10, tty: false }),
   });
   console.error(`sampled ${n} images in ${result.seconds.toFixed(1)} s; evaluating…`);
   const report = evaluate(result.images, reference, {
@@ -240,14 +228,13 @@ async function main(): Promise<void> {
     : loaded.usedEma
     ? "EMA"
     : "raw";
+  const evaluations = samplerTimesteps(sampler, loaded.schedule.T, steps).length;
   const meta = {
     checkpoint,
     weights,
     step: v.untrained ? 0 : loaded.step,
-    sampler: sampler === "ddim"
-      ? `ddim-${steps} eta=${eta}`
-      : `${sampler}-${samplerTimesteps(sampler, loaded.schedule.T, steps).length}`,
-    networkEvaluations: samplerTimesteps(sampler, loaded.schedule.T, steps).length,
+    sampler: sampler === "ddim" ? `ddim-${steps} eta=${eta}` : `${sampler}-${evaluations}`,
+    networkEvaluations: evaluations,
     prior: dataMean ? "data-mean" : "standard",
     ...(vocab
       ? {
@@ -270,20 +257,23 @@ async function main(): Promise<void> {
     }),
   );
   loaded.model.dispose();
+  console.log(summaryLine(report, join(out, "report.md")));
+}
+
+/** The one-line summary of a report. */
+function summaryLine(report: ReturnType<typeof evaluate>, path: string): string {
   const k = report.kid, pr = report.precisionRecall, nc = report.nearCopies;
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-  console.log(
-    (pr
-      ? `precision ${pr.precision.toFixed(2)} (real halves ${pr.real.precision.toFixed(2)}), recall ` +
-        `${pr.recall.toFixed(2)} (real halves ${pr.real.recall.toFixed(2)}), `
-      : "") +
-      (nc ? `near-copies ${pct(nc.rate)} (real ${pct(nc.realRate)}), ` : "") +
-      `KID conv ${k.conv.mean.toExponential(2)} (floor ${k.conv.floor.mean.toExponential(2)}), ` +
-      `KID pixels8 ${k.pixels8.mean.toExponential(2)} (floor ${k.pixels8.floor.mean.toExponential(2)}), ` +
-      `memorised ${(100 * report.memorisation.rate).toFixed(1)}% (real images by the same rule: ${
-        (100 * report.memorisation.realRate).toFixed(1)
-      }%); report: ${join(out, "report.md")}`,
-  );
+  return (pr
+    ? `precision ${pr.precision.toFixed(2)} (real halves ${pr.real.precision.toFixed(2)}), recall ` +
+      `${pr.recall.toFixed(2)} (real halves ${pr.real.recall.toFixed(2)}), `
+    : "") +
+    (nc ? `near-copies ${pct(nc.rate)} (real ${pct(nc.realRate)}), ` : "") +
+    `KID conv ${k.conv.mean.toExponential(2)} (floor ${k.conv.floor.mean.toExponential(2)}), ` +
+    `KID pixels8 ${k.pixels8.mean.toExponential(2)} (floor ${k.pixels8.floor.mean.toExponential(2)}), ` +
+    `memorised ${pct(report.memorisation.rate)} (real images by the same rule: ${
+      pct(report.memorisation.realRate)
+    }); report: ${path}`;
 }
 
 /** The training images whose manifest labels match every (field, value) given. */

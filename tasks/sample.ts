@@ -3,27 +3,36 @@
  *
  * @module
  */
-import { initBackend, parseBackendRequest } from "../src/backend/select.ts";
+import { initBackend } from "../src/backend/select.ts";
 import {
   asUsage,
   checkWritableDir,
   choiceFlag,
   chosenDataMean,
-  intervalFlag,
   intFlag,
-  labelFlags,
-  numberFlag,
   parseFlags,
   PRIOR_USAGE,
   runCli,
-  threadsFlag,
   UsageError,
 } from "../src/cli/flags.ts";
-import { loadCheckpoint } from "../src/checkpoint/format.ts";
-import { pathExists } from "../src/platform/io.ts";
+import {
+  checkpointFlag,
+  conditioningFlags,
+  progressPrinter,
+  type SamplerFlags,
+  samplerFlags,
+  SAMPLING_OPTIONS,
+} from "../src/cli/sampling_flags.ts";
+import type { Checkpoint } from "../src/checkpoint/format.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
-import { LabelError, type Labels, resolveLabels, withDefaultLabels } from "../src/model/labels.ts";
-import { checkSampleOptions, sampleImages, SAMPLERS, samplerTimesteps } from "../src/sample/sample.ts";
+import { LabelError, type Labels, type LabelVocabulary } from "../src/model/labels.ts";
+import {
+  checkSampleOptions,
+  sampleImages,
+  type SampleOptions,
+  SAMPLERS,
+  samplerTimesteps,
+} from "../src/sample/sample.ts";
 import {
   DEFAULT_CHECKPOINT,
   DEFAULT_ETA,
@@ -32,7 +41,6 @@ import {
   DEFAULT_STEPS,
   defaultBatch,
 } from "../src/sample/defaults.ts";
-import { formatSamplingProgress } from "../src/sample/progress.ts";
 import { planSampleOutput, writeSampleFiles } from "../src/sample/output.ts";
 import { EDIT_OPTIONS, EDIT_USAGE, isEdit, runEdit } from "../src/cli/sample_edit.ts";
 
@@ -68,136 +76,62 @@ ${PRIOR_USAGE}
   --list-labels       print the checkpoint's label vocabulary (field: values) and stop
 ${EDIT_USAGE}`;
 
-async function main(): Promise<void> {
-  const { values: v } = parseFlags({
+interface SamplePlan {
+  v: SampleFlagValues;
+  ckpt: Checkpoint;
+  sampling: SamplerFlags;
+  options: SampleOptions & { n: number };
+  perRow: number;
+  scale: number;
+  out: string;
+  totalSteps: number;
+}
+
+type SampleFlagValues = ReturnType<typeof parseSampleFlags>;
+
+function parseSampleFlags() {
+  return parseFlags({
     args: Deno.args,
     options: {
-      checkpoint: { type: "string" },
-      n: { type: "string" },
-      batch: { type: "string" },
-      sampler: { type: "string" },
-      steps: { type: "string" },
-      eta: { type: "string" },
+      ...SAMPLING_OPTIONS,
       clip: { type: "string" },
-      prior: { type: "string" },
-      seed: { type: "string" },
-      backend: { type: "string" },
-      threads: { type: "string" },
-      out: { type: "string" },
       scale: { type: "string" },
       each: { type: "boolean" },
       gif: { type: "boolean" },
       "frame-every": { type: "string" },
       raw: { type: "boolean" },
-      label: { type: "string", multiple: true },
-      guidance: { type: "string" },
-      "guidance-interval": { type: "string" },
       rows: { type: "string" },
       "list-labels": { type: "boolean" },
-      help: { type: "boolean", short: "h" },
       ...EDIT_OPTIONS,
     },
     strict: true,
-  });
+  }).values;
+}
+
+async function main(): Promise<void> {
+  const v = parseSampleFlags();
   if (v.help) return console.log(USAGE);
-  const perRow = intFlag("n", v.n, v.rows !== undefined ? 8 : 64, 1, MAX_IMAGES);
-  let n = perRow;
-  const sampler = choiceFlag("sampler", v.sampler, SAMPLERS, DEFAULT_SAMPLER);
-  const steps = intFlag("steps", v.steps, DEFAULT_STEPS, 1);
-  const eta = numberFlag("eta", v.eta, DEFAULT_ETA, 0, 1);
-  const clip = choiceFlag("clip", v.clip, ["on", "off"] as const, "on") === "on";
-  const seed = intFlag("seed", v.seed, 0, 0);
-  let batch = intFlag("batch", v.batch, defaultBatch(n), 1, 4096);
-  const scale = intFlag("scale", v.scale, 3, 1, 32);
-  const out = v.out ?? "data/samples";
-  const backend = asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: ");
-  const threads = threadsFlag(v.threads);
-  const checkpoint = v.checkpoint ?? DEFAULT_CHECKPOINT;
-  if (!(await pathExists(checkpoint))) {
-    throw new UsageError(
-      v.checkpoint === undefined
-        ? `no default model at ${DEFAULT_CHECKPOINT}; train one with "deno task train" and pass --checkpoint data/runs/<run>/latest.safetensors`
-        : `--checkpoint "${checkpoint}" does not exist; train one with "deno task train"`,
-    );
-  }
-  const ckpt = await loadCheckpoint(checkpoint);
-  const vocab = ckpt.meta.model.labels;
-  if (v["list-labels"]) {
-    if (!vocab) return console.log(`${checkpoint} is unconditional: it has no labels`);
-    const defaults = ckpt.meta.sampling?.labels ?? {};
-    for (const [field, values] of Object.entries(vocab)) {
-      const d = defaults[field];
-      console.log(`${field}: ${values.join(", ")}${d !== undefined ? ` (default: ${d})` : ""}`);
-    }
-    const w = ckpt.meta.sampling?.guidance;
-    if (w !== undefined) console.log(`guidance: ${w} by default`);
-    const iv = ckpt.meta.sampling?.guidanceInterval;
-    if (iv !== undefined) console.log(`guidance interval: ${iv.join(",")} of T by default`);
-    return;
-  }
-  const asked = labelFlags("label", v.label ?? []);
-  resolveLabels(vocab, asked); // unknown fields or values, or labels for an unconditional model: exit 2
-  // fields not asked for take the model's own default label (the shipped default: vendor=apple)
-  const given = withDefaultLabels(asked, ckpt.meta.sampling);
-  const guidance = v.guidance === undefined
-    ? ckpt.meta.sampling?.guidance
-    : numberFlag("guidance", v.guidance, 1, -100, 100);
-  const guidanceInterval = intervalFlag("guidance-interval", v["guidance-interval"]) ??
-    ckpt.meta.sampling?.guidanceInterval;
-  let labels: Labels | Labels[] | undefined = Object.keys(given).length ? given : undefined;
-  if (v.rows !== undefined) {
-    if (!vocab) throw new LabelError(`--rows ${v.rows}: ${checkpoint} is unconditional: it has no labels`);
-    if (!Object.hasOwn(vocab, v.rows)) {
-      throw new LabelError(
-        `--rows: unknown label field "${v.rows}": this model knows ${Object.keys(vocab).join(", ")}`,
-      );
-    }
-    if (Object.hasOwn(asked, v.rows)) {
-      throw new UsageError(`give --rows ${v.rows} or --label ${v.rows}=…, not both`);
-    }
-    const values = vocab[v.rows];
-    if (values.length * perRow > MAX_IMAGES) {
-      throw new UsageError(
-        `--rows ${v.rows} --n ${perRow} makes ${values.length} × ${perRow} = ${
-          values.length * perRow
-        } images, ` +
-          `more than ${MAX_IMAGES} in all: give --n ${Math.floor(MAX_IMAGES / values.length)} or less`,
-      );
-    }
-    labels = values.flatMap((value) => new Array<Labels>(perRow).fill({ ...given, [v.rows!]: value }));
-    n = labels.length;
-    if (v.batch === undefined) batch = defaultBatch(n);
-  }
-  for (const flag of ["guidance", "guidance-interval"] as const) {
-    if (v[flag] !== undefined && !vocab) {
-      throw new LabelError(`--${flag}: ${checkpoint} is unconditional: it has no labels to guide by`);
-    }
-  }
-  const T = ckpt.meta.schedule.T;
-  if (sampler !== "ddpm" && steps > T) {
-    throw new UsageError(`--steps ${steps} exceeds the checkpoint's T = ${T}`);
-  }
-  const totalSteps = samplerTimesteps(sampler, T, steps).length;
-  const frameEvery = v.gif
-    ? intFlag("frame-every", v["frame-every"], Math.max(1, Math.round(totalSteps / 25)), 1)
-    : 0;
-  const dataMean = chosenDataMean(v.prior, ckpt);
+  const sampling = samplerFlags(v);
+  const { path, ckpt } = await checkpointFlag(
+    v.checkpoint,
+    DEFAULT_CHECKPOINT,
+    `no default model at ${DEFAULT_CHECKPOINT}; train one with "deno task train" and pass --checkpoint data/runs/<run>/latest.safetensors`,
+  );
+  if (v["list-labels"]) return listLabels(path, ckpt);
+  const plan = planSampling(v, path, ckpt, sampling);
   if (isEdit(v)) {
     if (v.rows !== undefined) {
       throw new UsageError("--rows draws a grid of new samples and does not combine with the edit flags");
     }
+    const { labels, guidance, guidanceInterval, batch, dataMean } = plan.options;
     return await runEdit(v, {
       ckpt,
       raw: v.raw ?? false,
-      sampler,
-      steps,
-      eta,
-      clip,
-      seed,
+      ...sampling,
+      clip: plan.options.clip ?? true,
       batch: v.batch === undefined ? undefined : batch,
-      scale,
-      out,
-      backend,
+      scale: plan.scale,
+      out: plan.out,
       threads: v.threads,
       dataMean,
       labels: Array.isArray(labels) ? undefined : labels,
@@ -205,6 +139,59 @@ async function main(): Promise<void> {
       guidanceInterval,
     });
   }
+  checkPlannedOutput(plan);
+  await checkWritableDir("out", plan.out);
+  await initBackend(sampling.backend, { wasmThreads: sampling.threads, tempDir: "data/.cache" });
+  await drawSamples(plan);
+}
+
+/** `--list-labels`: the checkpoint's vocabulary and sampling defaults. */
+function listLabels(path: string, ckpt: Checkpoint): void {
+  const vocab = ckpt.meta.model.labels;
+  if (!vocab) return console.log(`${path} is unconditional: it has no labels`);
+  const defaults = ckpt.meta.sampling?.labels ?? {};
+  for (const [field, values] of Object.entries(vocab)) {
+    const d = defaults[field];
+    console.log(`${field}: ${values.join(", ")}${d !== undefined ? ` (default: ${d})` : ""}`);
+  }
+  const w = ckpt.meta.sampling?.guidance;
+  if (w !== undefined) console.log(`guidance: ${w} by default`);
+  const iv = ckpt.meta.sampling?.guidanceInterval;
+  if (iv !== undefined) console.log(`guidance interval: ${iv.join(",")} of T by default`);
+}
+
+/** Every check of the flags against the checkpoint, before any work: what will be sampled. */
+function planSampling(
+  v: SampleFlagValues,
+  path: string,
+  ckpt: Checkpoint,
+  sampling: SamplerFlags,
+): SamplePlan {
+  const perRow = intFlag("n", v.n, v.rows !== undefined ? 8 : 64, 1, MAX_IMAGES);
+  const clip = choiceFlag("clip", v.clip, ["on", "off"] as const, "on") === "on";
+  const scale = intFlag("scale", v.scale, 3, 1, 32);
+  const out = v.out ?? "data/samples";
+  const vocab = ckpt.meta.model.labels;
+  const { asked, labels: given, guidance, guidanceInterval } = conditioningFlags(v, ckpt);
+  let labels: Labels | Labels[] | undefined = Object.keys(given).length ? given : undefined;
+  if (v.rows !== undefined) labels = rowLabels(v.rows, path, vocab, asked, given, perRow);
+  const n = Array.isArray(labels) ? labels.length : perRow;
+  const batch = intFlag("batch", v.batch, defaultBatch(n), 1, 4096);
+  for (const flag of ["guidance", "guidance-interval"] as const) {
+    if (v[flag] !== undefined && !vocab) {
+      throw new LabelError(`--${flag}: ${path} is unconditional: it has no labels to guide by`);
+    }
+  }
+  const T = ckpt.meta.schedule.T;
+  if (sampling.sampler !== "ddpm" && sampling.steps > T) {
+    throw new UsageError(`--steps ${sampling.steps} exceeds the checkpoint's T = ${T}`);
+  }
+  const totalSteps = samplerTimesteps(sampling.sampler, T, sampling.steps).length;
+  const frameEvery = v.gif
+    ? intFlag("frame-every", v["frame-every"], Math.max(1, Math.round(totalSteps / 25)), 1)
+    : 0;
+  const { sampler, steps, eta, seed } = sampling;
+  const dataMean = chosenDataMean(v.prior, ckpt);
   const options = {
     n,
     batch,
@@ -219,49 +206,74 @@ async function main(): Promise<void> {
     guidance,
     guidanceInterval,
   };
-  asUsage(() => checkSampleOptions(options, T));
-  // the memory of the images, the GIF's frames and the grid, planned before any work
+  return { v, ckpt, sampling, options, perRow, scale, out, totalSteps };
+}
+
+/** `--rows FIELD`: `perRow` images for each value of FIELD, the other labels as given. */
+function rowLabels(
+  field: string,
+  path: string,
+  vocab: LabelVocabulary | undefined,
+  asked: Labels,
+  given: Labels,
+  perRow: number,
+): Labels[] {
+  if (!vocab) throw new LabelError(`--rows ${field}: ${path} is unconditional: it has no labels`);
+  if (!Object.hasOwn(vocab, field)) {
+    throw new LabelError(
+      `--rows: unknown label field "${field}": this model knows ${Object.keys(vocab).join(", ")}`,
+    );
+  }
+  if (Object.hasOwn(asked, field)) {
+    throw new UsageError(`give --rows ${field} or --label ${field}=…, not both`);
+  }
+  const values = vocab[field];
+  if (values.length * perRow > MAX_IMAGES) {
+    throw new UsageError(
+      `--rows ${field} --n ${perRow} makes ${values.length} × ${perRow} = ${
+        values.length * perRow
+      } images, ` +
+        `more than ${MAX_IMAGES} in all: give --n ${Math.floor(MAX_IMAGES / values.length)} or less`,
+    );
+  }
+  return values.flatMap((value) => new Array<Labels>(perRow).fill({ ...given, [field]: value }));
+}
+
+/** The sampling options and the memory of the images, the GIF's frames and the grid, before any work. */
+function checkPlannedOutput({ v, ckpt, options, perRow, scale, totalSteps }: SamplePlan): void {
+  asUsage(() => checkSampleOptions(options, ckpt.meta.schedule.T));
   const planned = `--n ${perRow}${v.rows !== undefined ? ` --rows ${v.rows}` : ""}${
     v.gif ? " --gif" : ""
   } --scale ${scale}: `;
   asUsage(
     () =>
       planSampleOutput({
-        n,
+        n: options.n,
         size: ckpt.meta.imageSize,
         scale,
         ...(v.rows !== undefined ? { columns: perRow } : {}),
-        frames: frameEvery ? Math.ceil(totalSteps / frameEvery) + 1 : 0,
+        frames: options.frameEvery ? Math.ceil(totalSteps / options.frameEvery) + 1 : 0,
       }),
     planned,
   );
-  await checkWritableDir("out", out);
-  await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
+}
+
+/** Samples, writes the files and says what it wrote. */
+async function drawSamples({ v, ckpt, options, perRow, scale, out, totalSteps }: SamplePlan): Promise<void> {
   const loaded = modelFromCheckpoint(ckpt, !v.raw);
+  const { n, sampler, eta, batch, labels, guidance, guidanceInterval, dataMean } = options;
   console.error(
     `model: ${loaded.model.config.preset}, step ${loaded.step}, ${loaded.usedEma ? "EMA" : "raw"} weights, ` +
-      `${loaded.schedule.kind} schedule T=${T}; ${sampler}-${totalSteps}${
+      `${loaded.schedule.kind} schedule T=${ckpt.meta.schedule.T}; ${sampler}-${totalSteps}${
         sampler === "ddim" ? ` eta=${eta}` : ""
-      }, batch ${Math.min(batch, n)}${labelText(labels, guidance, guidanceInterval)}, start ${
+      }, batch ${Math.min(batch ?? n, n)}${labelText(labels, guidance, guidanceInterval)}, start ${
         dataMean ? "N(√ᾱ·data mean, (1−ᾱ)·I)" : "N(0, I)"
       }`,
   );
-  const isTty = Deno.stderr.isTerminal();
-  let lastPct = -1;
-  const t0 = performance.now();
   const result = await sampleImages(loaded.model, loaded.schedule, {
     ...options,
-    onProgress: (done, total) => {
-      const pct = Math.floor(100 * done / total);
-      if (pct !== lastPct && (isTty || pct % 25 === 0)) {
-        lastPct = pct;
-        const line = formatSamplingProgress(done, total, n, (performance.now() - t0) / 1000);
-        if (isTty) Deno.stderr.writeSync(new TextEncoder().encode(`\r${line}\x1b[K`));
-        else console.error(line);
-      }
-    },
+    onProgress: progressPrinter(n),
   });
-  if (isTty) Deno.stderr.writeSync(new TextEncoder().encode("\n"));
   const written = await writeSampleFiles(result, {
     out,
     scale,
@@ -269,6 +281,7 @@ async function main(): Promise<void> {
     gif: v.gif,
     ...(v.rows !== undefined ? { columns: perRow } : {}),
   });
+  const vocab = ckpt.meta.model.labels;
   if (v.rows !== undefined && vocab) console.log(`rows (top to bottom): ${vocab[v.rows].join(", ")}`);
   loaded.model.dispose();
   console.log(
