@@ -168,3 +168,52 @@ Deno.test("a fresh unet predicts ε ≡ 0, so ZeroNoiseModel samples exactly wha
   assert.equal(await predictsZeroNoise(seed), false, "the seed preset has no zero conv");
   for (const m of [fresh, zero, seed]) m.dispose();
 });
+
+Deno.test("training BatchNorm (GroupNorm over the batch as one image): values and gradients equal autodiff through tf.moments", async () => {
+  const { ForwardContext } = await import("../src/model/context.ts");
+  const { batchNorm } = await import("../src/model/layers.ts");
+  for (const backend of ["cpu", "wasm"] as const) {
+    await initBackend(backend, { log: null });
+    const shape = [3, 4, 5, 6] as const, c = shape[3];
+    const g = tf.variable(tf.randomNormal([c], 1, 0.3)), b = tf.variable(tf.randomNormal([c], 0, 0.3));
+    const state = new Map([
+      ["n.running_mean", tf.variable(tf.zeros([c]))],
+      ["n.running_var", tf.variable(tf.ones([c]))],
+    ]);
+    const x = tf.randomNormal([...shape], 0.5, 2) as tf.Tensor4D;
+    const w = tf.randomNormal([...shape]);
+    const fused = (xx: tf.Tensor) => {
+      const ctx = new ForwardContext(new Map([["n.g", g], ["n.b", b]]), state, true);
+      return tf.sum(tf.mul(batchNorm(ctx, "n", xx as tf.Tensor4D), w)) as tf.Scalar;
+    };
+    const reference = (xx: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xx, [0, 1, 2]);
+      const y = tf.add(tf.mul(tf.mul(tf.sub(xx, mean), tf.rsqrt(tf.add(variance, 1e-5))), g), b);
+      return tf.sum(tf.mul(y, w)) as tf.Scalar;
+    };
+    for (
+      const [what, p, q] of [
+        ["value", fused(x), reference(x)],
+        ["dx", tf.grad(fused)(x), tf.grad(reference)(x)],
+        [
+          "dgamma",
+          tf.variableGrads(() => fused(x), [g]).grads[g.name],
+          tf.variableGrads(() => reference(x), [g]).grads[g.name],
+        ],
+        [
+          "dbeta",
+          tf.variableGrads(() => fused(x), [b]).grads[b.name],
+          tf.variableGrads(() => reference(x), [b]).grads[b.name],
+        ],
+      ] as const
+    ) {
+      const pv = await p.data(), qv = await q.data();
+      let err = 0, scale = 1e-6;
+      for (let i = 0; i < pv.length; i++) {
+        err = Math.max(err, Math.abs(pv[i] - qv[i]));
+        scale = Math.max(scale, Math.abs(qv[i]));
+      }
+      assert.ok(err <= 1e-4 * scale, `${backend} ${what}: error ${err} vs scale ${scale}`);
+    }
+  }
+});

@@ -215,8 +215,14 @@ export function declareBatchNorm(b: ParamBuilder, name: string, c: number): void
 export function batchNorm(ctx: ForwardContext, name: string, x: tf.Tensor4D): tf.Tensor4D {
   let mean: tf.Tensor, variance: tf.Tensor;
   if (ctx.training) {
-    ({ mean, variance } = tf.moments(x, [0, 1, 2]));
-    const n = x.shape[0] * x.shape[1] * x.shape[2];
+    const [bsz, h, w, c] = x.shape;
+    const n = bsz * h * w;
+    // The running statistics from two channel sums (one kernel each, where tf.moments' means over the
+    // outer axes transpose first on wasm); the normalisation below has its own exact statistics.
+    const sum = (t: tf.Tensor) =>
+      wasmChannelSum(t) ?? tf.reshape(tf.matMul(tf.ones([1, n]), tf.reshape(t, [n, c])), [c]);
+    mean = tf.div(sum(x), n);
+    variance = tf.relu(tf.sub(tf.div(sum(tf.square(x)), n), tf.square(mean)));
     const rm = ctx.s(`${name}.running_mean`), rv = ctx.s(`${name}.running_var`);
     ctx.updates.push({
       variable: rm,
@@ -226,6 +232,10 @@ export function batchNorm(ctx: ForwardContext, name: string, x: tf.Tensor4D): tf
       variable: rv,
       value: tf.keep(tf.add(tf.mul(rv, 0.9), tf.mul(variance, 0.1 * n / Math.max(n - 1, 1)))),
     });
+    // Normalised with the batch's statistics, BatchNorm is GroupNorm over one image made of the whole
+    // batch with a group per channel: its op has a hand-written gradient (one wasm kernel) where
+    // autodiff through tf.moments runs about 30 small kernels per norm.
+    return tf.reshape(groupNorm(ctx, name, tf.reshape(x, [1, bsz * h, w, c]), c), x.shape);
   } else {
     mean = ctx.s(`${name}.running_mean`);
     variance = ctx.s(`${name}.running_var`);
