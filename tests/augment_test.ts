@@ -257,6 +257,15 @@ Deno.test("augment: resuming or fine-tuning a model without the input refuses --
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("augment: the committed recipe with both options passes the loader and a dry run", async () => {
+  const r = await runTask("train.ts", ["--config", "configs/faces4-cond-edm-aug.json", "--dry-run"]);
+  assert.equal(r.code, 0, r.stderr);
+  const config = JSON.parse(r.stdout);
+  assert.equal(config.augment, 0.12);
+  assert.equal(config.model.parameterization, "edm");
+  assert.deepEqual(config.condition, ["vendor", "subcategory"]);
+});
+
 Deno.test("augment: bad --augment and --parameterization are one-line usage errors (exit 2) before any work", async () => {
   for (
     const [args, re] of [
