@@ -99,6 +99,8 @@ export {
   MODEL_PRESETS,
   type ModelConfig,
   modelConfig,
+  type Parameterization,
+  PARAMETERIZATIONS,
   type SeedConfig,
   type UNetConfig,
 } from "./src/model/model.ts";
