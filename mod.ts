@@ -100,7 +100,6 @@ export {
   type ModelConfig,
   modelConfig,
   type Parameterization,
-  PARAMETERIZATIONS,
   type SeedConfig,
   type UNetConfig,
 } from "./src/model/model.ts";
