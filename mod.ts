@@ -99,6 +99,7 @@ export {
   MODEL_PRESETS,
   type ModelConfig,
   modelConfig,
+  type Parameterization,
   type SeedConfig,
   type UNetConfig,
 } from "./src/model/model.ts";

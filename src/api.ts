@@ -16,7 +16,7 @@ import {
   type SamplingDefaults,
   withSamplingDefaults,
 } from "./model/labels.ts";
-import { denoiserForLabels } from "./sample/guidance.ts";
+import { denoiserForLabels, predictNoise } from "./sample/guidance.ts";
 import type { GuidanceInterval } from "./sample/guidance_interval.ts";
 import { qSampleTensor } from "./core/q_sample.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./core/schedule.ts";
@@ -256,7 +256,7 @@ export class EmojiDiffusion {
     const limit = o.guidanceInterval
       ? { interval: o.guidanceInterval, T: this.#loaded.schedule.T }
       : undefined;
-    return denoiserForLabels(this.#loaded.model, o.labels, o.guidance, limit);
+    return denoiserForLabels(this.#loaded.model, o.labels, o.guidance, limit, this.#loaded.schedule);
   }
 
   /** Forward FLOPs per image. */
@@ -264,10 +264,13 @@ export class EmojiDiffusion {
     return this.#loaded.model.flopsPerImage();
   }
 
-  /** ε_θ(x_t, t) for a batch, one timestep index per example. */
+  /** ε_θ(x_t, t) for a batch, one timestep index per example (an `edm` model's ε̂ from its denoiser). */
   async predictNoise(xt: ImageBatch, t: ArrayLike<number>): Promise<ImageBatch> {
     checkBatch(xt, "x_t");
-    const out = tf.tidy(() => this.#loaded.model.predict(tf.tensor4d(xt.data, xt.shape), t));
+    const { model, schedule } = this.#loaded;
+    const out = tf.tidy(() =>
+      predictNoise(model, tf.tensor4d(xt.data, xt.shape), t, model.params, undefined, schedule)
+    );
     const data = await out.data() as Float32Array;
     out.dispose();
     return { data, shape: [...xt.shape] };

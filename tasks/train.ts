@@ -19,7 +19,7 @@ import {
   UsageError,
 } from "../src/cli/flags.ts";
 import { loadCheckpoint } from "../src/checkpoint/format.ts";
-import { MODEL_PRESETS, modelConfig, type UNetConfig } from "../src/model/model.ts";
+import { MODEL_PRESETS, modelConfig, PARAMETERIZATIONS, type UNetConfig } from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/core/schedule.ts";
 import {
   DEFAULT_TRAIN_CONFIG,
@@ -50,6 +50,9 @@ const USAGE = `usage: deno task train [options]
   --model NAME        ${MODEL_PRESETS.join(" | ")} (default unet)
   --channels N        unet base channels (default 32)    --blocks N   res blocks per level (default 1)
   --mult LIST         unet channel multipliers (default 1,2,2)   --attention on|off (default on)
+  --parameterization eps|edm
+                      unet only: predict the noise ε (default) or train Karras et al.'s (2022) EDM
+                      preconditioned denoiser with its log-normal σ and loss weighting (docs/recipes.md)
   --schedule NAME     ${
   SCHEDULE_KINDS.join(" | ")
 } (default ${D.schedule})   --T N   diffusion steps (default ${D.T})
@@ -64,6 +67,9 @@ const USAGE = `usage: deno task train [options]
                       unconditional); sample with --label FIELD=VALUE and --guidance W
   --cond-drop X       probability of dropping each label to its null entry while training (default ${DEFAULT_COND_DROP})
   --min-snr-gamma G   weigh each example's loss by min(SNR_t, G)/SNR_t (Min-SNR-γ; default none)
+  --augment P         non-leaking augmentation (EDM): with probability P per image a random flip and a
+                      shift of up to 2 px, given to the model as conditioning; samples ask for none
+                      (default 0: none, and plain random flips as before)
   --backend NAME      auto | webgpu | native | wasm | cpu (default auto: a hardware GPU, else the
                       system BLAS (native), else wasm)
   --out DIR           run folder (default data/runs/<recipe> with --config, else data/runs/<model>-<schedule>-s<seed>;
@@ -107,6 +113,8 @@ async function main(): Promise<void> {
         "condition",
         "cond-drop",
         "min-snr-gamma",
+        "augment",
+        "parameterization",
         "seed",
         "backend",
         "out",
@@ -139,10 +147,24 @@ async function main(): Promise<void> {
   const attention =
     choiceFlag("attention", v.attention, ["on", "off"] as const, baseUnet.attention ? "on" : "off") ===
       "on";
+  const parameterization = choiceFlag(
+    "parameterization",
+    v.parameterization,
+    PARAMETERIZATIONS,
+    baseUnet.parameterization ?? "eps",
+  );
+  if (preset === "seed" && v.parameterization !== undefined && parameterization !== "eps") {
+    throw new UsageError(
+      `--parameterization ${parameterization} is an option of the unet preset: use --model unet, or drop it`,
+    );
+  }
+  const { parameterization: _p, ...unetBase } = baseUnet;
   const model = asUsage(() =>
     preset === "unet"
       ? modelConfig("unet", {
-        ...baseUnet,
+        ...unetBase,
+        // "eps" is the default and stays out of the config, as in every checkpoint from before the option
+        ...(parameterization === "edm" ? { parameterization } : {}),
         channels: intFlag("channels", v.channels, baseUnet.channels, 2, 1024),
         blocks: intFlag("blocks", v.blocks, baseUnet.blocks, 1, 8),
         ...(mult ? { channelMult: mult } : {}),
@@ -175,6 +197,7 @@ async function main(): Promise<void> {
     ...(v["min-snr-gamma"] !== undefined
       ? { minSnrGamma: numberFlag("min-snr-gamma", v["min-snr-gamma"], 5, 1e-6, 1e6) }
       : {}),
+    ...(v.augment !== undefined ? { augment: numberFlag("augment", v.augment, 0, 0, 1) } : {}),
   };
   const minutes = v.minutes === undefined
     ? recipe.minutes
@@ -233,7 +256,9 @@ async function main(): Promise<void> {
   ) {
     config.steps = resumed.steps;
   }
-  const modelFlags = ["model", "channels", "blocks", "mult", "attention"].filter((k) => v[k] !== undefined);
+  const modelFlags = ["model", "channels", "blocks", "mult", "attention", "parameterization"].filter((k) =>
+    v[k] !== undefined
+  );
   if (from !== undefined && modelFlags.length > 0) {
     // a resumed or fine-tuned run trains its checkpoint's model: model flags that say otherwise are refused
     const saved = (resumeCkpt ?? await loadCheckpoint(from)).meta.model;

@@ -59,7 +59,14 @@ export interface CheckpointMeta {
   /** The training configuration that produced it (free-form, for the record). */
   train?: Record<string, unknown>;
   /** The sampling/batch generator state, so a resumed run continues the same stream. */
-  rng?: { noise: RngState; data: RngState; dataEpoch?: unknown; dropout?: RngState; condDrop?: RngState };
+  rng?: {
+    noise: RngState;
+    data: RngState;
+    dataEpoch?: unknown;
+    dropout?: RngState;
+    condDrop?: RngState;
+    augment?: RngState;
+  };
   /** Evaluation numbers, when known. */
   eval?: Record<string, unknown>;
   /** The model's own sampling defaults (default labels, guidance) of a conditioned model. */

@@ -187,7 +187,13 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
     }${mask ? `, resample ${resample}` : ""}`,
   );
   const result = await editImages(
-    denoiserForLabels(loaded.model, s.labels, s.guidance, guidanceLimit(s, loaded.schedule.T)),
+    denoiserForLabels(
+      loaded.model,
+      s.labels,
+      s.guidance,
+      guidanceLimit(s, loaded.schedule.T),
+      loaded.schedule,
+    ),
     loaded.schedule,
     x0,
     {
@@ -243,7 +249,13 @@ async function runMorph(v: EditFlags, s: SharedSampling, size: number, bg: Rgb):
     } in ${frames} frames, ${s.sampler}-${s.steps}`,
   );
   const result = await morphImages(
-    denoiserForLabels(loaded.model, s.labels, s.guidance, guidanceLimit(s, loaded.schedule.T)),
+    denoiserForLabels(
+      loaded.model,
+      s.labels,
+      s.guidance,
+      guidanceLimit(s, loaded.schedule.T),
+      loaded.schedule,
+    ),
     loaded.schedule,
     parsed[0],
     parsed[1],

@@ -14,10 +14,19 @@ import {
   type SeedConfig,
   seedTimeDim,
 } from "./seed_unet.ts";
-import { applyUNet, declareUNet, DEFAULT_UNET_CONFIG, type UNetConfig, unetTimeDim } from "./unet.ts";
+import {
+  applyUNet,
+  declareUNet,
+  DEFAULT_UNET_CONFIG,
+  type Parameterization,
+  PARAMETERIZATIONS,
+  type UNetConfig,
+  unetTimeDim,
+} from "./unet.ts";
+import { AUGMENT_DIM, augmentEmbedding, declareAugmentConditioning } from "./augment_conditioning.ts";
 
-export type { SeedConfig, UNetConfig };
-export { DEFAULT_SEED_CONFIG, DEFAULT_UNET_CONFIG };
+export type { Parameterization, SeedConfig, UNetConfig };
+export { DEFAULT_SEED_CONFIG, DEFAULT_UNET_CONFIG, PARAMETERIZATIONS };
 
 /** Any model preset's configuration. */
 export type ModelConfig = UNetConfig | SeedConfig;
@@ -45,7 +54,17 @@ export function modelConfig(
 /** Throws a RangeError naming the first invalid field of a model configuration. */
 export function validateModelConfig(c: ModelConfig): void {
   if (c.labels !== undefined) validateVocabulary(c.labels);
+  if (c.augmentConditioning !== undefined && typeof c.augmentConditioning !== "boolean") {
+    throw new RangeError(
+      `augmentConditioning must be true or false, got ${JSON.stringify(c.augmentConditioning)}`,
+    );
+  }
   if (c.preset === "seed") {
+    if ((c as unknown as UNetConfig).parameterization !== undefined) {
+      throw new RangeError(
+        "parameterization is an option of the unet preset: the seed preset predicts the noise ε",
+      );
+    }
     if (
       !Array.isArray(c.channels) || c.channels.length !== 3 ||
       !c.channels.every((n) => Number.isInteger(n) && n > 0)
@@ -91,6 +110,30 @@ export function validateModelConfig(c: ModelConfig): void {
   if (c.channels % 2) {
     throw new RangeError(`channels must be even (timestep embedding width), got ${c.channels}`);
   }
+  if (c.parameterization !== undefined && !PARAMETERIZATIONS.includes(c.parameterization)) {
+    throw new RangeError(
+      `parameterization must be one of ${PARAMETERIZATIONS.join(", ")}, got ${
+        JSON.stringify(c.parameterization)
+      }`,
+    );
+  }
+}
+
+/**
+ * What a model's network predicts: `"edm"` for a `unet` with EDM preconditioning, else `"eps"` (the
+ * noise of the discrete schedule, every `seed` model and every checkpoint from before the option).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig, parameterizationOf } from "./model.ts";
+ * assert.equal(parameterizationOf(modelConfig("unet")), "eps");
+ * assert.equal(parameterizationOf(modelConfig("unet", { parameterization: "edm" })), "edm");
+ * assert.equal(parameterizationOf(modelConfig("seed")), "eps");
+ * ```
+ */
+export function parameterizationOf(c: ModelConfig): Parameterization {
+  return c.preset === "unet" ? c.parameterization ?? "eps" : "eps";
 }
 
 /**
@@ -116,6 +159,8 @@ export class DiffusionModel {
     for (const [field, values] of Object.entries(config.labels ?? {})) {
       b.normal(`label.${field}`, [values.length, this.timeDim], 1);
     }
+    // after the labels, and zero-initialised (no draw): every other weight is as without it
+    if (config.augmentConditioning) declareAugmentConditioning(b, this.timeDim);
     this.params = b.params;
     this.state = b.state;
   }
@@ -140,7 +185,10 @@ export class DiffusionModel {
   /**
    * Runs ε_θ(x, t, labels) in a context (training mode records BatchNorm updates in `ctx.updates`).
    * `labels` holds, for each field of the vocabulary in order, one value index per example (−1: the
-   * null entry); undefined means every field null, the unconditioned network. Not wrapped in tidy:
+   * null entry); undefined means every field null, the unconditioned network. `augment` holds a model
+   * with `augmentConditioning` its augmentation parameters (`AUGMENT_DIM` per example, see
+   * `augment_conditioning.ts`); undefined means none (zeros), which adds nothing. For an `edm` model
+   * `t` is the noise input c_noise(σ) and the result is its F (see `edm.ts`). Not wrapped in tidy:
    * callers own the intermediate tensors (training needs them for gradients).
    */
   forward(
@@ -148,9 +196,19 @@ export class DiffusionModel {
     x: tf.Tensor4D,
     t: ArrayLike<number>,
     labels?: readonly ArrayLike<number>[],
+    augment?: ArrayLike<number>,
   ): tf.Tensor4D {
     this.checkInput(x, t);
-    const cond = labels ? this.labelEmbedding(ctx, labels, x.shape[0]) : undefined;
+    let cond = labels ? this.labelEmbedding(ctx, labels, x.shape[0]) : undefined;
+    if (augment !== undefined && !this.config.augmentConditioning) {
+      throw new RangeError("augmentation parameters given to a model without augmentConditioning");
+    }
+    // training keeps the layer in the graph (zeros in: its gradient is zero), like an all-null label
+    if (this.config.augmentConditioning && (augment !== undefined || ctx.training)) {
+      const b = x.shape[0];
+      const e = augmentEmbedding(ctx, augment ?? new Float32Array(b * AUGMENT_DIM), b);
+      cond = cond ? tf.add(cond, e) as tf.Tensor2D : e;
+    }
     return this.config.preset === "unet"
       ? applyUNet(ctx, this.config, x, t, cond)
       : applySeedUNet(ctx, this.config, x, t, cond);
@@ -213,7 +271,9 @@ export class DiffusionModel {
 
   /**
    * Predicts the noise in inference mode (running BatchNorm statistics), with optional label indices
-   * as {@linkcode DiffusionModel.forward} takes them; the result is the caller's.
+   * as {@linkcode DiffusionModel.forward} takes them and no augmentation; the result is the caller's.
+   * For an `edm` model this is its network F at noise input `t`: the samplers get ε of either kind
+   * from `predictNoise` (`sample/guidance.ts`).
    */
   predict(
     x: tf.Tensor4D,

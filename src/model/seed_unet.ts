@@ -33,6 +33,8 @@ export interface SeedConfig {
   timeDim: number;
   /** The label vocabulary of a conditioned model (see `labels.ts`); absent: unconditional. */
   labels?: LabelVocabulary;
+  /** Whether the network takes an augmentation's parameters (see `augment_conditioning.ts`); default no. */
+  augmentConditioning?: boolean;
 }
 
 /** The notebook's sizes. */

@@ -43,7 +43,23 @@ export interface UNetConfig {
   groups: number;
   /** The label vocabulary of a conditioned model (see `labels.ts`); absent: unconditional. */
   labels?: LabelVocabulary;
+  /**
+   * What the network predicts (default `"eps"`): `"eps"` the noise ε of the discrete schedule, `"edm"`
+   * the network F of Karras et al.'s (2022) preconditioned denoiser D(x; σ) (see `edm.ts`).
+   */
+  parameterization?: Parameterization;
+  /** Whether the network takes an augmentation's parameters (see `augment_conditioning.ts`); default no. */
+  augmentConditioning?: boolean;
 }
+
+/**
+ * What a `unet` predicts: the noise of the discrete schedule (`eps`, every shipped model) or the
+ * network inside Karras et al.'s (2022) preconditioned denoiser (`edm`).
+ */
+export type Parameterization = "eps" | "edm";
+
+/** The parameterisations of the `unet` preset. */
+export const PARAMETERIZATIONS: readonly Parameterization[] = ["eps", "edm"];
 
 /** The default `unet` preset: C = 32, multipliers (1, 2, 2), one block per level, attention at 8×8. */
 export const DEFAULT_UNET_CONFIG: UNetConfig = {

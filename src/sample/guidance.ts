@@ -7,19 +7,69 @@
  * what pulls samples towards a few typical images of a label; at the cleanest steps it only
  * sharpens colours. Both ends are given as fractions of the diffusion's T (`[0, 1]`: every step).
  *
+ * {@linkcode predictNoise} is the one place where a sampler, a guided pass or an edit gets ε from a
+ * model: from an `eps` model directly, from an `edm` model (Karras et al. 2022) by converting its
+ * denoiser's output at the schedule's σ_t (see `model/edm.ts`).
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import type { ParamMap } from "../model/context.ts";
-import type { DiffusionModel } from "../model/model.ts";
+import { type DiffusionModel, parameterizationOf } from "../model/model.ts";
+import { edmNoise } from "../model/edm.ts";
+import { checkTimestep, type DiffusionSchedule } from "../core/schedule.ts";
 import { LabelError, type Labels, resolveLabels } from "../model/labels.ts";
 import { DEFAULT_GUIDANCE } from "./defaults.ts";
 import { checkGuidanceInterval, guidanceAt, type GuidanceInterval } from "./guidance_interval.ts";
 
 /**
+ * The noise prediction ε̂(x_t, t) of any model in inference mode, with label indices `labels` as
+ * `DiffusionModel.forward` takes them and no augmentation: `model.predict` for an `eps` model
+ * (exactly; `schedule` is not needed), and for an `edm` model ε̂ = (x̃ − D(x̃; σ_t))/σ_t with
+ * x̃ = x_t/√ᾱ_t and σ_t = √((1 − ᾱ_t)/ᾱ_t) from `schedule` (`model/edm.ts`). The result is the caller's.
+ *
+ * @throws {RangeError} for an `edm` model without a schedule, or a timestep outside it.
+ *
+ * @example An `eps` model's ε is its prediction
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend } from "../backend/select.ts";
+ * import { DiffusionModel } from "../model/model.ts";
+ * import { predictNoise } from "./guidance.ts";
+ * await initBackend("cpu", { log: null });
+ * const m = new DiffusionModel({ preset: "seed", channels: [4, 4, 4], timeDim: 4 });
+ * const x = tf.randomNormal([1, 32, 32, 3]) as tf.Tensor4D;
+ * const a = predictNoise(m, x, [5]), b = m.predict(x, [5]);
+ * assert.deepEqual(await a.data(), await b.data());
+ * ```
+ */
+export function predictNoise(
+  model: DiffusionModel,
+  x: tf.Tensor4D,
+  t: ArrayLike<number>,
+  params: ParamMap = model.params,
+  labels?: readonly ArrayLike<number>[],
+  schedule?: DiffusionSchedule,
+): tf.Tensor4D {
+  if (parameterizationOf(model.config) === "eps") return model.predict(x, t, params, labels);
+  if (!schedule) {
+    throw new RangeError(
+      "an edm model gives ε only at a schedule's timesteps: pass the checkpoint's schedule",
+    );
+  }
+  const alphaBar = Array.from(t, (ti) => {
+    checkTimestep(ti, schedule.T);
+    return schedule.alphasCumprod[ti];
+  });
+  return edmNoise(model, x, alphaBar, params, labels);
+}
+
+/**
  * The guided noise prediction for x_t [B, H, W, 3] at timesteps `t` with label indices `labels`
  * ([field][example], −1 = null) and weight `w` (one for the batch, or one per example): one forward
- * of the batch doubled, whose second half has every field null. The result is the caller's.
+ * of the batch doubled, whose second half has every field null (through {@linkcode predictNoise}, so
+ * an `edm` model needs `schedule`). The result is the caller's.
  *
  * @example With w = 1 the guided ε is the conditional ε
  * ```ts
@@ -42,6 +92,7 @@ export function guidedPredict(
   labels: readonly ArrayLike<number>[],
   w: number | ArrayLike<number>,
   params: ParamMap = model.params,
+  schedule?: DiffusionSchedule,
 ): tf.Tensor4D {
   const b = x.shape[0];
   const ws = typeof w === "number" ? [w] : Array.from(w);
@@ -51,7 +102,7 @@ export function guidedPredict(
   const tt = Array.from(t);
   const both = labels.map((idx) => Int32Array.from([...Array.from(idx), ...new Array(b).fill(-1)]));
   return tf.tidy(() => {
-    const eps = model.predict(tf.concat([x, x], 0), [...tt, ...tt], params, both);
+    const eps = predictNoise(model, tf.concat([x, x], 0), [...tt, ...tt], params, both, schedule);
     const [cond, uncond] = tf.split(eps, 2, 0);
     const weight = typeof w === "number" ? tf.scalar(w) : tf.tensor4d(Float32Array.from(ws), [b, 1, 1, 1]);
     return tf.add(uncond, tf.mul(tf.sub(cond, uncond), weight)) as tf.Tensor4D;
@@ -62,7 +113,7 @@ export function guidedPredict(
  * A denoiser for the edits (variations, inpainting, morphs: `edit.ts`'s `Denoiser`) that asks a
  * conditioned model for the same resolved labels (one index per field, −1 = null) in every example,
  * with guidance weight `w` (w = 1: one plain conditional pass), applied at every step or, with `limit`,
- * only at the timesteps inside its interval.
+ * only at the timesteps inside its interval. An `edm` model needs its `schedule`.
  *
  * @example
  * ```ts
@@ -83,6 +134,7 @@ export function conditionedDenoiser(
   w: number,
   params: ParamMap = model.params,
   limit?: GuidanceLimit,
+  schedule?: DiffusionSchedule,
 ): { imageSize: number; predict(x: tf.Tensor4D, t: number[]): tf.Tensor } {
   if (limit) checkGuidanceInterval(limit.interval);
   return {
@@ -91,8 +143,8 @@ export function conditionedDenoiser(
       const idx = labels.map((k) => new Int32Array(x.shape[0]).fill(k));
       const ws = t.map((ti) => limit ? guidanceAt(ti, limit.T, w, limit.interval) : w);
       return ws.every((wi) => wi === 1)
-        ? model.predict(x, t, params, idx)
-        : guidedPredict(model, x, t, idx, ws, params);
+        ? predictNoise(model, x, t, params, idx, schedule)
+        : guidedPredict(model, x, t, idx, ws, params, schedule);
     },
   };
 }
@@ -107,8 +159,9 @@ export interface GuidanceLimit {
 
 /**
  * What the edits denoise with for `labels` and guidance `w` (default {@linkcode DEFAULT_GUIDANCE}),
- * limited to an interval of timesteps by `limit`: the model itself when no label is asked for, else
- * {@linkcode conditionedDenoiser}.
+ * limited to an interval of timesteps by `limit`: the model itself when no label is asked for (an
+ * `eps` model), else {@linkcode conditionedDenoiser}. An `edm` model needs its `schedule`, and gives a
+ * denoiser of {@linkcode predictNoise} when no label is asked for.
  *
  * @throws {LabelError} for labels or guidance given to an unconditional model, an unknown field or value.
  *
@@ -127,16 +180,24 @@ export function denoiserForLabels(
   labels: Labels | undefined,
   w?: number,
   limit?: GuidanceLimit,
+  schedule?: DiffusionSchedule,
 ): DiffusionModel | ReturnType<typeof conditionedDenoiser> {
   if (w !== undefined && !model.labels) {
     throw new LabelError(`guidance ${w} given to an unconditional model: it has no labels to guide by`);
   }
-  if (!labels || Object.keys(labels).length === 0) return model;
+  if (!labels || Object.keys(labels).length === 0) {
+    if (parameterizationOf(model.config) === "eps") return model;
+    return {
+      imageSize: model.imageSize,
+      predict: (x: tf.Tensor4D, t: number[]) => predictNoise(model, x, t, model.params, undefined, schedule),
+    };
+  }
   return conditionedDenoiser(
     model,
     resolveLabels(model.labels, labels),
     w ?? DEFAULT_GUIDANCE,
     model.params,
     limit,
+    schedule,
   );
 }

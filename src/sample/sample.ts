@@ -19,7 +19,7 @@ import {
   SAMPLERS,
 } from "./defaults.ts";
 import { labelBatch, LabelError, type Labels, resolveLabels } from "../model/labels.ts";
-import { guidedPredict } from "./guidance.ts";
+import { guidedPredict, predictNoise } from "./guidance.ts";
 import { checkGuidanceInterval, guidanceAt, type GuidanceInterval } from "./guidance_interval.ts";
 import { priorStart } from "./prior.ts";
 import { ddimTimesteps, samplerStepTensor } from "./steps.ts";
@@ -226,8 +226,8 @@ export async function sampleImages(
       const z = needNoise && t > 0 ? tf.tensor4d(rng.normalArray(b * per), shape) : null;
       const w = guidanceAt(t, schedule.T, guidance, options.guidanceInterval);
       const eps = labels && w !== 1
-        ? guidedPredict(model, x as tf.Tensor4D, tArr, labels, w, params)
-        : model.predict(x as tf.Tensor4D, tArr, params, labels);
+        ? guidedPredict(model, x as tf.Tensor4D, tArr, labels, w, params, schedule)
+        : predictNoise(model, x as tf.Tensor4D, tArr, params, labels, schedule);
       const useLast = dpmSolverFirstOrder(i, ts.length) ? null : last;
       const step = samplerStepTensor(sampler, schedule, x, eps, t, tNext, { eta, z, clip, last: useLast });
       if (step.prediction) {

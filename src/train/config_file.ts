@@ -82,6 +82,7 @@ const FIELDS: Record<string, Check> = {
   dropout: num(0, 0.99),
   condDrop: num(0, 1),
   minSnrGamma: num(0, 1e6, true),
+  augment: num(0, 1),
   condition: (key, v) => {
     if (!Array.isArray(v) || !v.every((f) => typeof f === "string")) {
       throw new TrainRecipeError(`"${key}" must list label fields, e.g. ["vendor", "subcategory"]`);
@@ -116,7 +117,8 @@ function parseModel(key: string, v: unknown): ModelConfig {
   const known = new Set([
     ...Object.keys(defaults),
     "labels",
-    ...(preset === "unet" ? ["attentionResolutions"] : []),
+    "augmentConditioning",
+    ...(preset === "unet" ? ["attentionResolutions", "parameterization"] : []),
   ]);
   for (const k of Object.keys(m)) {
     if (!known.has(k)) {

@@ -317,6 +317,12 @@ async function trainInto(
         `${resumeCkpt ? "resumed" : "fine-tuned"} run trains the checkpoint's model; start a new run instead`,
     );
   }
+  if ((resumeCkpt || initCkpt) && (config.augment ?? 0) > 0 && !config.model.augmentConditioning) {
+    throw new UsageError(
+      `--augment ${config.augment}: the checkpoint's model has no augmentation input, and a ` +
+        `${resumeCkpt ? "resumed" : "fine-tuned"} run trains the checkpoint's model; start a new run instead`,
+    );
+  }
   try {
     validateTrainConfig(config); // the settings a resumed run ends up with, before any work
   } catch (err) {

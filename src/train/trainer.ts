@@ -1,13 +1,17 @@
 /**
  * The training loop: L_simple = ‖ε − ε_θ(√ᾱ_t·x0 + √(1−ᾱ_t)·ε, t)‖² with Adam, gradient clipping,
- * warm-up and an EMA of the weights; resumable exactly from a checkpoint.
+ * warm-up and an EMA of the weights; resumable exactly from a checkpoint. An `edm` model trains its
+ * preconditioned denoiser instead: λ(σ)·‖D(x0 + σ·ε; σ) − x0‖² with ln σ ~ N(−1.2, 1.2²) (see
+ * `model/edm.ts`). With `augment` > 0 the batch goes through non-leaking augmentation (see `augment.ts`).
  *
  * @module
  */
 import { minSnrWeight } from "./loss_weight.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { ForwardContext } from "../model/context.ts";
-import { DiffusionModel, type ModelConfig } from "../model/model.ts";
+import { DiffusionModel, type ModelConfig, parameterizationOf } from "../model/model.ts";
+import { EDM_P_MEAN, EDM_P_STD, edmDenoise, edmLossWeight } from "../model/edm.ts";
+import { augmentBatch, checkAugmentProbability } from "./augment.ts";
 import { qSampleTensor } from "../core/q_sample.ts";
 import { Rng } from "../core/rng.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "../core/schedule.ts";
@@ -19,10 +23,11 @@ import {
 } from "../checkpoint/format.ts";
 import { assignTensors } from "../model/from_checkpoint.ts";
 import type { DatasetSampler, EmojiDataset, SamplerState } from "../dataset/mod.ts";
-import { trainingMean } from "../sample/prior.ts";
+import { meanImage } from "../sample/prior.ts";
 import { Adam } from "./adam.ts";
 import { Ema } from "./ema.ts";
 import { flatFromCheckpoint, flatToCheckpoint } from "./flat.ts";
+import { AUGMENT_DIM } from "../model/augment_conditioning.ts";
 import { buildVocabulary, imageLabelIndices, LabelError, parseConditionFields } from "../model/labels.ts";
 
 /** Everything a training run needs to know; tasks fill it from flags. */
@@ -72,6 +77,12 @@ export interface TrainConfig {
    * `loss_weight.ts`); default none (the notebook's plain mean squared error).
    */
   minSnrGamma?: number;
+  /**
+   * Probability of non-leaking augmentation per training image (default 0: none; see `augment.ts`).
+   * Above 0 it replaces the batch sampler's plain random flips, and the model gets
+   * `augmentConditioning` (the augmentation's parameters as an input); sampling asks for none.
+   */
+  augment?: number;
   /** Where the weights started when the run fine-tunes another one (set by `trainRun`'s `init`). */
   init?: { checkpoint: string; step: number; dataHash: string | null };
 }
@@ -91,6 +102,25 @@ export function withVocabulary(config: TrainConfig, dataset: EmojiDataset): Trai
   if (!dataset.manifest) throw new LabelError("--condition needs a prepared dataset with a manifest");
   const fields = parseConditionFields(config.condition.join(","));
   return { ...config, model: { ...config.model, labels: buildVocabulary(dataset.manifest.images, fields) } };
+}
+
+/**
+ * The configuration with `augmentConditioning` set in the model config when the run augments
+ * (`augment` > 0); unchanged otherwise, and when the model already has it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_TRAIN_CONFIG } from "./run.ts";
+ * import { withAugmentConditioning } from "./trainer.ts";
+ * assert.equal(withAugmentConditioning(DEFAULT_TRAIN_CONFIG), DEFAULT_TRAIN_CONFIG);
+ * const c = withAugmentConditioning({ ...DEFAULT_TRAIN_CONFIG, augment: 0.15 });
+ * assert.equal(c.model.augmentConditioning, true);
+ * ```
+ */
+export function withAugmentConditioning(config: TrainConfig): TrainConfig {
+  if (!((config.augment ?? 0) > 0) || config.model.augmentConditioning) return config;
+  return { ...config, model: { ...config.model, augmentConditioning: true } };
 }
 
 /** What one step reports. */
@@ -149,18 +179,23 @@ export class Trainer {
   readonly dropoutRng: Rng;
   /** Stream of label drops (classifier-free guidance training). */
   readonly condDropRng: Rng;
+  /** Stream of the non-leaking augmentation's draws (used only when `augment` > 0). */
+  readonly augmentRng: Rng;
   /** The run's configuration, with the label vocabulary in `model.labels` when it conditions. */
   readonly config: TrainConfig;
   /** Each dataset image's label indices ([field][image]), or null for an unconditional model. */
   readonly labelIndices: Int32Array[] | null;
   /** The batch sampler. */
   readonly sampler: DatasetSampler;
-  /** The mean training image (flips included): where sampling from this model starts. */
+  /**
+   * The mean training image (flips included; of the plain images when the run augments, since
+   * sampling asks for no augmentation): where sampling from this model starts.
+   */
   readonly dataMean: Float32Array;
 
   constructor(config: TrainConfig, readonly dataset: EmojiDataset) {
     validateTrainConfig(config);
-    config = withVocabulary(config, dataset);
+    config = withAugmentConditioning(withVocabulary(config, dataset));
     this.config = config;
     this.schedule = makeSchedule(config.schedule, config.T);
     this.model = new DiffusionModel(config.model, config.seed, dataset.size);
@@ -176,14 +211,17 @@ export class Trainer {
     this.dataRng = new Rng(config.seed + 2);
     this.dropoutRng = new Rng(config.seed + 3);
     this.condDropRng = new Rng(config.seed + 4);
+    this.augmentRng = new Rng(config.seed + 5);
     const vocab = this.model.labels;
     this.labelIndices = vocab
       ? (dataset.manifest
         ? imageLabelIndices(dataset.manifest.images, vocab)
         : Object.values(vocab).map(() => new Int32Array(dataset.count).fill(-1)))
       : null;
-    this.sampler = dataset.sampler(this.dataRng, config.batch);
-    this.dataMean = trainingMean(dataset);
+    // non-leaking augmentation replaces the plain flips, which would teach mirrored images as data
+    const augments = (config.augment ?? 0) > 0;
+    this.sampler = dataset.sampler(this.dataRng, config.batch, augments ? { flip: false } : {});
+    this.dataMean = meanImage(dataset.images, dataset.count, dataset.size, dataset.size, !augments);
   }
 
   /** Optimizer steps done. */
@@ -207,12 +245,25 @@ export class Trainer {
       ? this.sampler.nextBatchWithInfo()
       : { data: this.sampler.nextBatchArray(), indices: [] };
     const labels = this.batchLabels(indices);
-    const t = Int32Array.from({ length: batch }, () => this.noiseRng.int(this.schedule.T));
+    const p = this.config.augment ?? 0;
+    const augment = p > 0
+      ? augmentBatch(x0, size, this.augmentRng, p).parameters
+      : this.model.config.augmentConditioning
+      ? new Float32Array(batch * AUGMENT_DIM)
+      : undefined;
+    const edm = parameterizationOf(this.model.config) === "edm";
+    // ε-models draw a timestep per example, edm models a σ (ln σ ~ N(P_mean, P_std²)); then ε
+    const t = edm ? null : Int32Array.from({ length: batch }, () => this.noiseRng.int(this.schedule.T));
+    const sigma = edm
+      ? Array.from({ length: batch }, () => Math.exp(EDM_P_MEAN + EDM_P_STD * this.noiseRng.normal()))
+      : null;
     const eps = this.noiseRng.normalArray(x0.length);
     const gamma = this.config.minSnrGamma;
-    const weights = gamma === undefined
+    const weights = sigma
+      ? Float32Array.from(sigma, (s) => edmLossWeight(s))
+      : gamma === undefined
       ? null
-      : Float32Array.from(t, (ti) => minSnrWeight(this.schedule, ti, gamma));
+      : Float32Array.from(t!, (ti) => minSnrWeight(this.schedule, ti, gamma));
     const vars = [...this.model.params.values()];
     let ctx!: ForwardContext;
     const { value, grads } = tf.variableGrads(() => {
@@ -222,9 +273,17 @@ export class Trainer {
       });
       const shape: [number, number, number, number] = [batch, size, size, 3];
       const noise = tf.tensor4d(eps, shape);
-      const xt = qSampleTensor(this.schedule, tf.tensor4d(x0, shape), t, noise);
-      const pred = this.model.forward(ctx, xt, t, labels);
-      const sq = tf.square(tf.sub(pred, noise));
+      let sq: tf.Tensor;
+      if (sigma) {
+        const clean = tf.tensor4d(x0, shape);
+        const x = tf.add(clean, tf.mul(noise, tf.tensor4d(Float32Array.from(sigma), [batch, 1, 1, 1])));
+        const d = edmDenoise(this.model, ctx, x as tf.Tensor4D, sigma, labels, augment);
+        sq = tf.square(tf.sub(d, clean));
+      } else {
+        const xt = qSampleTensor(this.schedule, tf.tensor4d(x0, shape), t!, noise);
+        const pred = this.model.forward(ctx, xt, t!, labels, augment);
+        sq = tf.square(tf.sub(pred, noise));
+      }
       return (weights
         ? tf.mean(tf.mul(sq, tf.tensor4d(weights, [batch, 1, 1, 1])))
         : tf.mean(sq)) as tf.Scalar;
@@ -306,6 +365,7 @@ export class Trainer {
         dataEpoch: this.sampler.getState(),
         dropout: this.dropoutRng.getState(),
         condDrop: this.condDropRng.getState(),
+        ...((this.config.augment ?? 0) > 0 ? { augment: this.augmentRng.getState() } : {}),
       },
       ...extra,
     };
@@ -335,6 +395,7 @@ export class Trainer {
       // checkpoints from before dropout existed have no mask stream: it starts from its seed
       if (ckpt.meta.rng.dropout) this.dropoutRng.setState(ckpt.meta.rng.dropout);
       if (ckpt.meta.rng.condDrop) this.condDropRng.setState(ckpt.meta.rng.condDrop);
+      if (ckpt.meta.rng.augment) this.augmentRng.setState(ckpt.meta.rng.augment);
     }
   }
 
@@ -389,6 +450,12 @@ export function validateTrainConfig(c: TrainConfig): void {
     throw new RangeError(`condDrop must be in [0, 1], got ${c.condDrop}`);
   }
   if (c.condition !== undefined && c.condition.length > 0) parseConditionFields(c.condition.join(","));
+  if (c.augment !== undefined) checkAugmentProbability(c.augment);
+  if (c.minSnrGamma !== undefined && parameterizationOf(c.model) === "edm") {
+    throw new RangeError(
+      "minSnrGamma weighs the ε loss; an edm model has its own weighting λ(σ): drop --min-snr-gamma",
+    );
+  }
   if ((c.dropout ?? 0) > 0 && c.model.preset !== "unet") {
     throw new RangeError(
       `dropout is built into the unet preset only, not "${c.model.preset}": drop --dropout`,
