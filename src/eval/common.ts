@@ -93,3 +93,27 @@ export function median(values: ArrayLike<number>): number {
   const sorted = Float64Array.from(values).sort();
   return n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
 }
+
+/**
+ * Inserts `d` into `best`, the smallest values seen so far in ascending order (Infinity where empty),
+ * dropping the largest: the running k smallest of a stream.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { insertSmallest } from "./common.ts";
+ * const best = new Float64Array(2).fill(Infinity);
+ * for (const d of [5, 1, 3, 0.5]) insertSmallest(best, d);
+ * assert.deepEqual([...best], [0.5, 1]);
+ * ```
+ */
+export function insertSmallest(best: Float64Array, d: number): void {
+  const k = best.length;
+  if (!(d < best[k - 1])) return;
+  let p = k - 1;
+  while (p > 0 && best[p - 1] > d) {
+    best[p] = best[p - 1];
+    p--;
+  }
+  best[p] = d;
+}

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { checkImages, squaredDistance } from "./common.ts";
+import { checkImages, insertSmallest, squaredDistance } from "./common.ts";
 
 /** Result of {@linkcode nearCopies}. */
 export interface NearCopies {
@@ -71,13 +71,7 @@ export function nearCopies(
         selfSkipped = true;
         continue;
       }
-      if (d >= best[keep - 1]) continue;
-      let p = keep - 1;
-      while (p > 0 && best[p - 1] > d) {
-        best[p] = best[p - 1];
-        p--;
-      }
-      best[p] = d;
+      insertSmallest(best, d);
     }
     let next = 0;
     for (let i = 1; i < keep; i++) next += Math.sqrt(best[i]);

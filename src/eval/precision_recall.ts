@@ -8,6 +8,7 @@
  * @module
  */
 import { Rng } from "../core/rng.ts";
+import { insertSmallest, squaredDistance as squared } from "./common.ts";
 
 /** Result of {@linkcode precisionRecall}. */
 export interface PrecisionRecall {
@@ -19,16 +20,6 @@ export interface PrecisionRecall {
   k: number;
 }
 
-function squared(a: Float32Array, i: number, b: Float32Array, j: number, dim: number): number {
-  let s = 0;
-  const ai = i * dim, bj = j * dim;
-  for (let d = 0; d < dim; d++) {
-    const t = a[ai + d] - b[bj + d];
-    s += t * t;
-  }
-  return s;
-}
-
 /** Squared distance from each of the `n` vectors of `x` to its k-th nearest other vector in `x`. */
 export function kthNeighbourRadii(x: Float32Array, n: number, dim: number, k: number): Float64Array {
   if (n <= k) throw new RangeError(`k-NN radii need more than k = ${k} vectors, got ${n}`);
@@ -38,14 +29,7 @@ export function kthNeighbourRadii(x: Float32Array, n: number, dim: number, k: nu
     best.fill(Infinity);
     for (let j = 0; j < n; j++) {
       if (j === i) continue;
-      const d = squared(x, i, x, j, dim);
-      if (d >= best[k - 1]) continue;
-      let p = k - 1;
-      while (p > 0 && best[p - 1] > d) {
-        best[p] = best[p - 1];
-        p--;
-      }
-      best[p] = d;
+      insertSmallest(best, squared(x, i, x, j, dim));
     }
     radii[i] = best[k - 1];
   }

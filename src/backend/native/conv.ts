@@ -14,7 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { geometryOf } from "../wasm/conv.ts";
+import { geometryOf, rotateFilter } from "../wasm/conv.ts";
 import type { ConvGeometry } from "../wasm/conv.ts";
 import { asWasmBackend, type KernelArgs, type WasmBackend, type WasmKernelFunc } from "../wasm/internals.ts";
 import type { Blas } from "./blas.ts";
@@ -129,6 +129,46 @@ function heapOf(backend: WasmBackend, t: tf.TensorInfo): { heap: Float32Array; o
 }
 
 /**
+ * Runs `product` over the patch rows of `x` a block at a time: allocates `out` (`outShape`) and the
+ * scratch block on the wasm heap, writes each block's patches, and hands the product the heap, the
+ * patch matrix (null for a pointwise convolution, whose patches are `x` itself), the first row and the
+ * row count. Frees the scratch; frees `out` on an error.
+ */
+function blockedProduct(
+  backend: WasmBackend,
+  x: tf.TensorInfo,
+  g: ConvGeometry,
+  outShape: number[],
+  floats: number,
+  product: (heap: Float32Array, outOff: number, patches: Float32Array, r0: number, m: number) => void,
+): tf.TensorInfo {
+  const rows = g.n * g.oh * g.ow;
+  const k = g.fh * g.fw * g.ci;
+  const out = backend.makeOutput(outShape, "float32");
+  const pointwise = isPointwise(g);
+  const block = pointwise ? rows : blockRows(k, rows, floats);
+  const scratch = pointwise || rows === 0 ? null : backend.makeOutput([block * k], "float32");
+  try {
+    // Views after every allocation: heap growth detaches older ones.
+    const { heap, off: outOff } = heapOf(backend, out);
+    const xOff = heapOf(backend, x).off;
+    const sOff = scratch ? heapOf(backend, scratch).off : xOff;
+    const patches = heap.subarray(sOff);
+    for (let r0 = 0; r0 < rows; r0 += block) {
+      const m = Math.min(block, rows - r0);
+      if (scratch) writePatches(heap, xOff, g, r0, m, sOff);
+      product(heap, outOff, patches, r0, m);
+    }
+    return out;
+  } catch (e) {
+    backend.disposeData(out.dataId);
+    throw e;
+  } finally {
+    if (scratch) backend.disposeData(scratch.dataId);
+  }
+}
+
+/**
  * y = conv(x, filter) (+ bias per output channel) on the BLAS; NHWC, float32, dilation 1.
  * Returns a new tensor on the wasm heap.
  */
@@ -140,66 +180,24 @@ export function convForward(
   g: ConvGeometry,
   bias: tf.TensorInfo | null,
 ): tf.TensorInfo {
-  const rows = g.n * g.oh * g.ow;
   const k = g.fh * g.fw * g.ci;
-  const out = backend.makeOutput([g.n, g.oh, g.ow, g.co], "float32");
-  const pointwise = isPointwise(g);
-  const block = blockRows(k, rows);
-  const scratch = pointwise || rows === 0 ? null : backend.makeOutput([block * k], "float32");
-  try {
-    // Views after every allocation: heap growth detaches older ones.
-    const { heap, off: outOff } = heapOf(backend, out);
-    const xOff = heapOf(backend, x).off;
-    const fOff = heapOf(backend, filter).off;
-    const filterView = heap.subarray(fOff, fOff + k * g.co);
-    if (bias) fillRows(heap, outOff, rows, heap.subarray(heapOf(backend, bias).off).subarray(0, g.co));
-    const beta = bias ? 1 : 0;
-    if (pointwise) {
-      blas.sgemm(
-        false,
-        false,
-        rows,
-        g.co,
-        k,
-        1,
-        heap.subarray(xOff),
-        k,
-        filterView,
-        g.co,
-        beta,
-        heap.subarray(outOff),
-        g.co,
-      );
-      return out;
-    }
-    const sOff = heapOf(backend, scratch!).off;
-    const patches = heap.subarray(sOff, sOff + block * k);
-    for (let r0 = 0; r0 < rows; r0 += block) {
-      const m = Math.min(block, rows - r0);
-      writePatches(heap, xOff, g, r0, m, sOff);
-      blas.sgemm(
-        false,
-        false,
-        m,
-        g.co,
-        k,
-        1,
-        patches,
-        k,
-        filterView,
-        g.co,
-        beta,
-        heap.subarray(outOff + r0 * g.co),
-        g.co,
-      );
-    }
-    return out;
-  } catch (e) {
-    backend.disposeData(out.dataId);
-    throw e;
-  } finally {
-    if (scratch) backend.disposeData(scratch.dataId);
-  }
+  let filled = false;
+  return blockedProduct(
+    backend,
+    x,
+    g,
+    [g.n, g.oh, g.ow, g.co],
+    BLOCK_FLOATS,
+    (heap, outOff, patches, r0, m) => {
+      if (bias && !filled) {
+        fillRows(heap, outOff, g.n * g.oh * g.ow, heap.subarray(heapOf(backend, bias).off).subarray(0, g.co));
+        filled = true;
+      }
+      const fOff = heapOf(backend, filter).off;
+      const y = heap.subarray(outOff + r0 * g.co);
+      blas.sgemm(false, false, m, g.co, k, 1, patches, k, heap.subarray(fOff), g.co, bias ? 1 : 0, y, g.co);
+    },
+  );
 }
 
 /** dW[taps·ci, co] = patchesᵀ · dy, accumulated block by block on the BLAS. */
@@ -210,67 +208,21 @@ export function convFilterGrad(
   dy: tf.TensorInfo,
   g: ConvGeometry,
 ): tf.TensorInfo {
-  const rows = g.n * g.oh * g.ow;
   const k = g.fh * g.fw * g.ci;
-  const out = backend.makeOutput([g.fh, g.fw, g.ci, g.co], "float32");
-  const pointwise = isPointwise(g);
-  const block = blockRows(k, rows, FILTER_BLOCK_FLOATS);
-  const scratch = pointwise || rows === 0 ? null : backend.makeOutput([block * k], "float32");
-  try {
-    const { heap, off: outOff } = heapOf(backend, out);
-    const dW = heap.subarray(outOff, outOff + k * g.co);
-    const dyOff = heapOf(backend, dy).off;
-    const xOff = heapOf(backend, x).off;
-    if (rows === 0) {
-      dW.fill(0);
-      return out;
-    }
-    if (pointwise) {
-      blas.sgemm(
-        true,
-        false,
-        k,
-        g.co,
-        rows,
-        1,
-        heap.subarray(xOff),
-        k,
-        heap.subarray(dyOff),
-        g.co,
-        0,
-        dW,
-        g.co,
-      );
-      return out;
-    }
-    const sOff = heapOf(backend, scratch!).off;
-    const patches = heap.subarray(sOff, sOff + block * k);
-    for (let r0 = 0; r0 < rows; r0 += block) {
-      const m = Math.min(block, rows - r0);
-      writePatches(heap, xOff, g, r0, m, sOff);
-      blas.sgemm(
-        true,
-        false,
-        k,
-        g.co,
-        m,
-        1,
-        patches,
-        k,
-        heap.subarray(dyOff + r0 * g.co),
-        g.co,
-        r0 === 0 ? 0 : 1,
-        dW,
-        g.co,
-      );
-    }
-    return out;
-  } catch (e) {
-    backend.disposeData(out.dataId);
-    throw e;
-  } finally {
-    if (scratch) backend.disposeData(scratch.dataId);
-  }
+  const out = blockedProduct(
+    backend,
+    x,
+    g,
+    [g.fh, g.fw, g.ci, g.co],
+    FILTER_BLOCK_FLOATS,
+    (heap, outOff, patches, r0, m) => {
+      const dyRows = heap.subarray(heapOf(backend, dy).off + r0 * g.co);
+      const dW = heap.subarray(outOff);
+      blas.sgemm(true, false, k, g.co, m, 1, patches, k, dyRows, g.co, r0 === 0 ? 0 : 1, dW, g.co);
+    },
+  );
+  if (g.n * g.oh * g.ow === 0) (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
+  return out;
 }
 
 function dilationOne(dilations: Conv2DAttrs["dilations"]): boolean {
@@ -410,17 +362,11 @@ export function makeConv2DBackpropInputNative(
     const backend = asWasmBackend(args.backend);
     const wRot = backend.makeOutput([g.fh, g.fw, g.co, g.ci], "float32");
     try {
-      const dst = backend.typedArrayFromHeap(wRot);
-      const src = backend.typedArrayFromHeap(filter);
-      for (let a = 0; a < g.fh; a++) {
-        for (let b = 0; b < g.fw; b++) {
-          const s0 = ((g.fh - 1 - a) * g.fw + (g.fw - 1 - b)) * g.ci * g.co;
-          const d0 = (a * g.fw + b) * g.co * g.ci;
-          for (let i = 0; i < g.ci; i++) {
-            for (let o = 0; o < g.co; o++) dst[d0 + o * g.ci + i] = src[s0 + i * g.co + o];
-          }
-        }
-      }
+      rotateFilter(
+        backend.typedArrayFromHeap(filter) as Float32Array,
+        backend.typedArrayFromHeap(wRot) as Float32Array,
+        g,
+      );
       const gT: ConvGeometry = {
         n: g.n,
         h: g.oh,

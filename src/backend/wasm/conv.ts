@@ -263,6 +263,35 @@ export function conv2DBackpropFilterWasm(args: KernelArgs): tf.TensorInfo {
 }
 
 /**
+ * Writes the [fh, fw, ci, co] filter `src` rotated by 180° with its channels swapped, [fh, fw, co, ci],
+ * into `dst`: the filter of the input gradient as a convolution of dy.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rotateFilter } from "./conv.ts";
+ * const dst = new Float32Array(4);
+ * rotateFilter(Float32Array.of(1, 2, 3, 4), dst, { fh: 2, fw: 2, ci: 1, co: 1 }); // taps (0,0) (0,1) (1,0) (1,1)
+ * assert.deepEqual([...dst], [4, 3, 2, 1]);
+ * ```
+ */
+export function rotateFilter(
+  src: Float32Array,
+  dst: Float32Array,
+  g: Pick<ConvGeometry, "fh" | "fw" | "ci" | "co">,
+): void {
+  for (let a = 0; a < g.fh; a++) {
+    for (let b = 0; b < g.fw; b++) {
+      const s0 = ((g.fh - 1 - a) * g.fw + (g.fw - 1 - b)) * g.ci * g.co;
+      const d0 = (a * g.fw + b) * g.co * g.ci;
+      for (let i = 0; i < g.ci; i++) {
+        for (let o = 0; o < g.co; o++) dst[d0 + o * g.ci + i] = src[s0 + i * g.co + o];
+      }
+    }
+  }
+}
+
+/**
  * Input gradient at stride 1: dy padded by (filter - 1 - pad) and convolved with the filter rotated
  * by 180 degrees, its in/out channels swapped.
  */
@@ -279,17 +308,11 @@ export function inputGradByRotatedConv(
   const outW = g.w + g.fw - 1;
   const dyp = padOrCrop(backend, dy, [0, top, left, 0], [0, outH - top - g.oh, outW - left - g.ow, 0]);
   const wRot = backend.makeOutput([g.fh, g.fw, g.co, g.ci], "float32");
-  const dst = backend.typedArrayFromHeap(wRot);
-  const src = backend.typedArrayFromHeap(filter);
-  for (let a = 0; a < g.fh; a++) {
-    for (let b = 0; b < g.fw; b++) {
-      const s0 = ((g.fh - 1 - a) * g.fw + (g.fw - 1 - b)) * g.ci * g.co;
-      const d0 = (a * g.fw + b) * g.co * g.ci;
-      for (let i = 0; i < g.ci; i++) {
-        for (let o = 0; o < g.co; o++) dst[d0 + o * g.ci + i] = src[s0 + i * g.co + o];
-      }
-    }
-  }
+  rotateFilter(
+    backend.typedArrayFromHeap(filter) as Float32Array,
+    backend.typedArrayFromHeap(wRot) as Float32Array,
+    g,
+  );
   const dx = conv2dValid(backend, dyp, wRot, [1, 1]);
   disposeInfos(backend, dyp, wRot);
   return dx;
