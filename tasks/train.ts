@@ -19,7 +19,13 @@ import {
   UsageError,
 } from "../src/cli/flags.ts";
 import { loadCheckpoint } from "../src/checkpoint/format.ts";
-import { MODEL_PRESETS, modelConfig, PARAMETERIZATIONS, type UNetConfig } from "../src/model/model.ts";
+import {
+  MODEL_PRESETS,
+  type ModelConfig,
+  modelConfig,
+  PARAMETERIZATIONS,
+  type UNetConfig,
+} from "../src/model/model.ts";
 import { SCHEDULE_KINDS } from "../src/core/schedule.ts";
 import {
   DEFAULT_TRAIN_CONFIG,
@@ -88,8 +94,10 @@ const USAGE = `usage: deno task train [options]
   --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
   --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N`;
 
-async function main(): Promise<void> {
-  const { values: v } = parseFlags({
+type TrainFlagValues = Record<string, string | undefined> & { help?: boolean; "dry-run"?: boolean };
+
+function parseTrainFlags(): TrainFlagValues {
+  return parseFlags({
     args: Deno.args,
     options: Object.fromEntries(
       [
@@ -135,8 +143,26 @@ async function main(): Promise<void> {
       ),
     ),
     strict: true,
-  }) as { values: Record<string, string | undefined> & { help?: boolean } };
+  }).values as TrainFlagValues;
+}
+
+async function main(): Promise<void> {
+  const v = parseTrainFlags();
   if (v.help) return console.log(USAGE);
+  const { recipe, config, model } = await composeConfig(v);
+  const inputs = await checkInputs(v, recipe);
+  const run = await runSettings(v, recipe, config, model);
+  if (v["dry-run"]) {
+    // the configuration this command would train, as the run's config.json will record it
+    console.error(`run folder: ${run.out}`);
+    const shown = run.resumeCkpt ? runConfig(config, { resume: run.resumeCkpt }) : config;
+    return console.log(JSON.stringify(shown, null, 2));
+  }
+  await trainAndReport(v, config, inputs, run);
+}
+
+/** The training configuration: flags, then the recipe file (`--config`), then the defaults. */
+async function composeConfig(v: TrainFlagValues) {
   let recipe: TrainRecipe = { config: {} };
   if (v.config !== undefined) recipe = await loadTrainRecipe(v.config, `--config ${v.config}`);
   // precedence: flags, then the recipe file, then the defaults
@@ -199,6 +225,11 @@ async function main(): Promise<void> {
       : {}),
     ...(v.augment !== undefined ? { augment: numberFlag("augment", v.augment, 0, 0, 1) } : {}),
   };
+  return { recipe, config, model };
+}
+
+/** The run's other flags, and every input file and folder, checked before any work. */
+async function checkInputs(v: TrainFlagValues, recipe: TrainRecipe) {
   const minutes = v.minutes === undefined
     ? recipe.minutes
     : numberFlag("minutes", v.minutes, 0, 1e-6, 7 * 24 * 60);
@@ -236,6 +267,16 @@ async function main(): Promise<void> {
         `deno task prepare --out ${recipe.config.data}`,
     );
   }
+  return { minutes, partMib, backendRequest };
+}
+
+/** Where and how the run goes: a resumed run's folder, step total and settings unless flags say otherwise. */
+async function runSettings(
+  v: TrainFlagValues,
+  recipe: TrainRecipe,
+  config: Awaited<ReturnType<typeof composeConfig>>["config"],
+  model: ModelConfig,
+) {
   const from = v.resume ?? v.init;
   // a resumed run continues in its checkpoint's folder, to its own step total, with its own settings
   const resumeCkpt = v.resume !== undefined ? await loadCheckpoint(v.resume) : null;
@@ -282,12 +323,18 @@ async function main(): Promise<void> {
       config,
       v.config !== undefined ? { path: v.config, seed: recipe.config.seed } : undefined,
     );
-  if (v["dry-run"]) {
-    // the configuration this command would train, as the run's config.json will record it
-    console.error(`run folder: ${out}`);
-    const shown = resumeCkpt ? runConfig(config, { resume: resumeCkpt }) : config;
-    return console.log(JSON.stringify(shown, null, 2));
-  }
+  return { from, resumeCkpt, every, gridImages, keep, keepEvery, checkpointMinutes, threads, out };
+}
+
+/** Locks the run folder, trains with a progress line, and prints how it ended (and how to resume). */
+async function trainAndReport(
+  v: TrainFlagValues,
+  config: Awaited<ReturnType<typeof composeConfig>>["config"],
+  { minutes, partMib, backendRequest }: Awaited<ReturnType<typeof checkInputs>>,
+  { every, gridImages, keep, keepEvery, checkpointMinutes, threads, out }: Awaited<
+    ReturnType<typeof runSettings>
+  >,
+): Promise<void> {
   await checkWritableDir("out", out);
   // the run folder is locked before anything else starts: a second run into it is refused at once
   const folder = await RunFolder.open(out, { keep, keepEvery });
