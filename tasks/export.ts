@@ -19,6 +19,7 @@ import {
 } from "../src/cli/flags.ts";
 import { type SamplingDefaults, validateSamplingDefaults } from "../src/model/labels.ts";
 import {
+  type Checkpoint,
   DATA_MEAN_TENSOR,
   loadCheckpoint,
   samplingCheckpoint,
@@ -87,37 +88,78 @@ async function main(): Promise<void> {
   }
   const evals: Record<string, unknown> = {};
   for (const path of v.eval?.split(",").filter((s) => s) ?? []) {
-    if (!(await pathExists(path))) throw new UsageError(`--eval "${path}" does not exist`);
-    const { meta, report } = JSON.parse(await Deno.readTextFile(path));
-    // the untrained reference shares the sampler name: keep it apart from the model's own numbers
-    const untrained = String(meta?.weights ?? "").startsWith("untrained");
-    // reports from before the data-mean start say nothing about it: they started from N(0, I)
-    const prior = meta?.prior ?? "standard";
-    // a conditioned model's reports differ by the labels and guidance they asked for
-    const asked = meta?.labels && meta.labels !== "none"
-      ? ` ${meta.labels} w=${meta.guidance}${meta.guidanceInterval ? ` in ${meta.guidanceInterval}` : ""}`
-      : "";
-    evals[
-      `${untrained ? "untrained " : ""}${meta?.sampler ?? path}${
-        prior === "standard" ? " N(0, I) start" : ""
-      }${asked}`
-    ] = {
-      n: report.nSamples,
-      prior,
-      kidConv: report.kid.conv.mean,
-      kidConvStd: report.kid.conv.std,
-      kidConvFloor: report.kid.conv.floor.mean,
-      kidPixels8: report.kid.pixels8.mean,
-      kidPixels8Std: report.kid.pixels8.std,
-      kidPixels8Floor: report.kid.pixels8.floor.mean,
-      memorisationRate: report.memorisation.rate,
-      colour: report.colour,
-      diversity: report.diversity,
-      command: meta?.command,
-    };
+    const [key, summary] = await evalSummary(path);
+    evals[key] = summary;
   }
   // the old-format warning is what this task answers: say nothing of it here
   const ckpt = await loadCheckpoint(v.checkpoint, { warn: null });
+  const sampling = samplingDefaultsFlags(v, ckpt);
+  const extra = {
+    ...(Object.keys(evals).length ? { eval: evals } : {}),
+    ...(Object.keys(sampling).length ? { sampling } : {}),
+  };
+  const out = v.full
+    ? { meta: { ...ckpt.meta, ...extra }, tensors: new Map(ckpt.tensors) }
+    : samplingCheckpoint(ckpt, extra);
+  await addDataMean(out, v.data, ckpt);
+  await saveCheckpoint(v.out, out, { dtype });
+  const bytes = (await Deno.stat(v.out)).size;
+  console.log(
+    `wrote ${v.out}: ${out.tensors.size} tensors, ${dtype}, ${
+      (bytes / 1e6).toFixed(2)
+    } MB, step ${out.meta.step}`,
+  );
+}
+
+if (import.meta.main) await runCli(main);
+
+/** One `--eval` report as the checkpoint records it: its key (sampler, start, labels) and its figures. */
+async function evalSummary(path: string): Promise<[string, Record<string, unknown>]> {
+  if (!(await pathExists(path))) throw new UsageError(`--eval "${path}" does not exist`);
+  const { meta, report } = JSON.parse(await Deno.readTextFile(path));
+  // the untrained reference shares the sampler name: keep it apart from the model's own numbers
+  const untrained = String(meta?.weights ?? "").startsWith("untrained");
+  // reports from before the data-mean start say nothing about it: they started from N(0, I)
+  const prior = meta?.prior ?? "standard";
+  // a conditioned model's reports differ by the labels and guidance they asked for
+  const asked = meta?.labels && meta.labels !== "none"
+    ? ` ${meta.labels} w=${meta.guidance}${meta.guidanceInterval ? ` in ${meta.guidanceInterval}` : ""}`
+    : "";
+  const key = `${untrained ? "untrained " : ""}${meta?.sampler ?? path}${
+    prior === "standard" ? " N(0, I) start" : ""
+  }${asked}`;
+  return [key, {
+    n: report.nSamples,
+    prior,
+    kidConv: report.kid.conv.mean,
+    kidConvStd: report.kid.conv.std,
+    kidConvFloor: report.kid.conv.floor.mean,
+    kidPixels8: report.kid.pixels8.mean,
+    kidPixels8Std: report.kid.pixels8.std,
+    kidPixels8Floor: report.kid.pixels8.floor.mean,
+    memorisationRate: report.memorisation.rate,
+    ...(report.precisionRecall
+      ? {
+        precision: report.precisionRecall.precision,
+        recall: report.precisionRecall.recall,
+        realPrecision: report.precisionRecall.real.precision,
+        realRecall: report.precisionRecall.real.recall,
+      }
+      : {}),
+    ...(report.nearCopies
+      ? { nearCopies: report.nearCopies.rate, realNearCopies: report.nearCopies.realRate }
+      : {}),
+    colour: report.colour,
+    diversity: report.diversity,
+    command: meta?.command,
+  }];
+}
+
+/** The checkpoint's sampling defaults with `--default-label`, `--default-guidance(-interval)` applied. */
+function samplingDefaultsFlags(
+  v: { "default-label"?: string[]; "default-guidance"?: string; "default-guidance-interval"?: string },
+  ckpt: Checkpoint,
+): SamplingDefaults {
   const sampling: SamplingDefaults = { ...ckpt.meta.sampling };
   if (v["default-label"]) {
     sampling.labels = { ...sampling.labels, ...labelFlags("default-label", v["default-label"]) };
@@ -128,30 +170,28 @@ async function main(): Promise<void> {
   const interval = intervalFlag("default-guidance-interval", v["default-guidance-interval"]);
   if (interval) sampling.guidanceInterval = interval;
   asUsage(() => validateSamplingDefaults(sampling, ckpt.meta.model.labels), "--default-label: ");
-  const extra = {
-    ...(Object.keys(evals).length ? { eval: evals } : {}),
-    ...(Object.keys(sampling).length ? { sampling } : {}),
-  };
-  const out = v.full
-    ? { meta: { ...ckpt.meta, ...extra }, tensors: new Map(ckpt.tensors) }
-    : samplingCheckpoint(ckpt, extra);
-  if (v.data !== undefined) {
-    if (!(await pathExists(`${v.data}/manifest.json`))) {
+  return sampling;
+}
+
+/** With `--data` (the checkpoint's own training set, checked), stores its mean image for sampling. */
+async function addDataMean(out: Checkpoint, data: string | undefined, ckpt: Checkpoint): Promise<void> {
+  if (data !== undefined) {
+    if (!(await pathExists(`${data}/manifest.json`))) {
       throw new UsageError(
-        `--data "${v.data}" has no manifest.json; prepare it with: deno task prepare --out ${v.data}`,
+        `--data "${data}" has no manifest.json; prepare it with: deno task prepare --out ${data}`,
       );
     }
-    const dataset = await loadEmojiDataset(v.data);
+    const dataset = await loadEmojiDataset(data);
     const hash = dataset.manifest?.atlas.sha256 ?? null;
     if (ckpt.meta.dataHash && hash !== ckpt.meta.dataHash) {
       throw new UsageError(
-        `--data "${v.data}" is not the set the checkpoint was trained on (atlas ${hash?.slice(0, 12)}…, ` +
+        `--data "${data}" is not the set the checkpoint was trained on (atlas ${hash?.slice(0, 12)}…, ` +
           `checkpoint ${ckpt.meta.dataHash.slice(0, 12)}…); pass the training set`,
       );
     }
     if (dataset.size !== ckpt.meta.imageSize) {
       throw new UsageError(
-        `--data "${v.data}" has ${dataset.size}px images, the checkpoint ${ckpt.meta.imageSize}px`,
+        `--data "${data}" has ${dataset.size}px images, the checkpoint ${ckpt.meta.imageSize}px`,
       );
     }
     out.tensors.set(DATA_MEAN_TENSOR, {
@@ -163,13 +203,4 @@ async function main(): Promise<void> {
       `note: the checkpoint has no ${DATA_MEAN_TENSOR}; samples will start from N(0, I) (pass --data)`,
     );
   }
-  await saveCheckpoint(v.out, out, { dtype });
-  const bytes = (await Deno.stat(v.out)).size;
-  console.log(
-    `wrote ${v.out}: ${out.tensors.size} tensors, ${dtype}, ${
-      (bytes / 1e6).toFixed(2)
-    } MB, step ${out.meta.step}`,
-  );
 }
-
-if (import.meta.main) await runCli(main);
