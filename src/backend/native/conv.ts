@@ -225,6 +225,18 @@ export function convFilterGrad(
   return out;
 }
 
+/** tfjs's geometry of a stride/pad-attributed NHWC convolution at dilation 1. */
+function convInfo(xShape: readonly number[], filterShape: readonly number[], attrs: Conv2DAttrs) {
+  return tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
+}
+
 function dilationOne(dilations: Conv2DAttrs["dilations"]): boolean {
   if (dilations === undefined) return true;
   return typeof dilations === "number" ? dilations === 1 : dilations[0] === 1 && dilations[1] === 1;
@@ -249,14 +261,7 @@ export function makeConv2DNative(blas: Blas, original: WasmKernelFunc | undefine
       if (!original) throw new Error("native Conv2D: this input needs the wasm kernel, which is missing");
       return original(args);
     }
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filter.shape as [number, number, number, number],
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
+    const info = convInfo(x.shape, filter.shape, attrs);
     return convForward(blas, asWasmBackend(args.backend), x, filter, geometryOf(info), null);
   };
 }
@@ -277,14 +282,7 @@ export function makeFusedConv2DNative(blas: Blas, original: WasmKernelFunc | und
       }
       return original(args);
     }
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      filter.shape as [number, number, number, number],
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
+    const info = convInfo(x.shape, filter.shape, attrs);
     if (bias && bias.shape[0] !== info.outChannels) {
       throw new Error(
         `FusedConv2D bias shape (${bias.shape}) does not match ${info.outChannels} output channels`,
@@ -308,14 +306,7 @@ export function makeConv2DBackpropFilterNative(
       }
       return original(args);
     }
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number],
-      attrs.filterShape!,
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
+    const info = convInfo(x.shape, attrs.filterShape!, attrs);
     const expected = info.outShape;
     if (dy.shape.length !== 4 || dy.shape.some((v, i) => v !== expected[i])) {
       throw new Error(`native Conv2DBackpropFilter: dy has shape [${dy.shape}], expected [${expected}]`);
@@ -346,14 +337,7 @@ export function makeConv2DBackpropInputNative(
     if (!channelsLast(attrs.dataFormat) || dy.dtype !== "float32" || filter.dtype !== "float32") {
       return fallback();
     }
-    const info = tf.backend_util.computeConv2DInfo(
-      attrs.inputShape,
-      filter.shape as [number, number, number, number],
-      attrs.strides,
-      1,
-      attrs.pad,
-      attrs.dimRoundingMode,
-    );
+    const info = convInfo(attrs.inputShape, filter.shape, attrs);
     const g = geometryOf(info);
     if (g.sh !== 1 || g.sw !== 1) return fallback();
     if (dy.shape.length !== 4 || dy.shape.some((v, i) => v !== info.outShape[i])) {
