@@ -334,6 +334,43 @@ interface VendorContext extends CollectContext {
   records: Map<string, ReturnType<typeof readEmojiRecords>>;
 }
 
+/** A vendor image's manifest entry: emoji-datasource's labels, the source file, its hash and licence. */
+async function imageMeta(
+  vendor: Vendor,
+  r: EmojiRecord,
+  file: string,
+  bytes: Uint8Array,
+  licence: string,
+): Promise<Item["meta"]> {
+  return {
+    vendor,
+    name: r.name,
+    shortName: r.short_name,
+    unified: r.unified,
+    category: r.category,
+    subcategory: r.subcategory,
+    file,
+    sha256: await sha256Hex(bytes),
+    licence,
+  };
+}
+
+/** Records a vendor image that could not be read or drawn, warns, and returns its line for the summary. */
+function skipImage(
+  part: VendorPart,
+  vendor: Vendor,
+  r: EmojiRecord,
+  file: string,
+  path: string,
+  err: unknown,
+  warn: ((line: string) => void) | null | undefined,
+): string {
+  const reason = err instanceof Deno.errors.NotFound ? "file missing" : (err as Error).message;
+  part.skipped.push({ file: `${vendor}/${file}`, reason });
+  warn?.(`skipped ${path}: ${reason}`);
+  return `${r.short_name} (${reason})`;
+}
+
 function recordsOf(ctx: VendorContext, pkg: VendorPackage) {
   if (!ctx.records.has(pkg.root)) ctx.records.set(pkg.root, readEmojiRecords(pkg));
   return ctx.records.get(pkg.root)!;
@@ -377,26 +414,10 @@ async function collectDatasource(
       const img = await decodeImage(bytes);
       part.images.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
     } catch (err) {
-      const reason = err instanceof Deno.errors.NotFound ? "file missing" : (err as Error).message;
-      part.skipped.push({ file: `${vendor}/${r.image}`, reason });
-      vendorSkipped.push(`${r.short_name} (${reason})`);
-      warn?.(`skipped ${path}: ${reason}`);
+      vendorSkipped.push(skipImage(part, vendor, r, r.image, path, err, warn));
       continue;
     }
-    part.items.push({
-      meta: {
-        vendor,
-        name: r.name,
-        shortName: r.short_name,
-        unified: r.unified,
-        category: r.category,
-        subcategory: r.subcategory,
-        file: r.image,
-        sha256: await sha256Hex(bytes),
-        licence: VENDOR_LICENCES[vendor],
-      },
-      path,
-    });
+    part.items.push({ meta: await imageMeta(vendor, r, r.image, bytes, VENDOR_LICENCES[vendor]), path });
   }
   const count = part.items.length;
   if (count === 0) throw noMatch(vendor, filter);
@@ -473,26 +494,10 @@ async function collectSvgStyle(
       if (missing) drawnWithout.push(`${m.entry.file} (${missing.join(", ")})`);
       part.images.push(rgbaToDatasetImage(img.rgba, img.width, img.height, bg, size));
     } catch (err) {
-      const reason = err instanceof Deno.errors.NotFound ? "file missing" : (err as Error).message;
-      part.skipped.push({ file: `${vendor}/${m.entry.file}`, reason });
-      vendorSkipped.push(`${r.short_name} (${reason})`);
-      warn?.(`skipped ${path}: ${reason}`);
+      vendorSkipped.push(skipImage(part, vendor, r, m.entry.file, path, err, warn));
       continue;
     }
-    part.items.push({
-      meta: {
-        vendor,
-        name: r.name,
-        shortName: r.short_name,
-        unified: r.unified,
-        category: r.category,
-        subcategory: r.subcategory,
-        file: m.entry.file,
-        sha256: await sha256Hex(bytes),
-        licence: style.licence,
-      },
-      path,
-    });
+    part.items.push({ meta: await imageMeta(vendor, r, m.entry.file, bytes, style.licence), path });
   }
   const count = part.items.length;
   if (count === 0) throw noMatch(vendor, filter);
