@@ -81,6 +81,17 @@ export interface SharedSampling {
   guidanceInterval?: readonly [number, number];
 }
 
+/** The ε of an edit: the model with the edit's labels, guidance and guidance interval. */
+function editDenoiser(loaded: ReturnType<typeof modelFromCheckpoint>, s: SharedSampling) {
+  return denoiserForLabels(
+    loaded.model,
+    s.labels,
+    s.guidance,
+    guidanceLimit(s, loaded.schedule.T),
+    loaded.schedule,
+  );
+}
+
 /** The guidance interval of an edit with the schedule's T, or undefined for every step. */
 function guidanceLimit(s: SharedSampling, T: number): GuidanceLimit | undefined {
   return s.guidanceInterval ? { interval: s.guidanceInterval, T } : undefined;
@@ -187,13 +198,7 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
     }${mask ? `, resample ${resample}` : ""}`,
   );
   const result = await editImages(
-    denoiserForLabels(
-      loaded.model,
-      s.labels,
-      s.guidance,
-      guidanceLimit(s, loaded.schedule.T),
-      loaded.schedule,
-    ),
+    editDenoiser(loaded, s),
     loaded.schedule,
     x0,
     {
@@ -249,13 +254,7 @@ async function runMorph(v: EditFlags, s: SharedSampling, size: number, bg: Rgb):
     } in ${frames} frames, ${s.sampler}-${s.steps}`,
   );
   const result = await morphImages(
-    denoiserForLabels(
-      loaded.model,
-      s.labels,
-      s.guidance,
-      guidanceLimit(s, loaded.schedule.T),
-      loaded.schedule,
-    ),
+    editDenoiser(loaded, s),
     loaded.schedule,
     parsed[0],
     parsed[1],
