@@ -25,6 +25,8 @@ import {
   samplingCheckpoint,
   saveCheckpoint,
 } from "../src/checkpoint/format.ts";
+import { chooseEma } from "../src/checkpoint/ema_choice.ts";
+import { CheckpointError } from "../src/checkpoint/error.ts";
 import { loadEmojiDataset } from "../src/dataset/mod.ts";
 import { pathExists } from "../src/platform/io.ts";
 import { trainingMean } from "../src/sample/prior.ts";
@@ -35,6 +37,8 @@ const USAGE =
   --out FILE          the sampling checkpoint to write (in the current format: this also rewrites an old file)
   --full              keep every tensor (raw weights, optimizer moments, random state), so --resume still works
   --dtype F32|F16     storage type (default F32)
+  --ema-decay D       the average to export from a run that kept several (--ema LIST in train; default: its
+                      main one); an unknown decay is refused with the ones the checkpoint keeps
   --data DIR          the prepared set the checkpoint was trained on: (re)computes its mean image (data/mean),
                       where sampling starts; needed only for checkpoints written before training stored it
   --eval LIST         report.json files of deno task eval to record in the metadata
@@ -45,6 +49,16 @@ const USAGE =
                       a conditioned model's default classifier-free guidance weight
   --default-guidance-interval LO,HI
                       the steps it guides by default (LO <= t/T <= HI)`;
+
+/** The checkpoint with `--ema-decay`'s average as its EMA; a decay it does not keep is a usage error. */
+function chooseEmaFlag(ckpt: Checkpoint, decay: number): Checkpoint {
+  try {
+    return chooseEma(ckpt, decay);
+  } catch (err) {
+    if (err instanceof CheckpointError) throw new UsageError(`--ema-decay: ${err.message}`);
+    throw err;
+  }
+}
 
 /** Whether two paths name one file (the same path, or links to one file). */
 async function sameFile(a: string, b: string): Promise<boolean> {
@@ -63,6 +77,7 @@ async function main(): Promise<void> {
       eval: { type: "string" },
       data: { type: "string" },
       full: { type: "boolean" },
+      "ema-decay": { type: "string" },
       "default-label": { type: "string", multiple: true },
       "default-guidance": { type: "string" },
       "default-guidance-interval": { type: "string" },
@@ -79,6 +94,12 @@ async function main(): Promise<void> {
   if (v.full && dtype !== "F32") {
     throw new UsageError("--full keeps a training checkpoint exact: drop --dtype F16");
   }
+  const emaDecay = v["ema-decay"] === undefined
+    ? undefined
+    : numberFlag("ema-decay", v["ema-decay"], 0, 0, 0.999999);
+  if (v.full && emaDecay !== undefined) {
+    throw new UsageError("--full keeps every average of a training checkpoint: drop --ema-decay");
+  }
   await checkWritableDir("out", dirname(v.out));
   if (!v.full && await sameFile(v.out, v.checkpoint)) {
     throw new UsageError(
@@ -92,7 +113,8 @@ async function main(): Promise<void> {
     evals[key] = summary;
   }
   // the old-format warning is what this task answers: say nothing of it here
-  const ckpt = await loadCheckpoint(v.checkpoint, { warn: null });
+  const loaded = await loadCheckpoint(v.checkpoint, { warn: null });
+  const ckpt = emaDecay === undefined ? loaded : chooseEmaFlag(loaded, emaDecay);
   const sampling = samplingDefaultsFlags(v, ckpt);
   const extra = {
     ...(Object.keys(evals).length ? { eval: evals } : {}),

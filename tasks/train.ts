@@ -9,6 +9,7 @@ import {
   asUsage,
   checkWritableDir,
   choiceFlag,
+  emaFlag,
   intFlag,
   numberFlag,
   parseFlags,
@@ -67,7 +68,10 @@ const USAGE = `usage: deno task train [options]
   --lr X              Adam learning rate (default ${D.lr})   --warmup N   warm-up steps (default ${D.warmup})
   --cooldown N        decay the lr linearly to ~0 over the last N steps (default 0: none)
   --grad-clip X       global gradient-norm clip, 0 = off (default ${D.gradClip})
-  --ema X             EMA decay (default ${D.ema})   --seed N   (default ${D.seed})
+  --ema LIST          EMA decay (default ${D.ema}); a list (e.g. 0.999,0.9995,0.9999) also keeps an average
+                      for each further decay, to choose from after the run (export --ema-decay); with
+                      --resume, a list adds its new decays, starting from the checkpoint's EMA
+  --seed N            (default ${D.seed})
   --dropout X         dropout rate in the residual blocks while training (default 0: none)
   --condition LIST    label fields to condition on, from vendor,category,subcategory,name (default none:
                       unconditional); sample with --label FIELD=VALUE and --guidance W
@@ -214,7 +218,7 @@ async function composeConfig(v: TrainFlagValues) {
     // undefined unless given, so a resumed run keeps its checkpoint's cooldown
     cooldown: v.cooldown === undefined ? B.cooldown : intFlag("cooldown", v.cooldown, 0, 0),
     gradClip: numberFlag("grad-clip", v["grad-clip"], B.gradClip, 0),
-    ema: numberFlag("ema", v.ema, B.ema, 0, 0.999999),
+    ...emaFlag(v.ema, B as { ema: number; emaExtra?: number[] }),
     // undefined unless given, like cooldown
     dropout: v.dropout === undefined ? B.dropout : numberFlag("dropout", v.dropout, 0, 0, 0.99),
     seed: intFlag("seed", v.seed, B.seed, 0),

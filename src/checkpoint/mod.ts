@@ -6,6 +6,7 @@
  *
  * @module
  */
+export * from "./ema_choice.ts";
 export * from "./error.ts";
 export * from "./format.ts";
 export * from "./parts.ts";

@@ -182,6 +182,34 @@ export function numberFlag(
   return n;
 }
 
+/**
+ * Parses `--ema`: one EMA decay, or a comma-separated list whose first decay is the main average and
+ * the others are kept beside it (`emaExtra`); `fallback` when not given. Each decay is in [0, 0.999999],
+ * and they must differ.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { emaFlag } from "./flags.ts";
+ * assert.deepEqual(emaFlag("0.999,0.9999", { ema: 0.995 }), { ema: 0.999, emaExtra: [0.9999] });
+ * assert.deepEqual(emaFlag(undefined, { ema: 0.995 }), { ema: 0.995 });
+ * assert.throws(() => emaFlag("0.999,0.999", { ema: 0.995 }), /--ema decays must differ/);
+ * ```
+ */
+export function emaFlag(
+  value: string | undefined,
+  fallback: { ema: number; emaExtra?: number[] },
+): { ema: number; emaExtra?: number[] } {
+  if (value === undefined) {
+    return { ema: fallback.ema, ...(fallback.emaExtra ? { emaExtra: fallback.emaExtra } : {}) };
+  }
+  const decays = value.split(",").map((d) => numberFlag("ema", d.trim(), 0, 0, 0.999999));
+  if (new Set(decays).size !== decays.length) {
+    throw new UsageError(`--ema decays must differ, got "${value}"`);
+  }
+  return { ema: decays[0], ...(decays.length > 1 ? { emaExtra: decays.slice(1) } : {}) };
+}
+
 /** Checks a flag value against a list of choices, or throws a UsageError listing them. */
 export function choiceFlag<T extends string>(
   name: string,

@@ -78,6 +78,12 @@ const FIELDS: Record<string, Check> = {
   cooldown: int(0),
   gradClip: num(0, Infinity),
   ema: num(0, 0.999999),
+  emaExtra: (key, v) => {
+    if (!Array.isArray(v)) {
+      throw new TrainRecipeError(`"${key}" must list EMA decays, e.g. [0.9995, 0.9999]`);
+    }
+    return v.map((d, i) => num(0, 0.999999)(`${key}[${i}]`, d));
+  },
   seed: int(0),
   dropout: num(0, 0.99),
   condDrop: num(0, 1),

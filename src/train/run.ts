@@ -228,7 +228,8 @@ export function resumeCommand(checkpoint: string, flags: readonly string[] = [])
  * The configuration a run trains, from the one asked for and the checkpoint it continues or starts
  * from. A resumed run trains its checkpoint's model with its checkpoint's settings, except what a
  * resume usually changes: the run's length (`steps`), its end-of-run decay (`cooldown`) and its
- * `dropout` (each kept from the checkpoint unless given). A fine-tuned run (`init`) trains the
+ * `dropout` (each kept from the checkpoint unless given), and more EMA decays to keep (a given
+ * `emaExtra` adds `ema` and its decays to the checkpoint's own). A fine-tuned run (`init`) trains the
  * checkpoint's model with the settings asked for, and records where its weights came from.
  *
  * @example A resume keeps the checkpoint's batch but takes the new length
@@ -252,7 +253,19 @@ export function runConfig(
     const saved = from.resume.meta.train as Partial<TrainConfig> | undefined;
     const cooldown = config.cooldown ?? saved?.cooldown;
     const dropout = config.dropout ?? saved?.dropout;
-    return { ...config, ...saved, model: from.resume.meta.model, steps: config.steps, cooldown, dropout };
+    // decays asked for on resume (a list: emaExtra set) join the checkpoint's kept averages
+    const main = saved?.ema ?? config.ema;
+    const asked = config.emaExtra === undefined ? [] : [config.ema, ...config.emaExtra];
+    const emaExtra = [...new Set([...saved?.emaExtra ?? [], ...asked])].filter((d) => d !== main);
+    return {
+      ...config,
+      ...saved,
+      model: from.resume.meta.model,
+      steps: config.steps,
+      cooldown,
+      dropout,
+      ...(emaExtra.length ? { emaExtra } : {}),
+    };
   }
   if (from.init) {
     const { step, dataHash } = from.init.checkpoint.meta;
@@ -349,8 +362,11 @@ async function trainInto(
           `checkpoint was trained on data ${resumeCkpt.meta.dataHash.slice(0, 12)}…, not ${config.data}`,
         );
       }
-      trainer.restore(resumeCkpt);
+      const { seededEma } = trainer.restore(resumeCkpt);
       log?.(`resumed from ${options.resume} at step ${trainer.step}`);
+      for (const d of seededEma) {
+        log?.(`EMA ${d} is new: it starts from the checkpoint's EMA (${config.ema})`);
+      }
     } else if (initCkpt) {
       trainer.initFrom(initCkpt);
       log?.(`weights from ${options.init} (step ${initCkpt.meta.step}); optimizer and step start fresh`);

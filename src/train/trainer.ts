@@ -26,6 +26,7 @@ import type { DatasetSampler, EmojiDataset, SamplerState } from "../dataset/mod.
 import { meanImage } from "../sample/prior.ts";
 import { Adam } from "./adam.ts";
 import { Ema } from "./ema.ts";
+import { emaTensorPrefix } from "../checkpoint/ema_choice.ts";
 import { flatFromCheckpoint, flatToCheckpoint } from "./flat.ts";
 import { AUGMENT_DIM } from "../model/augment_conditioning.ts";
 import { buildVocabulary, imageLabelIndices, LabelError, parseConditionFields } from "../model/labels.ts";
@@ -52,8 +53,14 @@ export interface TrainConfig {
   cooldown?: number;
   /** Global gradient-norm clip (0 = off). */
   gradClip: number;
-  /** EMA decay. */
+  /** EMA decay of the average that sampling uses by default (and the progress grids show). */
   ema: number;
+  /**
+   * More EMA decays kept during the run beside `ema` (default none), each its own average, saved in
+   * checkpoints as `ema@<decay>/…` tensors, so that the decay to sample from can be chosen after the
+   * run by measurement (`chooseEma` in `checkpoint/ema_choice.ts`). Each costs one pass over the weights per step.
+   */
+  emaExtra?: number[];
   /** Seed of weights, batches, flips, t, ε and dropout masks. */
   seed: number;
   /**
@@ -171,6 +178,8 @@ export class Trainer {
   readonly adam: Adam;
   /** The weight average used for sampling. */
   readonly ema: Ema;
+  /** The averages of `config.emaExtra`, in its order. */
+  readonly emaExtra: Ema[];
   /** Stream of t and ε. */
   readonly noiseRng: Rng;
   /** Stream of batches and flips. */
@@ -207,6 +216,7 @@ export class Trainer {
       gradClip: config.gradClip,
     });
     this.ema = new Ema(this.model.params, config.ema);
+    this.emaExtra = (config.emaExtra ?? []).map((d) => new Ema(this.model.params, d));
     this.noiseRng = new Rng(config.seed + 1);
     this.dataRng = new Rng(config.seed + 2);
     this.dropoutRng = new Rng(config.seed + 3);
@@ -308,6 +318,7 @@ export class Trainer {
       throw new NonFiniteLossError(`${what} at step ${this.step + 1}; the update was not applied`);
     }
     ctx.applyUpdates();
+    for (const e of this.emaExtra) e.update(this.step);
     return { step: this.step, loss, gradNorm, lr: this.adam.learningRate(this.step) };
   }
 
@@ -338,6 +349,8 @@ export class Trainer {
       [this.ema.flat, this.adam.flatM, this.adam.flatV].map((t) => t.data() as Promise<Float32Array>),
     );
     flatToCheckpoint(ema, "ema", this.ema.layout, tensors);
+    const extras = await Promise.all(this.emaExtra.map((e) => e.flat.data() as Promise<Float32Array>));
+    this.emaExtra.forEach((e, i) => flatToCheckpoint(extras[i], emaTensorPrefix(e.decay), e.layout, tensors));
     flatToCheckpoint(m, "adam_m", this.adam.layout, tensors);
     flatToCheckpoint(v, "adam_v", this.adam.layout, tensors);
     const state = this.model.state;
@@ -374,18 +387,30 @@ export class Trainer {
 
   /**
    * Restores weights, EMA, Adam moments and step, BatchNorm state and the random streams from a
-   * checkpoint, after checking every tensor; nothing is assigned unless everything fits.
+   * checkpoint, after checking every tensor; nothing is assigned unless everything fits. An average
+   * of `config.emaExtra` that the checkpoint lacks (a decay added on resume) starts from the
+   * checkpoint's main EMA; its decay is listed in the returned `seededEma`.
    *
    * @throws {CheckpointError} when a tensor is missing, extra or of another shape.
    */
-  restore(ckpt: Checkpoint): void {
+  restore(ckpt: Checkpoint): { seededEma: number[] } {
     // in the order a reader expects the first problem: the weights, then the optimizer's tensors
     flatFromCheckpoint(ckpt.tensors, "params", this.adam.layout);
     const ema = flatFromCheckpoint(ckpt.tensors, "ema", this.ema.layout);
+    const seededEma: number[] = [];
+    const extras = this.emaExtra.map((e) => {
+      const prefix = emaTensorPrefix(e.decay);
+      if ([...ckpt.tensors.keys()].some((k) => k.startsWith(prefix + "/"))) {
+        return flatFromCheckpoint(ckpt.tensors, prefix, e.layout);
+      }
+      seededEma.push(e.decay);
+      return ema;
+    });
     const m = flatFromCheckpoint(ckpt.tensors, "adam_m", this.adam.layout);
     const v = flatFromCheckpoint(ckpt.tensors, "adam_v", this.adam.layout);
     assignTensors(ckpt, [["params", this.model.params], ["state", this.model.state]]);
     this.ema.load(ema);
+    this.emaExtra.forEach((e, i) => e.load(extras[i]));
     this.adam.setMoments(m, v);
     this.adam.step = ckpt.meta.step;
     if (ckpt.meta.rng) {
@@ -397,6 +422,7 @@ export class Trainer {
       if (ckpt.meta.rng.condDrop) this.condDropRng.setState(ckpt.meta.rng.condDrop);
       if (ckpt.meta.rng.augment) this.augmentRng.setState(ckpt.meta.rng.augment);
     }
+    return { seededEma };
   }
 
   /**
@@ -415,6 +441,7 @@ export class Trainer {
     const ema = flatFromCheckpoint(tensors, "ema", this.ema.layout);
     assignTensors({ ...ckpt, tensors }, [["params", this.model.params], ["state", this.model.state]]);
     this.ema.load(ema);
+    for (const e of this.emaExtra) e.load(ema);
   }
 
   /** Releases every tensor of the run. */
@@ -422,6 +449,7 @@ export class Trainer {
     this.model.dispose();
     this.adam.dispose();
     this.ema.dispose();
+    for (const e of this.emaExtra) e.dispose();
   }
 }
 
@@ -443,6 +471,12 @@ export function validateTrainConfig(c: TrainConfig): void {
   if (!(c.lr > 0 && c.lr < 1)) throw new RangeError(`lr must be in (0, 1), got ${c.lr}`);
   if (!(c.gradClip >= 0)) throw new RangeError(`gradClip must be >= 0, got ${c.gradClip}`);
   if (!(c.ema >= 0 && c.ema < 1)) throw new RangeError(`ema decay must be in [0, 1), got ${c.ema}`);
+  for (const d of c.emaExtra ?? []) {
+    if (!(d >= 0 && d < 1)) throw new RangeError(`emaExtra decays must be in [0, 1), got ${d}`);
+  }
+  if (new Set([c.ema, ...c.emaExtra ?? []]).size !== 1 + (c.emaExtra?.length ?? 0)) {
+    throw new RangeError(`EMA decays must differ, got ${[c.ema, ...c.emaExtra ?? []].join(", ")}`);
+  }
   if (c.dropout !== undefined && !(c.dropout >= 0 && c.dropout < 1)) {
     throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
   }
