@@ -27,8 +27,7 @@ import { DEFAULT_ETA, DEFAULT_SAMPLER, DEFAULT_STEPS, defaultBatch } from "./def
 import { priorStart } from "./prior.ts";
 import { checkSampleOptions, type SamplerName, samplerTimesteps } from "./sample.ts";
 import { slerp } from "./slerp.ts";
-import { samplerStepTensor } from "./steps.ts";
-import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
+import { type KnownRegion, reverseLoop } from "./loop.ts";
 
 /**
  * What the edits need of a model: its image side and ε_θ(x_t, t) for a batch with one timestep per
@@ -128,107 +127,34 @@ export interface ReverseFromOptions extends EditSamplerOptions {
    */
   start: (first: number, b: number, noise: Float32Array) => Float32Array;
   /** Inpainting: the known images (n of them) and the mask (size·size, 1 = redraw), tries per step. */
-  known?: { images: Float32Array; mask: Uint8Array; resample: number };
+  known?: KnownRegion;
 }
 
 /**
- * The reverse process from a given start: ordinary sampling's loop (the same steps, the same order
- * of random draws: the start noise of each batch, then each step's z) with RePaint's known-region
- * replacement and resampling when `known` is given. Returns n·size·size·3 values clipped to [−1, 1].
+ * The reverse process from a given start: ordinary sampling's loop ({@linkcode reverseLoop}: the same
+ * steps, the same order of random draws: the start noise of each batch, then each step's z) with
+ * RePaint's known-region replacement and resampling when `known` is given. Returns n·size·size·3
+ * values clipped to [−1, 1].
  */
 export async function reverseFrom(
   denoiser: Denoiser,
   schedule: DiffusionSchedule,
   o: ReverseFromOptions,
 ): Promise<Float32Array> {
-  const sampler = o.sampler ?? DEFAULT_SAMPLER;
-  const eta = o.eta ?? DEFAULT_ETA, clip = o.clip ?? true;
-  const size = denoiser.imageSize, per = size * size * 3;
-  const batch = Math.min(o.batch ?? defaultBatch(o.n), o.n);
-  const ts = o.timesteps;
-  const tries = o.known ? o.known.resample : 1;
-  const rng = new Rng(o.seed ?? 0);
-  const images = new Float32Array(o.n * per);
-  const needNoise = sampler === "ddpm" || (sampler === "ddim" && eta > 0);
-  const stepsTotal = ts.length * tries * Math.ceil(o.n / batch);
-  let stepsDone = 0;
-  const asyncBackend = tf.getBackend() === "webgpu";
-  const ab = (t: number) => t >= 0 ? schedule.alphasCumprod[t] : 1;
-  for (let first = 0; first < o.n; first += batch) {
-    const b = Math.min(batch, o.n - first);
-    const shape: [number, number, number, number] = [b, size, size, 3];
-    const noise = rng.normalArray(b * per);
-    let x: tf.Tensor = tf.tensor4d(o.start(first, b, noise), shape);
-    let known: { x0: tf.Tensor; redraw: tf.Tensor } | null = null;
-    if (o.known) {
-      const m = new Uint8Array(b * per);
-      for (let i = 0; i < b * size * size; i++) m.fill(o.known.mask[i % (size * size)], 3 * i, 3 * i + 3);
-      known = {
-        x0: tf.tensor4d(o.known.images.subarray(first * per, (first + b) * per), shape),
-        redraw: tf.tensor4d(m, shape, "bool"),
-      };
-    }
-    let last: DataPrediction<tf.Tensor> | null = null;
-    for (let i = 0; i < ts.length; i++) {
-      const t = ts[i], tNext = i + 1 < ts.length ? ts[i + 1] : -1;
-      const tArr = new Array(b).fill(t);
-      const useLast = sampler === "dpm++2m" && !dpmSolverFirstOrder(i, ts.length) ? last : null;
-      let prediction: DataPrediction<tf.Tensor> | null = null;
-      for (let r = 0; r < tries; r++) {
-        const z = needNoise && t > 0 ? tf.tensor4d(rng.normalArray(b * per), shape) : null;
-        const eps = denoiser.predict(x as tf.Tensor4D, tArr);
-        const step = samplerStepTensor(sampler, schedule, x, eps, t, tNext, { eta, z, clip, last: useLast });
-        if (step.prediction) {
-          prediction?.x0.dispose();
-          prediction = step.prediction;
-        }
-        const next = step.x;
-        eps.dispose();
-        x.dispose();
-        z?.dispose();
-        x = next;
-        if (known) {
-          // the known region at t': the input noised to t' (the input itself at the end)
-          const k = known;
-          const kz = tNext >= 0 ? tf.tensor4d(rng.normalArray(b * per), shape) : null;
-          const merged = tf.tidy(() => {
-            const atNext = kz
-              ? tf.add(tf.mul(k.x0, Math.sqrt(ab(tNext))), tf.mul(kz, Math.sqrt(1 - ab(tNext))))
-              : k.x0;
-            return tf.where(k.redraw, x, atNext);
-          });
-          kz?.dispose();
-          x.dispose();
-          x = merged;
-          if (r + 1 < tries) {
-            // RePaint's jump back: x_t ~ q(x_t | x_t') = N(√(ᾱ_t/ᾱ_t')·x_t', (1 − ᾱ_t/ᾱ_t')·I)
-            const ratio = ab(t) / ab(tNext);
-            const back = tf.tensor4d(rng.normalArray(b * per), shape);
-            const jumped = tf.tidy(() =>
-              tf.add(tf.mul(x, Math.sqrt(ratio)), tf.mul(back, Math.sqrt(Math.max(0, 1 - ratio))))
-            );
-            back.dispose();
-            x.dispose();
-            x = jumped;
-          }
-        }
-        stepsDone++;
-        o.onProgress?.(stepsDone, stepsTotal);
-        if (asyncBackend && stepsDone % 10 === 0) await x.data();
-      }
-      if (sampler === "dpm++2m") {
-        last?.x0.dispose();
-        last = prediction;
-      }
-    }
-    last?.x0.dispose();
-    const out = tf.tidy(() => tf.clipByValue(x, -1, 1));
-    images.set(await out.data() as Float32Array, first * per);
-    out.dispose();
-    x.dispose();
-    known?.x0.dispose();
-    known?.redraw.dispose();
-  }
+  const { images } = await reverseLoop(schedule, {
+    sampler: o.sampler ?? DEFAULT_SAMPLER,
+    eta: o.eta ?? DEFAULT_ETA,
+    clip: o.clip ?? true,
+    n: o.n,
+    batch: Math.min(o.batch ?? defaultBatch(o.n), o.n),
+    size: denoiser.imageSize,
+    timesteps: o.timesteps,
+    rng: new Rng(o.seed ?? 0),
+    noise: () => (x, t) => denoiser.predict(x, t),
+    start: o.start,
+    known: o.known,
+    onProgress: o.onProgress,
+  });
   return images;
 }
 

@@ -110,10 +110,50 @@ export function guidedPredict(
 }
 
 /**
+ * ε(x_t, t) of a batch with label indices `labels` ([field][example], −1 = null; undefined: none) and
+ * guidance weight `w`, applied at every step or, with `limit`, only at the timesteps inside its
+ * interval: the one place where sampling and the edits wrap labels, guidance and its interval around
+ * {@linkcode predictNoise}. A step whose weight is 1 (or that has no labels) is one plain pass of B
+ * images, a guided one a {@linkcode guidedPredict} pass of 2B. An `edm` model needs its `schedule`.
+ *
+ * @example Outside the interval the ε is the conditional one
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend } from "../backend/select.ts";
+ * import { DiffusionModel } from "../model/model.ts";
+ * import { guidedNoise } from "./guidance.ts";
+ * await initBackend("cpu", { log: null });
+ * const m = new DiffusionModel({ preset: "seed", channels: [4, 4, 4], timeDim: 4, labels: { vendor: ["a", "b"] } });
+ * const x = tf.zeros([1, 32, 32, 3]) as tf.Tensor4D;
+ * const eps = guidedNoise(m, [Int32Array.of(1)], 3, m.params, { interval: [0, 0.5], T: 10 });
+ * const c = m.predict(x, [9], m.params, [Int32Array.of(1)]);
+ * assert.equal((await tf.max(tf.abs(tf.sub(eps(x, [9]), c))).data())[0], 0);
+ * ```
+ */
+export function guidedNoise(
+  model: DiffusionModel,
+  labels: readonly ArrayLike<number>[] | undefined,
+  w: number,
+  params: ParamMap = model.params,
+  limit?: GuidanceLimit,
+  schedule?: DiffusionSchedule,
+): (x: tf.Tensor4D, t: number[]) => tf.Tensor4D {
+  if (limit) checkGuidanceInterval(limit.interval);
+  return (x, t) => {
+    const ws = t.map((ti) => limit ? guidanceAt(ti, limit.T, w, limit.interval) : w);
+    if (!labels || ws.every((wi) => wi === 1)) return predictNoise(model, x, t, params, labels, schedule);
+    const weight = ws.every((wi) => wi === ws[0]) ? ws[0] : ws;
+    return guidedPredict(model, x, t, labels, weight, params, schedule);
+  };
+}
+
+/**
  * A denoiser for the edits (variations, inpainting, morphs: `edit.ts`'s `Denoiser`) that asks a
  * conditioned model for the same resolved labels (one index per field, −1 = null) in every example,
  * with guidance weight `w` (w = 1: one plain conditional pass), applied at every step or, with `limit`,
- * only at the timesteps inside its interval. An `edm` model needs its `schedule`.
+ * only at the timesteps inside its interval ({@linkcode guidedNoise}). An `edm` model needs its
+ * `schedule`.
  *
  * @example
  * ```ts
@@ -141,10 +181,7 @@ export function conditionedDenoiser(
     imageSize: model.imageSize,
     predict(x: tf.Tensor4D, t: number[]): tf.Tensor {
       const idx = labels.map((k) => new Int32Array(x.shape[0]).fill(k));
-      const ws = t.map((ti) => limit ? guidanceAt(ti, limit.T, w, limit.interval) : w);
-      return ws.every((wi) => wi === 1)
-        ? predictNoise(model, x, t, params, idx, schedule)
-        : guidedPredict(model, x, t, idx, ws, params, schedule);
+      return guidedNoise(model, idx, w, params, limit, schedule)(x, t);
     },
   };
 }

@@ -1,10 +1,9 @@
 /**
- * The sampling loop: noise → images with DDPM (every step), DDIM or DPM-Solver++(2M) (S evenly
- * spaced steps, S network evaluations).
+ * Sampling: noise → images with DDPM (every step), DDIM or DPM-Solver++(2M) (S evenly spaced
+ * steps, S network evaluations), on the one reverse loop of {@linkcode ./loop.ts}.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
 import type { DiffusionModel } from "../model/model.ts";
 import type { ParamMap } from "../model/context.ts";
 import { Rng } from "../core/rng.ts";
@@ -19,11 +18,11 @@ import {
   SAMPLERS,
 } from "./defaults.ts";
 import { labelBatch, LabelError, type Labels, resolveLabels } from "../model/labels.ts";
-import { guidedPredict, predictNoise } from "./guidance.ts";
-import { checkGuidanceInterval, guidanceAt, type GuidanceInterval } from "./guidance_interval.ts";
+import { guidedNoise } from "./guidance.ts";
+import { checkGuidanceInterval, type GuidanceInterval } from "./guidance_interval.ts";
+import { reverseLoop } from "./loop.ts";
 import { priorStart } from "./prior.ts";
-import { ddimTimesteps, samplerStepTensor } from "./steps.ts";
-import { type DataPrediction, dpmSolverFirstOrder } from "./steps_plain.ts";
+import { ddimTimesteps } from "./steps.ts";
 
 export { type SamplerName, SAMPLERS };
 
@@ -181,76 +180,33 @@ export async function sampleImages(
   checkSampleOptions(options, schedule.T);
   const start = performance.now();
   const { n } = options;
-  const sampler = options.sampler ?? DEFAULT_SAMPLER;
-  const batch = Math.min(options.batch ?? defaultBatch(n), n);
-  const eta = options.eta ?? DEFAULT_ETA;
-  const clip = options.clip ?? true;
-  const frameEvery = options.frameEvery ?? 0;
-  const size = model.imageSize, per = size * size * 3;
+  const size = model.imageSize;
   checkDataMean(options.dataMean, size);
   const labelIdx = sampleLabelIndices(model, options);
   const guidance = options.guidance ?? DEFAULT_GUIDANCE;
-  const ts = samplerTimesteps(sampler, schedule.T, options.steps);
-  const rng = new Rng(options.seed ?? 0);
-  const images = new Float32Array(n * per);
-  const frameCount = frameEvery > 0 ? Math.ceil(ts.length / frameEvery) + 1 : 0;
-  const frames = Array.from({ length: frameCount }, () => new Float32Array(n * per));
-  const stepsTotal = ts.length * Math.ceil(n / batch);
-  let stepsDone = 0;
-  const needNoise = sampler === "ddpm" || (sampler === "ddim" && eta > 0);
-  // WebGPU queues work without bound unless something waits on it; wasm and cpu run each op eagerly
-  const asyncBackend = tf.getBackend() === "webgpu";
-  for (let first = 0; first < n; first += batch) {
-    const b = Math.min(batch, n - first);
-    const shape: [number, number, number, number] = [b, size, size, 3];
-    const startNoise = rng.normalArray(b * per);
-    if (options.dataMean) priorStart(schedule, ts[0], options.dataMean, startNoise);
-    let x: tf.Tensor = tf.tensor4d(startNoise, shape);
-    const rows = labelIdx?.slice(first, first + b);
-    const labels = rows && rows.some((r) => r.some((k) => k >= 0))
-      ? labelBatch(rows, rows[0].length)
-      : undefined;
-    let last: DataPrediction<tf.Tensor> | null = null;
-    let frame = 0;
-    const keepFrame = async (xt: tf.Tensor) => {
-      const clipped = tf.clipByValue(xt, -1, 1);
-      const values = await clipped.data() as Float32Array;
-      clipped.dispose();
-      frames[frame++].set(values, first * per);
-      await options.onFrame?.(values, first, b);
-    };
-    if (frameCount) await keepFrame(x);
-    for (let i = 0; i < ts.length; i++) {
-      const t = ts[i], tNext = i + 1 < ts.length ? ts[i + 1] : -1;
-      const tArr = new Array(b).fill(t);
-      const z = needNoise && t > 0 ? tf.tensor4d(rng.normalArray(b * per), shape) : null;
-      const w = guidanceAt(t, schedule.T, guidance, options.guidanceInterval);
-      const eps = labels && w !== 1
-        ? guidedPredict(model, x as tf.Tensor4D, tArr, labels, w, params, schedule)
-        : predictNoise(model, x as tf.Tensor4D, tArr, params, labels, schedule);
-      const useLast = dpmSolverFirstOrder(i, ts.length) ? null : last;
-      const step = samplerStepTensor(sampler, schedule, x, eps, t, tNext, { eta, z, clip, last: useLast });
-      if (step.prediction) {
-        last?.x0.dispose();
-        last = step.prediction;
-      }
-      const next = step.x;
-      eps.dispose();
-      x.dispose();
-      z?.dispose();
-      x = next;
-      stepsDone++;
-      if (frameCount && ((i + 1) % frameEvery === 0 || i === ts.length - 1) && frame < frameCount) {
-        await keepFrame(x);
-      }
-      options.onProgress?.(stepsDone, stepsTotal);
-      if (asyncBackend && i % 10 === 9) await x.data();
-    }
-    last?.x0.dispose();
-    const out = tf.tidy(() => tf.clipByValue(x, -1, 1));
-    images.set(await out.data() as Float32Array, first * per);
-    out.dispose();
-    x.dispose();
-  }
+  const limit = options.guidanceInterval ? { interval: options.guidanceInterval, T: schedule.T } : undefined;
+  const ts = samplerTimesteps(options.sampler ?? DEFAULT_SAMPLER, schedule.T, options.steps);
+  const { images, frames } = await reverseLoop(schedule, {
+    sampler: options.sampler ?? DEFAULT_SAMPLER,
+    eta: options.eta ?? DEFAULT_ETA,
+    clip: options.clip ?? true,
+    n,
+    batch: Math.min(options.batch ?? defaultBatch(n), n),
+    size,
+    timesteps: ts,
+    rng: new Rng(options.seed ?? 0),
+    start: (_first, _b, noise) =>
+      options.dataMean ? priorStart(schedule, ts[0], options.dataMean, noise) : noise,
+    noise: (first, b) => {
+      const rows = labelIdx?.slice(first, first + b);
+      const labels = rows && rows.some((r) => r.some((k) => k >= 0))
+        ? labelBatch(rows, rows[0].length)
+        : undefined;
+      return guidedNoise(model, labels, guidance, params, limit, schedule);
+    },
+    frameEvery: options.frameEvery,
+    onFrame: options.onFrame,
+    onProgress: options.onProgress,
+  });
   return { images, n, size, frames, seconds: (performance.now() - start) / 1000 };
 }

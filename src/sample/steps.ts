@@ -11,7 +11,6 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { checkTimestep, type DiffusionSchedule } from "../core/schedule.ts";
 import { type DataPrediction, dpmSolverCoefficients } from "./steps_plain.ts";
-import type { SamplerName } from "./defaults.ts";
 
 /**
  * x0 predicted from x_t and ε: (x_t − √(1−ᾱ_t)·ε)/√ᾱ_t, optionally clipped to [−1, 1].
@@ -33,7 +32,7 @@ export function predictX0(
 }
 
 /**
- * One DDPM ancestral step x_t → x_{t−1} (the notebook's Algorithm 2).
+ * One DDPM ancestral step x_t → x_{t−1} (Ho et al. 2020, Algorithm 2; the notebook's sampler).
  * With `clip`, x0 is predicted, clipped to [−1, 1], and the posterior mean
  * coefX0·x0 + coefXt·x_t is used; without it, the mean is (x_t − β_t/√(1−ᾱ_t)·ε)/√α_t.
  * Then x_{t−1} = mean + √β̃_t·z (z is ignored at t = 0, where β̃ = 0).
@@ -76,7 +75,7 @@ export function ddpmStepTensor(
 }
 
 /**
- * One DDIM step x_t → x_{tPrev} (Song et al., eq. 12), `tPrev = −1` meaning the clean image
+ * One DDIM step x_t → x_{tPrev} (Song et al. 2021, eq. 12), `tPrev = −1` meaning the clean image
  * (ᾱ = 1). σ = η·√((1−ᾱ_prev)/(1−ᾱ_t))·√(1−ᾱ_t/ᾱ_prev); η = 0 is deterministic and η = 1 with
  * every step equals DDPM's posterior variance. With `clip`, x0 is clipped and ε re-derived from it
  * so the step stays consistent.
@@ -123,7 +122,7 @@ export function ddimStepTensor(
 }
 
 /**
- * One DPM-Solver++(2M) step x_t → x_{tNext} (`tNext = −1`: the clean image) on tensors; the math is
+ * One DPM-Solver++(2M) step (Lu et al. 2022) x_t → x_{tNext} (`tNext = −1`: the clean image) on tensors; the math is
  * {@linkcode dpmSolverCoefficients}'s. `last` is the previous step's data prediction (null: first
  * order). Returns x_{tNext} and this step's (clipped with `clip`) prediction x̂0; the caller owns both
  * and disposes the prediction after the next step.
@@ -159,54 +158,6 @@ export function dpmSolverStepTensor(
     return [out, x0];
   });
   return { x, prediction: { x0, t } };
-}
-
-/** The settings of one {@linkcode samplerStepTensor}. */
-export interface SamplerStepOptions {
-  /** DDIM's η (ddim only). */
-  eta: number;
-  /** The step's fresh noise (ddpm, and ddim with η > 0), or null. */
-  z: tf.Tensor | null;
-  /** Clip the predicted x0 to [−1, 1]. */
-  clip: boolean;
-  /** DPM-Solver++'s previous data prediction for a second-order step, or null for a first-order one. */
-  last: DataPrediction<tf.Tensor> | null;
-}
-
-/**
- * One reverse step of any sampler on tensors, x_t → x_tNext (tNext = −1: to x0): the step that
- * `sampleImages` and the edits share. A DPM-Solver++ step also returns its data prediction, which the
- * caller keeps for the next step and disposes; the other samplers return null there. Disposes nothing.
- *
- * @example A deterministic DDIM step equals ddimStepTensor
- * ```ts
- * import assert from "node:assert/strict";
- * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
- * import { makeSchedule } from "../core/schedule.ts";
- * import { ddimStepTensor, samplerStepTensor } from "./steps.ts";
- * await tf.setBackend("cpu");
- * const s = makeSchedule("linear", 10), x = tf.ones([1, 2, 2, 3]), eps = tf.zeros([1, 2, 2, 3]);
- * const a = samplerStepTensor("ddim", s, x, eps, 5, 2, { eta: 0, z: null, clip: true, last: null });
- * const b = ddimStepTensor(s, x, eps, 5, 2, 0, null, true);
- * assert.equal((await tf.max(tf.abs(tf.sub(a.x, b))).data())[0], 0);
- * assert.equal(a.prediction, null);
- * ```
- */
-export function samplerStepTensor(
-  sampler: SamplerName,
-  schedule: DiffusionSchedule,
-  x: tf.Tensor,
-  eps: tf.Tensor,
-  t: number,
-  tNext: number,
-  o: SamplerStepOptions,
-): { x: tf.Tensor; prediction: DataPrediction<tf.Tensor> | null } {
-  if (sampler === "dpm++2m") return dpmSolverStepTensor(schedule, x, eps, t, tNext, o.last, o.clip);
-  const next = sampler === "ddpm"
-    ? ddpmStepTensor(schedule, x, eps, t, o.z, o.clip)
-    : ddimStepTensor(schedule, x, eps, t, tNext, o.eta, o.z, o.clip);
-  return { x: next, prediction: null };
 }
 
 /**
