@@ -9,7 +9,6 @@ import {
   asUsage,
   checkWritableDir,
   choiceFlag,
-  emaFlag,
   intFlag,
   numberFlag,
   parseFlags,
@@ -36,7 +35,13 @@ import {
   runConfig,
   trainRun,
 } from "../src/train/run.ts";
-import { DEFAULT_COND_DROP, validateTrainConfig } from "../src/train/trainer.ts";
+import { emaFlag, flagWording, schemaFlag } from "../src/cli/train_flags.ts";
+import {
+  TRAIN_FIELDS,
+  type TrainConfig,
+  usageLines,
+  validateTrainConfig,
+} from "../src/train/config_schema.ts";
 import { RunFolder } from "../src/train/run_folder.ts";
 import { loadTrainRecipe, type TrainRecipe } from "../src/train/config_file.ts";
 import { exportForReturn } from "../src/train/return_files.ts";
@@ -45,46 +50,19 @@ import { pathExists } from "../src/platform/io.ts";
 import { basename, join } from "node:path";
 
 const D = DEFAULT_TRAIN_CONFIG;
-const USAGE = `usage: deno task train [options]
-  --config FILE       JSON recipe (e.g. configs/faces4-64.json): a run's config.json fields plus
+const USAGE = [
+  "usage: deno task train [options]   (with no options: the shipped default model's recipe, configs/faces.json)",
+  `  --config FILE       JSON recipe (e.g. configs/faces4-64.json): a run's config.json fields plus
                       "every" and "minutes"; flags given here override it
   --dry-run           print the configuration this command would train (JSON), and stop
-  --minutes N         stop the training loop after N minutes of wall clock (--steps stays the cap)
   --export-to DIR     at the end, also write DIR/ema-*.safetensors (EMA weights, F16, split into
                       files of at most --part-mib MiB, loadable as one checkpoint), the last grid and loss.csv
-  --part-mib N        largest exported file in MiB (default 16)
-  --data DIR          prepared dataset (default ${D.data}; prepared on demand when missing)
-  --model NAME        ${MODEL_PRESETS.join(" | ")} (default unet)
-  --channels N        unet base channels (default 32)    --blocks N   res blocks per level (default 1)
-  --mult LIST         unet channel multipliers (default 1,2,2)   --attention on|off (default on)
-  --parameterization eps|edm
-                      unet only: predict the noise ε (default) or train Karras et al.'s (2022) EDM
-                      preconditioned denoiser with its log-normal σ and loss weighting (docs/recipes.md)
-  --schedule NAME     ${
-  SCHEDULE_KINDS.join(" | ")
-} (default ${D.schedule})   --T N   diffusion steps (default ${D.T})
-  --batch N           images per step (default ${D.batch})
-  --steps N           total optimizer steps (default ${D.steps})   --epochs N   or this many passes over the data
-  --lr X              Adam learning rate (default ${D.lr})   --warmup N   warm-up steps (default ${D.warmup})
-  --cooldown N        decay the lr linearly to ~0 over the last N steps (default 0: none)
-  --grad-clip X       global gradient-norm clip, 0 = off (default ${D.gradClip})
-  --ema LIST          EMA decay (default ${D.ema}); a list (e.g. 0.999,0.9995,0.9999) also keeps an average
-                      for each further decay, to choose from after the run (export --ema-decay); with
-                      --resume, a list adds its new decays, starting from the checkpoint's EMA
-  --seed N            (default ${D.seed})
-  --dropout X         dropout rate in the residual blocks while training (default 0: none)
-  --condition LIST    label fields to condition on, from vendor,category,subcategory,name (default none:
-                      unconditional); sample with --label FIELD=VALUE and --guidance W
-  --cond-drop X       probability of dropping each label to its null entry while training (default ${DEFAULT_COND_DROP})
-  --min-snr-gamma G   weigh each example's loss by min(SNR_t, G)/SNR_t (Min-SNR-γ; default none)
-  --augment P         non-leaking augmentation (EDM): with probability P per image a random flip and a
-                      shift of up to 2 px, given to the model as conditioning; samples ask for none
-                      (default 0: none, and plain random flips as before)
-  --backend NAME      auto | webgpu | native | wasm | cpu (default auto: a hardware GPU, else the
+  --part-mib N        largest exported file in MiB (default 16)`,
+  ...usageLines(D),
+  `  --backend NAME      auto | webgpu | native | wasm | cpu (default auto: a hardware GPU, else the
                       system BLAS (native), else wasm)
   --out DIR           run folder (default data/runs/<recipe> with --config, else data/runs/<model>-<schedule>-s<seed>;
                       with --resume, the checkpoint's own folder); a folder with another run's files is refused
-  --every N           checkpoint + sample grid every N steps (default 250)
   --checkpoint-minutes N
                       also write a checkpoint when N minutes have passed since the last one (default 2)
   --grid N            images in each sample grid (default 16; 0 = no grids)
@@ -96,53 +74,34 @@ const USAGE = `usage: deno task train [options]
                       Ctrl-C (SIGINT) or SIGTERM writes a checkpoint at the current step and prints the
                       command that resumes it; a second one quits at once
   --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
-  --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N`;
+  --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N`,
+].join("\n");
 
 type TrainFlagValues = Record<string, string | undefined> & { help?: boolean; "dry-run"?: boolean };
 
+/** The flags that are not training settings of the schema. */
+const RUN_FLAGS = [
+  "epochs",
+  "backend",
+  "out",
+  "grid",
+  "keep",
+  "keep-every",
+  "resume",
+  "init",
+  "threads",
+  "config",
+  "export-to",
+  "part-mib",
+  "checkpoint-minutes",
+];
+
 function parseTrainFlags(): TrainFlagValues {
+  const strings = [...TRAIN_FIELDS.flatMap((f) => f.flag ? [f.flag] : []), ...RUN_FLAGS];
   return parseFlags({
     args: Deno.args,
     options: Object.fromEntries(
-      [
-        "data",
-        "model",
-        "channels",
-        "blocks",
-        "mult",
-        "attention",
-        "schedule",
-        "T",
-        "batch",
-        "steps",
-        "epochs",
-        "lr",
-        "warmup",
-        "cooldown",
-        "grad-clip",
-        "ema",
-        "dropout",
-        "condition",
-        "cond-drop",
-        "min-snr-gamma",
-        "augment",
-        "parameterization",
-        "seed",
-        "backend",
-        "out",
-        "every",
-        "grid",
-        "keep",
-        "keep-every",
-        "resume",
-        "init",
-        "threads",
-        "config",
-        "minutes",
-        "export-to",
-        "part-mib",
-        "checkpoint-minutes",
-      ].map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat(
+      strings.map((k) => [k, { type: "string" }] as [string, { type: "string" | "boolean" }]).concat(
         ["help", "dry-run"].map((k) => [k, { type: "boolean" }]),
       ),
     ),
@@ -153,9 +112,10 @@ function parseTrainFlags(): TrainFlagValues {
 async function main(): Promise<void> {
   const v = parseTrainFlags();
   if (v.help) return console.log(USAGE);
-  const { recipe, config, model } = await composeConfig(v);
+  const composed = await composeConfig(v);
+  const { recipe, config } = composed;
   const inputs = await checkInputs(v, recipe);
-  const run = await runSettings(v, recipe, config, model);
+  const run = await runSettings(v, recipe, composed);
   if (v["dry-run"]) {
     // the configuration this command would train, as the run's config.json will record it
     console.error(`run folder: ${run.out}`);
@@ -165,15 +125,56 @@ async function main(): Promise<void> {
   await trainAndReport(v, config, inputs, run);
 }
 
-/** The training configuration: flags, then the recipe file (`--config`), then the defaults. */
+/**
+ * The training configuration: flags, then the recipe file (`--config`), then the defaults. The
+ * defaults' optional settings (label fields, cooldown) apply only to a plain run: a recipe, a resumed
+ * or a fine-tuned run (`--resume`, `--init`) leaves out what it does not set.
+ */
 async function composeConfig(v: TrainFlagValues) {
   let recipe: TrainRecipe = { config: {} };
   if (v.config !== undefined) recipe = await loadTrainRecipe(v.config, `--config ${v.config}`);
+  const { condition: _c, condDrop: _d, cooldown: _k, ...required } = D;
+  const plain = v.config === undefined && v.resume === undefined && v.init === undefined;
   // precedence: flags, then the recipe file, then the defaults
-  const B = { ...D, ...recipe.config };
-  const preset = choiceFlag("model", v.model, MODEL_PRESETS, B.model.preset);
+  const B: TrainConfig = { ...(plain ? D : required), ...recipe.config };
+  const model = modelFromFlags(v, B.model);
+  if (v.steps !== undefined && v.epochs !== undefined) {
+    throw new UsageError("give --steps or --epochs, not both");
+  }
+  const config: TrainConfig = {
+    ...B,
+    data: v.data ?? B.data,
+    model,
+    schedule: choiceFlag("schedule", v.schedule, SCHEDULE_KINDS, B.schedule),
+    T: schemaFlag("T", v.T, B.T),
+    batch: schemaFlag("batch", v.batch, B.batch),
+    steps: schemaFlag("steps", v.steps, B.steps),
+    lr: schemaFlag("lr", v.lr, B.lr),
+    warmup: schemaFlag("warmup", v.warmup, B.warmup),
+    // undefined unless given, so a resumed run keeps its checkpoint's cooldown
+    cooldown: schemaFlag("cooldown", v.cooldown, B.cooldown),
+    gradClip: schemaFlag("gradClip", v["grad-clip"], B.gradClip),
+    ...emaFlag(v.ema, B),
+    // undefined unless given, like cooldown
+    dropout: schemaFlag("dropout", v.dropout, B.dropout),
+    seed: schemaFlag("seed", v.seed, B.seed),
+    ...(v.condition !== undefined ? { condition: conditionFlag(v.condition) } : {}),
+    ...(v["cond-drop"] !== undefined ? { condDrop: schemaFlag("condDrop", v["cond-drop"], 0) } : {}),
+    ...(v["min-snr-gamma"] !== undefined
+      ? { minSnrGamma: schemaFlag("minSnrGamma", v["min-snr-gamma"], 0) }
+      : {}),
+    ...(v.augment !== undefined ? { augment: schemaFlag("augment", v.augment, 0) } : {}),
+  };
+  if (config.cooldown === undefined) delete config.cooldown;
+  if (config.dropout === undefined) delete config.dropout;
+  return { recipe, config, model, recipeSteps: B.steps };
+}
+
+/** The model the flags ask for, from the recipe's (or the defaults') `base`. */
+function modelFromFlags(v: TrainFlagValues, base: ModelConfig): ModelConfig {
+  const preset = choiceFlag("model", v.model, MODEL_PRESETS, base.preset);
   const mult = v.mult?.split(",").map((s) => intFlag("mult", s.trim(), 1, 1, 16));
-  const baseUnet = B.model.preset === "unet" ? B.model : modelConfig("unet") as UNetConfig;
+  const baseUnet = base.preset === "unet" ? base : modelConfig("unet") as UNetConfig;
   const attention =
     choiceFlag("attention", v.attention, ["on", "off"] as const, baseUnet.attention ? "on" : "off") ===
       "on";
@@ -189,7 +190,7 @@ async function composeConfig(v: TrainFlagValues) {
     );
   }
   const { parameterization: _p, ...unetBase } = baseUnet;
-  const model = asUsage(() =>
+  return asUsage(() =>
     preset === "unet"
       ? modelConfig("unet", {
         ...unetBase,
@@ -202,41 +203,17 @@ async function composeConfig(v: TrainFlagValues) {
       })
       : modelConfig("seed")
   );
-  if (v.steps !== undefined && v.epochs !== undefined) {
-    throw new UsageError("give --steps or --epochs, not both");
-  }
-  const config = {
-    ...B,
-    data: v.data ?? B.data,
-    model,
-    schedule: choiceFlag("schedule", v.schedule, SCHEDULE_KINDS, B.schedule),
-    T: intFlag("T", v.T, B.T, 2, 100000),
-    batch: intFlag("batch", v.batch, B.batch, 1, 4096),
-    steps: intFlag("steps", v.steps, B.steps, 1),
-    lr: numberFlag("lr", v.lr, B.lr, 1e-8, 1),
-    warmup: intFlag("warmup", v.warmup, B.warmup, 0),
-    // undefined unless given, so a resumed run keeps its checkpoint's cooldown
-    cooldown: v.cooldown === undefined ? B.cooldown : intFlag("cooldown", v.cooldown, 0, 0),
-    gradClip: numberFlag("grad-clip", v["grad-clip"], B.gradClip, 0),
-    ...emaFlag(v.ema, B as { ema: number; emaExtra?: number[] }),
-    // undefined unless given, like cooldown
-    dropout: v.dropout === undefined ? B.dropout : numberFlag("dropout", v.dropout, 0, 0, 0.99),
-    seed: intFlag("seed", v.seed, B.seed, 0),
-    ...(v.condition !== undefined ? { condition: parseConditionFields(v.condition) } : {}),
-    ...(v["cond-drop"] !== undefined ? { condDrop: numberFlag("cond-drop", v["cond-drop"], 0, 0, 1) } : {}),
-    ...(v["min-snr-gamma"] !== undefined
-      ? { minSnrGamma: numberFlag("min-snr-gamma", v["min-snr-gamma"], 5, 1e-6, 1e6) }
-      : {}),
-    ...(v.augment !== undefined ? { augment: numberFlag("augment", v.augment, 0, 0, 1) } : {}),
-  };
-  return { recipe, config, model };
+}
+
+/** `--condition LIST`: label fields, or `none` for an unconditional model. */
+function conditionFlag(value: string): string[] {
+  if (value.trim() === "none") return [];
+  return asUsage(() => parseConditionFields(value), "", flagWording);
 }
 
 /** The run's other flags, and every input file and folder, checked before any work. */
 async function checkInputs(v: TrainFlagValues, recipe: TrainRecipe) {
-  const minutes = v.minutes === undefined
-    ? recipe.minutes
-    : numberFlag("minutes", v.minutes, 0, 1e-6, 7 * 24 * 60);
+  const minutes = v.minutes === undefined ? recipe.minutes : schemaFlag("minutes", v.minutes, 0);
   const partMib = intFlag("part-mib", v["part-mib"], 16, 1, 4096);
   if (v["export-to"] !== undefined && v["export-to"].trim() === "") {
     throw new UsageError("--export-to must name a folder");
@@ -278,14 +255,13 @@ async function checkInputs(v: TrainFlagValues, recipe: TrainRecipe) {
 async function runSettings(
   v: TrainFlagValues,
   recipe: TrainRecipe,
-  config: Awaited<ReturnType<typeof composeConfig>>["config"],
-  model: ModelConfig,
+  { config, model, recipeSteps }: Awaited<ReturnType<typeof composeConfig>>,
 ) {
   const from = v.resume ?? v.init;
   // a resumed run continues in its checkpoint's folder, to its own step total, with its own settings
   const resumeCkpt = v.resume !== undefined ? await loadCheckpoint(v.resume) : null;
   const resumed = resumeCkpt && v.resume !== undefined ? resumeDefaults(v.resume, resumeCkpt.meta) : null;
-  const every = intFlag("every", v.every, recipe.every ?? resumed?.every ?? 250, 1);
+  const every = schemaFlag("every", v.every, recipe.every ?? resumed?.every ?? 250);
   const gridImages = intFlag("grid", v.grid, resumed?.gridImages ?? 16, 0, 256);
   const keep = intFlag("keep", v.keep, resumed?.keep ?? 3, 1);
   const keepEvery = intFlag("keep-every", v["keep-every"], resumed?.keepEvery ?? 0, 0);
@@ -320,8 +296,15 @@ async function runSettings(
     const count = (await loadEmojiDataset(config.data).catch(() => null))?.count ?? 118;
     config.steps = Math.ceil(epochs * count / config.batch);
   }
+  if (
+    from === undefined && v.cooldown === undefined && (v.steps !== undefined || v.epochs !== undefined) &&
+    (config.cooldown ?? 0) > config.steps
+  ) {
+    // a recipe's cooldown longer than the run asked for keeps its share of the recipe's steps
+    config.cooldown = Math.round(config.cooldown! * config.steps / recipeSteps);
+  }
   const threads = threadsFlag(v.threads);
-  if (from === undefined) asUsage(() => validateTrainConfig(config));
+  if (from === undefined) asUsage(() => validateTrainConfig(config), "", flagWording);
   const out = v.out ?? resumed?.out ??
     defaultRunFolder(
       config,

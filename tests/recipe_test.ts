@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { initBackend } from "../src/backend/select.ts";
 import { loadTrainRecipe, parseTrainRecipe } from "../src/train/config_file.ts";
-import { trainRun } from "../src/train/run.ts";
+import { DEFAULT_TRAIN_CONFIG, trainRun } from "../src/train/run.ts";
 import { loadCheckpoint } from "../src/checkpoint/format.ts";
 import { DiffusionModel, modelConfig } from "../src/model/model.ts";
 import { ownLines, runTask, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
@@ -36,6 +36,11 @@ Deno.test("recipe: a partial model is completed from its preset's defaults", () 
 Deno.test("recipe: the shipped run's recorded config reads back as the same config", async () => {
   const text = await Deno.readTextFile("data/models/apple-faces-unet.train-config.json");
   assert.deepEqual(parseTrainRecipe(text).config, JSON.parse(text));
+});
+
+Deno.test("recipe: DEFAULT_TRAIN_CONFIG is the shipped default model's recipe, configs/faces.json", async () => {
+  const { config } = await loadTrainRecipe("configs/faces.json");
+  assert.deepEqual(DEFAULT_TRAIN_CONFIG, config);
 });
 
 Deno.test("recipe: bad fields are errors naming the field", () => {
@@ -91,7 +96,7 @@ for (
   const [recipe, shipped] of [
     ["configs/apple-faces.json", "data/models/apple-faces-unet.train-config.json"],
     ["configs/four-vendors.json", "data/models/four-vendors/train-config.json"],
-    ["configs/faces4-cond.json", "data/models/faces/train-config.json"],
+    ["configs/faces.json", "data/models/faces/train-config.json"],
   ]
 ) {
   Deno.test(`train --config ${recipe}: trains the shipped model's recorded config (provenance aside)`, async () => {

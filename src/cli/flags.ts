@@ -82,8 +82,9 @@ export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typ
 
 /**
  * Runs a validation that throws a RangeError for a bad value and reports it as a
- * {@linkcode UsageError} with the same message (so a flag's range is a usage error, while a
- * RangeError from deeper inside stays a runtime failure).
+ * {@linkcode UsageError} with the same message, the RangeError as its `cause` (so a flag's range is a
+ * usage error, while a RangeError from deeper inside stays a runtime failure). With `word`, the
+ * message of a RangeError or a UsageError is reworded by it (e.g. a setting's name as its flag).
  *
  * @example
  * ```ts
@@ -94,11 +95,13 @@ export function parseFlags<T extends ParseArgsConfig>(config: T): ReturnType<typ
  * assert.equal(name, "UsageError");
  * ```
  */
-export function asUsage<T>(check: () => T, prefix = ""): T {
+export function asUsage<T>(check: () => T, prefix = "", word?: (message: string) => string): T {
   try {
     return check();
   } catch (err) {
-    if (err instanceof RangeError) throw new UsageError(`${prefix}${err.message}`);
+    if (err instanceof RangeError || (word && err instanceof UsageError)) {
+      throw new UsageError(`${prefix}${word ? word(err.message) : err.message}`, { cause: err });
+    }
     throw err;
   }
 }
@@ -180,34 +183,6 @@ export function numberFlag(
     throw new UsageError(`--${name} must be a number in [${min}, ${max}], got "${value}"`);
   }
   return n;
-}
-
-/**
- * Parses `--ema`: one EMA decay, or a comma-separated list whose first decay is the main average and
- * the others are kept beside it (`emaExtra`); `fallback` when not given. Each decay is in [0, 0.999999],
- * and they must differ.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { emaFlag } from "./flags.ts";
- * assert.deepEqual(emaFlag("0.999,0.9999", { ema: 0.995 }), { ema: 0.999, emaExtra: [0.9999] });
- * assert.deepEqual(emaFlag(undefined, { ema: 0.995 }), { ema: 0.995 });
- * assert.throws(() => emaFlag("0.999,0.999", { ema: 0.995 }), /--ema decays must differ/);
- * ```
- */
-export function emaFlag(
-  value: string | undefined,
-  fallback: { ema: number; emaExtra?: number[] },
-): { ema: number; emaExtra?: number[] } {
-  if (value === undefined) {
-    return { ema: fallback.ema, ...(fallback.emaExtra ? { emaExtra: fallback.emaExtra } : {}) };
-  }
-  const decays = value.split(",").map((d) => numberFlag("ema", d.trim(), 0, 0, 0.999999));
-  if (new Set(decays).size !== decays.length) {
-    throw new UsageError(`--ema decays must differ, got "${value}"`);
-  }
-  return { ema: decays[0], ...(decays.length > 1 ? { emaExtra: decays.slice(1) } : {}) };
 }
 
 /** Checks a flag value against a list of choices, or throws a UsageError listing them. */

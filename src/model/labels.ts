@@ -186,7 +186,8 @@ export interface LabelledImage {
 }
 
 /**
- * Parses a `--condition` list (`vendor,subcategory`): known fields, no repeats, at least one.
+ * Parses a list of label fields to condition on (`vendor,subcategory`): known fields, no repeats, at
+ * least one.
  *
  * @example
  * ```ts
@@ -198,15 +199,15 @@ export interface LabelledImage {
 export function parseConditionFields(text: string): LabelField[] {
   const fields = text.split(",").map((s) => s.trim()).filter((s) => s !== "");
   if (fields.length === 0) {
-    throw new LabelError(`--condition needs one or more of ${LABEL_FIELDS.join(", ")}`);
+    throw new LabelError(`condition needs one or more of ${LABEL_FIELDS.join(", ")}`);
   }
   for (const f of fields) {
     if (!(LABEL_FIELDS as readonly string[]).includes(f)) {
-      throw new LabelError(`--condition: unknown label field "${f}"; choose from ${LABEL_FIELDS.join(", ")}`);
+      throw new LabelError(`condition: unknown label field "${f}"; choose from ${LABEL_FIELDS.join(", ")}`);
     }
   }
   if (new Set(fields).size !== fields.length) {
-    throw new LabelError(`--condition lists a field twice: ${text}`);
+    throw new LabelError(`condition lists a field twice: ${text}`);
   }
   return fields as LabelField[];
 }

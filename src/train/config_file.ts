@@ -14,7 +14,14 @@ import {
 } from "../model/model.ts";
 import { SCHEDULE_KINDS } from "../core/schedule.ts";
 import { UsageError } from "../errors.ts";
-import type { TrainConfig } from "./trainer.ts";
+import {
+  inRange,
+  rangeText,
+  TRAIN_FIELDS,
+  type TrainConfig,
+  type TrainField,
+  trainField,
+} from "./config_schema.ts";
 
 /**
  * A recipe file that cannot be used, with the field and the fix in its one-line message: a usage
@@ -37,24 +44,16 @@ export interface TrainRecipe {
 
 type Check = (key: string, v: unknown) => unknown;
 
-const int = (min: number, max = Infinity): Check => (key, v) => {
-  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    const range = max === Infinity ? `an integer >= ${min}` : `an integer in [${min}, ${max}]`;
-    throw new TrainRecipeError(`"${key}" must be ${range}, got ${JSON.stringify(v)}`);
+/** The check of a number field of the schema: its range, named as the schema says it. */
+const inSchemaRange = (f: TrainField): Check => (key, v) => {
+  if (!inRange(f, v)) {
+    throw new TrainRecipeError(`"${key}" must be ${rangeText(f)}, got ${JSON.stringify(v)}`);
   }
   return v;
 };
 
-const num = (min: number, max: number, openMin = false): Check => (key, v) => {
-  if (typeof v !== "number" || !Number.isFinite(v) || v > max || (openMin ? v <= min : v < min)) {
-    throw new TrainRecipeError(
-      `"${key}" must be a number in ${openMin ? "(" : "["}${min}, ${max}], got ${JSON.stringify(v)}`,
-    );
-  }
-  return v;
-};
-
-const FIELDS: Record<string, Check> = {
+/** The checks of the fields that are not plain numbers. */
+const SPECIAL: Record<string, Check> = {
   data: (key, v) => {
     if (typeof v !== "string" || v.trim() === "") {
       throw new TrainRecipeError(`"${key}" must be a dataset folder (a non-empty string)`);
@@ -70,25 +69,12 @@ const FIELDS: Record<string, Check> = {
     }
     return v;
   },
-  T: int(2, 100000),
-  batch: int(1, 4096),
-  steps: int(1),
-  lr: num(0, 1, true),
-  warmup: int(0),
-  cooldown: int(0),
-  gradClip: num(0, Infinity),
-  ema: num(0, 0.999999),
   emaExtra: (key, v) => {
     if (!Array.isArray(v)) {
       throw new TrainRecipeError(`"${key}" must list EMA decays, e.g. [0.9995, 0.9999]`);
     }
-    return v.map((d, i) => num(0, 0.999999)(`${key}[${i}]`, d));
+    return v.map((d, i) => inSchemaRange(trainField("emaExtra"))(`${key}[${i}]`, d));
   },
-  seed: int(0),
-  dropout: num(0, 0.99),
-  condDrop: num(0, 1),
-  minSnrGamma: num(0, 1e6, true),
-  augment: num(0, 1),
   condition: (key, v) => {
     if (!Array.isArray(v) || !v.every((f) => typeof f === "string")) {
       throw new TrainRecipeError(`"${key}" must list label fields, e.g. ["vendor", "subcategory"]`);
@@ -96,15 +82,20 @@ const FIELDS: Record<string, Check> = {
     try {
       return v.length ? parseConditionFields(v.join(",")) : [];
     } catch (err) {
-      throw new TrainRecipeError(`"${key}": ${(err as Error).message.replace(/^--condition:? ?/, "")}`);
+      throw new TrainRecipeError(`"${key}": ${(err as Error).message.replace(/^condition:? ?/, "")}`, {
+        cause: err,
+      });
     }
   },
 };
 
-const RUN_FIELDS: Record<string, Check> = {
-  every: int(1),
-  minutes: num(0, 7 * 24 * 60, true),
-};
+/** Every field a recipe may set, from the schema: its check, and whether it is a run setting. */
+const FIELDS: Record<string, { check: Check; run: boolean }> = Object.fromEntries(
+  TRAIN_FIELDS.filter((f) => f.key === "model.preset" || !f.key.startsWith("model.")).map((f) => {
+    const key = f.key === "model.preset" ? "model" : f.key;
+    return [key, { check: SPECIAL[key] ?? inSchemaRange(f), run: f.run ?? false }];
+  }),
+);
 
 function parseModel(key: string, v: unknown): ModelConfig {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
@@ -175,14 +166,10 @@ export function parseTrainRecipe(text: string): TrainRecipe {
         `"init" is a run's record of where it started: remove it and pass --init FILE`,
       );
     }
-    if (key in FIELDS) config[key] = FIELDS[key](key, value);
-    else if (key in RUN_FIELDS) {
-      (recipe as unknown as Record<string, unknown>)[key] = RUN_FIELDS[key](key, value);
-    } else {
-      throw new TrainRecipeError(
-        `unknown field "${key}": use ${[...Object.keys(FIELDS), ...Object.keys(RUN_FIELDS)].join(", ")}`,
-      );
-    }
+    const field = Object.hasOwn(FIELDS, key) ? FIELDS[key] : undefined;
+    if (!field) throw new TrainRecipeError(`unknown field "${key}": use ${Object.keys(FIELDS).join(", ")}`);
+    const target = field.run ? recipe as unknown as Record<string, unknown> : config;
+    target[key] = field.check(key, value);
   }
   return recipe;
 }

@@ -8,7 +8,6 @@ import * as tf from "@tensorflow/tfjs-core";
 import { basename, dirname, extname, join } from "node:path";
 import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../checkpoint/format.ts";
 import { ensureDataset } from "../dataset/mod.ts";
-import { DEFAULT_DATASET_DIR } from "../dataset/prepare.ts";
 import { encodePng } from "../image/codec.ts";
 import { PROGRESS_GRID_SAMPLING } from "../sample/defaults.ts";
 import { makeGrid } from "../image/grid.ts";
@@ -81,19 +80,26 @@ export interface RunOptions {
   progress?: (line: string, step: number, steps: number) => void;
 }
 
-/** The default training configuration (the notebook's schedule and T, CPU-sized batch). */
+/**
+ * The default training configuration: the recipe of the shipped default model, `faces`
+ * (`configs/faces.json`, `data/models/faces/`): the notebook's linear schedule and T, a CPU-sized
+ * batch, conditioned on vendor and subcategory, on the four-vendor faces.
+ */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  data: DEFAULT_DATASET_DIR,
+  data: "data/faces4-32",
   model: modelConfig("unet"),
+  condition: ["vendor", "subcategory"],
+  condDrop: 0.1,
   schedule: "linear",
   T: 500,
-  batch: 32,
-  steps: 2000,
+  batch: 16,
+  steps: 7000,
   lr: 2e-3,
   warmup: 100,
   gradClip: 1,
-  ema: 0.999,
+  ema: 0.995,
   seed: 0,
+  cooldown: 1200,
 };
 
 /** What {@linkcode trainRun} returns. */

@@ -9,12 +9,12 @@
 import { minSnrWeight } from "./loss_weight.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { ForwardContext } from "../model/context.ts";
-import { DiffusionModel, type ModelConfig, parameterizationOf } from "../model/model.ts";
+import { DiffusionModel, parameterizationOf } from "../model/model.ts";
 import { EDM_P_MEAN, EDM_P_STD, edmDenoise, edmLossWeight } from "../model/edm.ts";
-import { augmentBatch, checkAugmentProbability } from "./augment.ts";
+import { augmentBatch } from "./augment.ts";
 import { qSampleTensor } from "../core/q_sample.ts";
 import { Rng } from "../core/rng.ts";
-import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "../core/schedule.ts";
+import { type DiffusionSchedule, makeSchedule } from "../core/schedule.ts";
 import {
   type Checkpoint,
   type CheckpointMeta,
@@ -31,71 +31,8 @@ import { flatFromCheckpoint, flatToCheckpoint } from "./flat.ts";
 import { AUGMENT_DIM } from "../model/augment_conditioning.ts";
 import { buildVocabulary, imageLabelIndices, LabelError, parseConditionFields } from "../model/labels.ts";
 
-/** Everything a training run needs to know; tasks fill it from flags. */
-export interface TrainConfig {
-  /** Prepared dataset folder. */
-  data: string;
-  /** The model preset and sizes. */
-  model: ModelConfig;
-  /** β schedule. */
-  schedule: ScheduleKind;
-  /** Diffusion steps. */
-  T: number;
-  /** Images per step. */
-  batch: number;
-  /** Optimizer steps to reach (total, counting resumed ones). */
-  steps: number;
-  /** Peak Adam learning rate. */
-  lr: number;
-  /** Linear warm-up steps. */
-  warmup: number;
-  /** Linear learning-rate decay over the last this many steps (default 0: none). */
-  cooldown?: number;
-  /** Global gradient-norm clip (0 = off). */
-  gradClip: number;
-  /** EMA decay of the average that sampling uses by default (and the progress grids show). */
-  ema: number;
-  /**
-   * More EMA decays kept during the run beside `ema` (default none), each its own average, saved in
-   * checkpoints as `ema@<decay>/…` tensors, so that the decay to sample from can be chosen after the
-   * run by measurement (`chooseEma` in `checkpoint/ema_choice.ts`). Each costs one pass over the weights per step.
-   */
-  emaExtra?: number[];
-  /** Seed of weights, batches, flips, t, ε and dropout masks. */
-  seed: number;
-  /**
-   * Dropout rate in the residual blocks while training (default 0: none). A regulariser against
-   * copying a small training set; sampling never drops.
-   */
-  dropout?: number;
-  /**
-   * Label fields to condition on (e.g. `["vendor", "subcategory"]`; default none: unconditional). The
-   * vocabulary is built from the dataset's manifest and stored in the model config (`model.labels`).
-   */
-  condition?: string[];
-  /**
-   * Probability with which each label field of each example is dropped to its null entry while
-   * training (default {@linkcode DEFAULT_COND_DROP}), so one model learns ε_cond and ε_null for
-   * classifier-free guidance. Drawn from its own seeded stream, saved in checkpoints.
-   */
-  condDrop?: number;
-  /**
-   * Min-SNR-γ loss weighting (e.g. 5): each example's loss is weighed by min(SNR_t, γ)/SNR_t (see
-   * `loss_weight.ts`); default none (the notebook's plain mean squared error).
-   */
-  minSnrGamma?: number;
-  /**
-   * Probability of non-leaking augmentation per training image (default 0: none; see `augment.ts`).
-   * Above 0 it replaces the batch sampler's plain random flips, and the model gets
-   * `augmentConditioning` (the augmentation's parameters as an input); sampling asks for none.
-   */
-  augment?: number;
-  /** Where the weights started when the run fine-tunes another one (set by `trainRun`'s `init`). */
-  init?: { checkpoint: string; step: number; dataHash: string | null };
-}
-
-/** The default probability of dropping a label field to its null entry while training. */
-export const DEFAULT_COND_DROP = 0.1;
+import { DEFAULT_COND_DROP, type TrainConfig, validateTrainConfig } from "./config_schema.ts";
+export { DEFAULT_COND_DROP, type TrainConfig, validateTrainConfig };
 
 /**
  * The configuration with the label vocabulary of `config.condition` built from the dataset's manifest
@@ -450,49 +387,5 @@ export class Trainer {
     this.adam.dispose();
     this.ema.dispose();
     for (const e of this.emaExtra) e.dispose();
-  }
-}
-
-/** Throws a RangeError naming the first invalid training setting. */
-export function validateTrainConfig(c: TrainConfig): void {
-  const int = (k: keyof TrainConfig, min: number) => {
-    const v = c[k] as number;
-    if (!Number.isInteger(v) || v < min) throw new RangeError(`${k} must be an integer >= ${min}, got ${v}`);
-  };
-  int("T", 2);
-  int("batch", 1);
-  int("steps", 1);
-  int("warmup", 0);
-  int("seed", 0);
-  if (c.cooldown !== undefined) int("cooldown", 0);
-  if ((c.cooldown ?? 0) > c.steps) {
-    throw new RangeError(`cooldown must be <= steps (${c.steps}), got ${c.cooldown}`);
-  }
-  if (!(c.lr > 0 && c.lr < 1)) throw new RangeError(`lr must be in (0, 1), got ${c.lr}`);
-  if (!(c.gradClip >= 0)) throw new RangeError(`gradClip must be >= 0, got ${c.gradClip}`);
-  if (!(c.ema >= 0 && c.ema < 1)) throw new RangeError(`ema decay must be in [0, 1), got ${c.ema}`);
-  for (const d of c.emaExtra ?? []) {
-    if (!(d >= 0 && d < 1)) throw new RangeError(`emaExtra decays must be in [0, 1), got ${d}`);
-  }
-  if (new Set([c.ema, ...c.emaExtra ?? []]).size !== 1 + (c.emaExtra?.length ?? 0)) {
-    throw new RangeError(`EMA decays must differ, got ${[c.ema, ...c.emaExtra ?? []].join(", ")}`);
-  }
-  if (c.dropout !== undefined && !(c.dropout >= 0 && c.dropout < 1)) {
-    throw new RangeError(`dropout must be in [0, 1), got ${c.dropout}`);
-  }
-  if (c.condDrop !== undefined && !(c.condDrop >= 0 && c.condDrop <= 1)) {
-    throw new RangeError(`condDrop must be in [0, 1], got ${c.condDrop}`);
-  }
-  if (c.condition !== undefined && c.condition.length > 0) parseConditionFields(c.condition.join(","));
-  if (c.augment !== undefined) checkAugmentProbability(c.augment);
-  if (c.minSnrGamma !== undefined && parameterizationOf(c.model) === "edm") {
-    throw new RangeError(
-      "minSnrGamma weighs the ε loss; an edm model has its own weighting λ(σ): drop --min-snr-gamma",
-    );
-  }
-  if ((c.dropout ?? 0) > 0 && c.model.preset !== "unet") {
-    throw new RangeError(
-      `dropout is built into the unet preset only, not "${c.model.preset}": drop --dropout`,
-    );
   }
 }
