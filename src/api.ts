@@ -21,7 +21,13 @@ import type { GuidanceInterval } from "./sample/guidance_interval.ts";
 import { qSampleTensor } from "./core/q_sample.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./core/schedule.ts";
 import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";
-import { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult, trainRun } from "./train/run.ts";
+import {
+  DEFAULT_TRAIN_CONFIG,
+  type RunOptions,
+  type RunResult,
+  trainRun,
+  withTrainDefaults,
+} from "./train/run.ts";
 import type { StepReport, TrainConfig } from "./train/trainer.ts";
 import { type DatasetManifest, loadEmojiDataset } from "./dataset/mod.ts";
 import { sampleGrid } from "./sample/output.ts";
@@ -430,7 +436,7 @@ export interface TrainOptions extends Partial<Omit<RunOptions, "onStep">> {
 }
 
 /**
- * Trains a model (the defaults of `deno task train`, overridden by `config`) and writes the run
+ * Trains a model (the defaults of `deno task train`, overridden by `config`; see `withTrainDefaults`) and writes the run
  * folder (`out`, default `data/runs/library`): checkpoints, sample grids, loss.csv and loss.svg.
  *
  * @example Train for a few steps with a callback
@@ -442,7 +448,7 @@ export interface TrainOptions extends Partial<Omit<RunOptions, "onStep">> {
  * ```
  */
 export function train(config: Partial<TrainConfig> = {}, options: TrainOptions = {}): Promise<RunResult> {
-  return trainRun({ ...DEFAULT_TRAIN_CONFIG, ...config }, {
+  return trainRun(withTrainDefaults(config), {
     out: options.out ?? "data/runs/library",
     every: options.every ?? Math.max(1, config.steps ?? DEFAULT_TRAIN_CONFIG.steps),
     gridImages: options.gridImages,

@@ -30,10 +30,12 @@ import { SCHEDULE_KINDS } from "../src/core/schedule.ts";
 import {
   DEFAULT_TRAIN_CONFIG,
   defaultRunFolder,
+  fitCooldown,
   resumeCommand,
   resumeDefaults,
   runConfig,
   trainRun,
+  withTrainDefaults,
 } from "../src/train/run.ts";
 import { emaFlag, flagWording, schemaFlag } from "../src/cli/train_flags.ts";
 import {
@@ -126,48 +128,50 @@ async function main(): Promise<void> {
 }
 
 /**
- * The training configuration: flags, then the recipe file (`--config`), then the defaults. The
- * defaults' optional settings (label fields, cooldown) apply only to a plain run: a recipe, a resumed
- * or a fine-tuned run (`--resume`, `--init`) leaves out what it does not set.
+ * The training configuration: flags, then the recipe file (`--config`), then the defaults
+ * (`withTrainDefaults`: their label fields go with their data set). The defaults' optional settings
+ * (label fields, cooldown) apply only to a plain run: a recipe, a resumed or a fine-tuned run
+ * (`--resume`, `--init`) leaves out what it does not set.
  */
 async function composeConfig(v: TrainFlagValues) {
   let recipe: TrainRecipe = { config: {} };
   if (v.config !== undefined) recipe = await loadTrainRecipe(v.config, `--config ${v.config}`);
   const { condition: _c, condDrop: _d, cooldown: _k, ...required } = D;
   const plain = v.config === undefined && v.resume === undefined && v.init === undefined;
-  // precedence: flags, then the recipe file, then the defaults
-  const B: TrainConfig = { ...(plain ? D : required), ...recipe.config };
-  const model = modelFromFlags(v, B.model);
+  const model = modelFromFlags(v, recipe.config.model ?? D.model);
   if (v.steps !== undefined && v.epochs !== undefined) {
     throw new UsageError("give --steps or --epochs, not both");
   }
-  const config: TrainConfig = {
-    ...B,
-    data: v.data ?? B.data,
+  // the settings the flags give; cooldown and dropout stay undefined unless given, so that a resumed
+  // run keeps its checkpoint's
+  const asked: Partial<TrainConfig> = {
+    data: v.data,
     model,
-    schedule: choiceFlag("schedule", v.schedule, SCHEDULE_KINDS, B.schedule),
-    T: schemaFlag("T", v.T, B.T),
-    batch: schemaFlag("batch", v.batch, B.batch),
-    steps: schemaFlag("steps", v.steps, B.steps),
-    lr: schemaFlag("lr", v.lr, B.lr),
-    warmup: schemaFlag("warmup", v.warmup, B.warmup),
-    // undefined unless given, so a resumed run keeps its checkpoint's cooldown
-    cooldown: schemaFlag("cooldown", v.cooldown, B.cooldown),
-    gradClip: schemaFlag("gradClip", v["grad-clip"], B.gradClip),
-    ...emaFlag(v.ema, B),
-    // undefined unless given, like cooldown
-    dropout: schemaFlag("dropout", v.dropout, B.dropout),
-    seed: schemaFlag("seed", v.seed, B.seed),
-    ...(v.condition !== undefined ? { condition: conditionFlag(v.condition) } : {}),
-    ...(v["cond-drop"] !== undefined ? { condDrop: schemaFlag("condDrop", v["cond-drop"], 0) } : {}),
-    ...(v["min-snr-gamma"] !== undefined
-      ? { minSnrGamma: schemaFlag("minSnrGamma", v["min-snr-gamma"], 0) }
-      : {}),
-    ...(v.augment !== undefined ? { augment: schemaFlag("augment", v.augment, 0) } : {}),
+    schedule: v.schedule === undefined
+      ? undefined
+      : choiceFlag("schedule", v.schedule, SCHEDULE_KINDS, "linear"),
+    T: schemaFlag("T", v.T, undefined),
+    batch: schemaFlag("batch", v.batch, undefined),
+    steps: schemaFlag("steps", v.steps, undefined),
+    lr: schemaFlag("lr", v.lr, undefined),
+    warmup: schemaFlag("warmup", v.warmup, undefined),
+    cooldown: schemaFlag("cooldown", v.cooldown, undefined),
+    gradClip: schemaFlag("gradClip", v["grad-clip"], undefined),
+    ...(v.ema !== undefined ? emaFlag(v.ema, D) : {}),
+    dropout: schemaFlag("dropout", v.dropout, undefined),
+    seed: schemaFlag("seed", v.seed, undefined),
+    condition: v.condition === undefined ? undefined : conditionFlag(v.condition),
+    condDrop: schemaFlag("condDrop", v["cond-drop"], undefined),
+    minSnrGamma: schemaFlag("minSnrGamma", v["min-snr-gamma"], undefined),
+    augment: schemaFlag("augment", v.augment, undefined),
   };
-  if (config.cooldown === undefined) delete config.cooldown;
-  if (config.dropout === undefined) delete config.dropout;
-  return { recipe, config, model, recipeSteps: B.steps };
+  for (const k of Object.keys(asked) as (keyof TrainConfig)[]) if (asked[k] === undefined) delete asked[k];
+  // precedence: flags, then the recipe file, then the defaults (whose label fields and cooldown apply
+  // to a plain run only: a recipe, a resumed or a fine-tuned run leaves out what it does not set)
+  const config: TrainConfig = plain
+    ? withTrainDefaults(asked)
+    : { ...required, ...recipe.config, ...asked } as TrainConfig;
+  return { recipe, config, model, recipeSteps: recipe.config.steps ?? D.steps };
 }
 
 /** The model the flags ask for, from the recipe's (or the defaults') `base`. */
@@ -301,7 +305,7 @@ async function runSettings(
     (config.cooldown ?? 0) > config.steps
   ) {
     // a recipe's cooldown longer than the run asked for keeps its share of the recipe's steps
-    config.cooldown = Math.round(config.cooldown! * config.steps / recipeSteps);
+    config.cooldown = fitCooldown(config, recipeSteps).cooldown;
   }
   const threads = threadsFlag(v.threads);
   if (from === undefined) asUsage(() => validateTrainConfig(config), "", flagWording);

@@ -248,9 +248,8 @@ export const TRAIN_FIELDS: readonly TrainField[] = [
     kind: "list",
     arg: "LIST",
     unset: "none: unconditional",
-    help:
-      "label fields to condition on, from vendor,category,subcategory,name, or none (default {default}); " +
-      "sample with --label FIELD=VALUE and --guidance W",
+    help: "label fields to condition on, from vendor,category,subcategory,name, or none (default {default} " +
+      "with the default --data, none with another); sample with --label FIELD=VALUE and --guidance W",
   },
   {
     key: "condDrop",

@@ -102,6 +102,47 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   cooldown: 1200,
 };
 
+/**
+ * The configuration with a cooldown longer than its steps scaled to the same share of `baseSteps`
+ * (the steps of the recipe or defaults the cooldown came from); unchanged otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_TRAIN_CONFIG, fitCooldown } from "./run.ts";
+ * assert.equal(fitCooldown({ ...DEFAULT_TRAIN_CONFIG, steps: 700 }, 7000).cooldown, 120);
+ * assert.equal(fitCooldown({ ...DEFAULT_TRAIN_CONFIG, steps: 5000 }, 7000).cooldown, 1200);
+ * ```
+ */
+export function fitCooldown(config: TrainConfig, baseSteps: number): TrainConfig {
+  if ((config.cooldown ?? 0) <= config.steps) return config;
+  return { ...config, cooldown: Math.round(config.cooldown! * config.steps / baseSteps) };
+}
+
+/**
+ * A full configuration from the settings `given` and the `defaults` ({@linkcode DEFAULT_TRAIN_CONFIG}):
+ * the defaults' label fields go with the defaults' data set only (another `data` without `condition`
+ * trains unconditionally), and the defaults' cooldown is fitted to fewer steps ({@linkcode fitCooldown}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withTrainDefaults } from "./run.ts";
+ * assert.deepEqual(withTrainDefaults({}).condition, ["vendor", "subcategory"]);
+ * assert.equal(withTrainDefaults({ data: "data/mine" }).condition, undefined);
+ * assert.equal(withTrainDefaults({ steps: 70 }).cooldown, 12);
+ * ```
+ */
+export function withTrainDefaults(
+  given: Partial<TrainConfig>,
+  defaults: TrainConfig = DEFAULT_TRAIN_CONFIG,
+): TrainConfig {
+  const otherData = given.data !== undefined && given.data !== defaults.data && given.condition === undefined;
+  const { condition: _c, condDrop: _d, ...unlabelled } = defaults;
+  const config = { ...(otherData ? unlabelled : defaults), ...given };
+  return given.cooldown === undefined ? fitCooldown(config, defaults.steps) : config;
+}
+
 /** What {@linkcode trainRun} returns. */
 export interface RunResult {
   /** Path of the final checkpoint. */
