@@ -7,7 +7,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { basename, dirname, extname, join } from "node:path";
 import { type Checkpoint, encodeCheckpoint, loadCheckpoint } from "../checkpoint/format.ts";
-import { ensureDataset } from "../dataset/mod.ts";
+import { type EmojiDataset, ensureDataset } from "../dataset/mod.ts";
 import { encodePng } from "../image/codec.ts";
 import { PROGRESS_GRID_SAMPLING } from "../sample/defaults.ts";
 import { makeGrid } from "../image/grid.ts";
@@ -358,37 +358,96 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
   }
 }
 
+/** What the setup phase hands to the loop and the saves: the trainer and what every checkpoint needs. */
+interface RunSetup {
+  run: RunFolder;
+  /** The configuration the run trains (a resumed or fine-tuned run's, from its checkpoint). */
+  config: TrainConfig;
+  trainer: Trainer;
+  dataset: EmojiDataset;
+  dataHash: string | null;
+  /** Loss rows from before this invocation (a resumed run's). */
+  history: LossCsvRow[];
+  /** The progress grid's layout, or null for no grids. */
+  layout: ReturnType<typeof progressGridLayout> | null;
+  /** What every checkpoint records of the run's settings. */
+  settings: SavedRunSettings;
+}
+
+/** What the loop has done so far: this invocation's rows, the latest checkpoint, time spent saving. */
+interface RunProgress {
+  rows: LossCsvRow[];
+  smoothed: number;
+  latest: string;
+  start: number;
+  startStep: number;
+  savingMs: number;
+  savedAt: number;
+  stopped?: RunResult["stopped"];
+}
+
+/** Trains in an opened run folder: setup, the loop, and the last save. */
 async function trainInto(
   run: RunFolder,
   config: TrainConfig,
   options: RunOptions,
   log: ((line: string) => void) | null,
 ): Promise<RunResult> {
-  await run.checkNewOrResumed(options.resume);
+  const setup = await setUpRun(run, config, options, log);
+  try {
+    const progress = await trainLoop(setup, options, log);
+    return await finishRun(setup, progress);
+  } finally {
+    setup.trainer.dispose();
+  }
+}
+
+/**
+ * The configuration the run trains and the checkpoints it starts from, checked before any work:
+ * a resumed or fine-tuned run's settings come from its checkpoint ({@linkcode runConfig}).
+ */
+async function runStart(config: TrainConfig, options: RunOptions) {
   const resumeCkpt = options.resume ? await loadCheckpoint(options.resume) : null;
   const initCkpt = options.init ? await loadCheckpoint(options.init) : null;
   config = runConfig(config, {
     resume: resumeCkpt ?? undefined,
     init: initCkpt && options.init ? { path: options.init, checkpoint: initCkpt } : undefined,
   });
+  const started = resumeCkpt ? "resumed" : "fine-tuned";
   if ((resumeCkpt || initCkpt) && config.condition?.length && !config.model.labels) {
     throw new UsageError(
       `--condition ${config.condition.join(",")}: the checkpoint's model is unconditional, and a ` +
-        `${resumeCkpt ? "resumed" : "fine-tuned"} run trains the checkpoint's model; start a new run instead`,
+        `${started} run trains the checkpoint's model; start a new run instead`,
     );
   }
   if ((resumeCkpt || initCkpt) && (config.augment ?? 0) > 0 && !config.model.augmentConditioning) {
     throw new UsageError(
       `--augment ${config.augment}: the checkpoint's model has no augmentation input, and a ` +
-        `${resumeCkpt ? "resumed" : "fine-tuned"} run trains the checkpoint's model; start a new run instead`,
+        `${started} run trains the checkpoint's model; start a new run instead`,
     );
   }
   try {
     validateTrainConfig(config); // the settings a resumed run ends up with, before any work
   } catch (err) {
-    if (err instanceof RangeError) throw new UsageError(err.message);
+    if (err instanceof RangeError) throw new UsageError(err.message, { cause: err });
     throw err;
   }
+  return { config, resumeCkpt, initCkpt };
+}
+
+/**
+ * The setup phase: the run's configuration, its data and its trainer (restored from a resumed
+ * checkpoint, or started from a fine-tuned one's weights), `config.json`, the loss history so far and
+ * the progress grids' layout. Disposes the trainer when a step of it fails.
+ */
+async function setUpRun(
+  run: RunFolder,
+  asked: TrainConfig,
+  options: RunOptions,
+  log: ((line: string) => void) | null,
+): Promise<RunSetup> {
+  await run.checkNewOrResumed(options.resume);
+  const { config, resumeCkpt, initCkpt } = await runStart(asked, options);
   const dataset = await ensureDataset(config.data);
   if (initCkpt && initCkpt.meta.imageSize !== dataset.size) {
     throw new UsageError(
@@ -419,21 +478,7 @@ async function trainInto(
       log?.(`weights from ${options.init} (step ${initCkpt.meta.step}); optimizer and step start fresh`);
     }
     await run.writeFile("config.json", JSON.stringify(trainer.config, null, 2) + "\n");
-    const csvPath = join(options.out, "loss.csv");
-    // resuming into a new folder carries the loss history of the run the checkpoint came from
-    let history = await readLossCsv(csvPath);
-    if (history.length === 0 && options.resume) {
-      history = await readLossCsv(join(dirname(options.resume), "loss.csv"));
-    }
-    history = history.filter((r) => r.step <= trainer.step);
-    await run.startLossLog(history);
-    const rows: LossCsvRow[] = [];
-    let smoothed = history.at(-1)?.smoothed ?? NaN;
-    const start = performance.now();
-    let savingMs = 0; // checkpoint and grid time, excluded from images/s
-    const startStep = trainer.step;
-    const every = Math.max(1, options.every);
-    let latest = options.resume ?? "";
+    const history = await lossHistory(run, trainer.step, options);
     const gridImages = options.gridImages ?? 16;
     const layout = gridImages > 0 ? progressGridLayout(trainer.model.labels, gridImages) : null;
     if (layout?.rowsBy) {
@@ -441,102 +486,166 @@ async function trainInto(
       log?.(`sample grids: one row per ${field} (${values.join(", ")}), other labels any value`);
     }
     const settings: SavedRunSettings = {
-      every,
+      every: Math.max(1, options.every),
       gridImages,
       keep: run.keep,
       keepEvery: run.keepEvery,
       ...(options.checkpointMinutes !== undefined ? { checkpointMinutes: options.checkpointMinutes } : {}),
     };
-    const save = async (grid = true) => {
-      const ckpt = await trainer.toCheckpoint(dataHash, { notes: { run: settings } });
-      await run.writeCheckpoint(trainer.step, encodeCheckpoint(ckpt));
-      latest = run.latest;
-      await run.writeFile("loss.svg", lossCurveSvg([...history, ...rows]));
-      if (layout && grid) {
-        const res = await sampleImages(trainer.model, trainer.schedule, {
-          n: layout.labels?.length ?? gridImages,
-          ...PROGRESS_GRID_SAMPLING,
-          dataMean: trainer.dataMean,
-          labels: layout.labels,
-        }, trainer.ema.shadow);
-        const grid = makeGrid(res.images, layout.rows, layout.cols, dataset.size, { gutter: 1, scale: 2 });
-        await run.writeFile(
-          `samples-${String(trainer.step).padStart(6, "0")}.png`,
-          await encodePng(grid.rgba, grid.width, grid.height),
-        );
-      }
-    };
-    const progress = options.progress ??
-      ((line: string, step: number) => {
-        if (step % 10 === 0 || step === config.steps) log?.(line);
-      });
-    const deadline = options.minutes === undefined ? Infinity : start + options.minutes * 60_000;
-    const saveInterval = options.checkpointMinutes === undefined
-      ? Infinity
-      : options.checkpointMinutes * 60_000;
-    let lastSave = start;
-    let savedAt = -1;
-    let stopped: RunResult["stopped"];
-    const signal = options.signal;
-    while (trainer.step < config.steps) {
-      if (signal?.aborted) {
-        stopped = "signal";
-        log?.(`stopping at step ${trainer.step}: interrupted; writing its checkpoint`);
-        break;
-      }
-      if (performance.now() >= deadline) {
-        stopped = "minutes";
-        log?.(`stopping at step ${trainer.step}: the ${options.minutes}-minute budget is spent`);
-        break;
-      }
-      let report: StepReport;
-      try {
-        report = await trainer.trainStep();
-      } catch (err) {
-        if (err instanceof NonFiniteLossError) {
-          const kept = latest ? `; the last good checkpoint is ${latest}` : "";
-          throw new NonFiniteLossError(`${err.message}${kept}`);
-        }
-        throw err;
-      }
-      smoothed = Number.isNaN(smoothed) ? report.loss : 0.98 * smoothed + 0.02 * report.loss;
-      const elapsed = (performance.now() - start - savingMs) / 1000;
-      const done = trainer.step - startStep;
-      const ips = done * config.batch / elapsed;
-      const eta = (config.steps - trainer.step) * config.batch / ips;
-      const row = { step: report.step, loss: report.loss, smoothed, lr: report.lr, imagesPerSecond: ips };
-      rows.push(row);
-      run.appendLoss(row);
-      options.onStep?.({ ...report, smoothed, imagesPerSecond: ips, etaSeconds: eta });
-      progress(
-        `step ${trainer.step}/${config.steps}  loss ${smoothed.toFixed(4)}  ` +
-          `${ips.toFixed(1)} img/s  ETA ${fmtDuration(eta)}`,
-        trainer.step,
-        config.steps,
-      );
-      const onSteps = trainer.step % every === 0 || trainer.step === config.steps;
-      if (onSteps || performance.now() - lastSave >= saveInterval) {
-        const t0 = performance.now();
-        await save(onSteps);
-        savedAt = trainer.step;
-        lastSave = performance.now();
-        savingMs += lastSave - t0;
-        // live tensors after a checkpoint: flat from one interval to the next when nothing leaks
-        log?.(`checkpoint at step ${trainer.step}; ${tf.memory().numTensors} live tensors`);
-      }
-      // a signal is delivered by the event loop: let it run between steps
-      if (signal) await new Promise((r) => setTimeout(r, 0));
-    }
-    if (trainer.step === startStep || savedAt !== trainer.step) await save(stopped !== "signal");
-    const seconds = (performance.now() - start - savingMs) / 1000;
-    return {
-      checkpoint: latest,
-      steps: trainer.step,
-      rows,
-      imagesPerSecond: (trainer.step - startStep) * config.batch / Math.max(seconds, 1e-9),
-      ...(stopped ? { stopped } : {}),
-    };
-  } finally {
+    return { run, config, trainer, dataset, dataHash, history, layout, settings };
+  } catch (err) {
     trainer.dispose();
+    throw err;
   }
+}
+
+/**
+ * The loss rows up to `step` the run continues from (a resume into a new folder carries the history
+ * of the run its checkpoint came from), written to the run's `loss.csv`.
+ */
+async function lossHistory(run: RunFolder, step: number, options: RunOptions): Promise<LossCsvRow[]> {
+  let history = await readLossCsv(join(options.out, "loss.csv"));
+  if (history.length === 0 && options.resume) {
+    history = await readLossCsv(join(dirname(options.resume), "loss.csv"));
+  }
+  history = history.filter((r) => r.step <= step);
+  await run.startLossLog(history);
+  return history;
+}
+
+/** Writes a checkpoint at the trainer's step, the loss curve and, with `grid`, a progress grid. */
+async function saveCheckpoint(s: RunSetup, p: RunProgress, grid: boolean): Promise<void> {
+  const { run, trainer, layout } = s;
+  const ckpt = await trainer.toCheckpoint(s.dataHash, { notes: { run: s.settings } });
+  await run.writeCheckpoint(trainer.step, encodeCheckpoint(ckpt));
+  p.latest = run.latest;
+  await run.writeFile("loss.svg", lossCurveSvg([...s.history, ...p.rows]));
+  if (!layout || !grid) return;
+  const res = await sampleImages(trainer.model, trainer.schedule, {
+    n: layout.labels?.length ?? s.settings.gridImages!,
+    ...PROGRESS_GRID_SAMPLING,
+    dataMean: trainer.dataMean,
+    labels: layout.labels,
+  }, trainer.ema.shadow);
+  const image = makeGrid(res.images, layout.rows, layout.cols, s.dataset.size, { gutter: 1, scale: 2 });
+  await run.writeFile(
+    `samples-${String(trainer.step).padStart(6, "0")}.png`,
+    await encodePng(image.rgba, image.width, image.height),
+  );
+}
+
+/** Why the loop should stop before the next step (a signal, the minutes spent), or undefined. */
+function stopReason(
+  step: number,
+  deadline: number,
+  options: RunOptions,
+  log: ((line: string) => void) | null,
+): RunResult["stopped"] {
+  if (options.signal?.aborted) {
+    log?.(`stopping at step ${step}: interrupted; writing its checkpoint`);
+    return "signal";
+  }
+  if (performance.now() >= deadline) {
+    log?.(`stopping at step ${step}: the ${options.minutes}-minute budget is spent`);
+    return "minutes";
+  }
+}
+
+/** One optimizer step; a non-finite loss names the last good checkpoint. */
+async function step(trainer: Trainer, latest: string): Promise<StepReport> {
+  try {
+    return await trainer.trainStep();
+  } catch (err) {
+    if (err instanceof NonFiniteLossError) {
+      const kept = latest ? `; the last good checkpoint is ${latest}` : "";
+      throw new NonFiniteLossError(`${err.message}${kept}`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * The loop phase: steps until `config.steps`, a signal or the minutes; a loss row and a progress line
+ * per step, and a checkpoint every `every` steps (with a grid) or `checkpointMinutes` (without).
+ */
+async function trainLoop(
+  s: RunSetup,
+  options: RunOptions,
+  log: ((line: string) => void) | null,
+): Promise<RunProgress> {
+  const { trainer, config, run } = s;
+  const start = performance.now();
+  const p: RunProgress = {
+    rows: [],
+    smoothed: s.history.at(-1)?.smoothed ?? NaN,
+    latest: options.resume ?? "",
+    start,
+    startStep: trainer.step,
+    savingMs: 0, // checkpoint and grid time, excluded from images/s
+    savedAt: -1,
+  };
+  const every = s.settings.every!;
+  const progress = options.progress ??
+    ((line: string, step: number) => {
+      if (step % 10 === 0 || step === config.steps) log?.(line);
+    });
+  const deadline = options.minutes === undefined ? Infinity : start + options.minutes * 60_000;
+  const saveInterval = options.checkpointMinutes === undefined
+    ? Infinity
+    : options.checkpointMinutes * 60_000;
+  let lastSave = start;
+  while (trainer.step < config.steps) {
+    p.stopped = stopReason(trainer.step, deadline, options, log);
+    if (p.stopped) break;
+    const report = await step(trainer, p.latest);
+    p.smoothed = Number.isNaN(p.smoothed) ? report.loss : 0.98 * p.smoothed + 0.02 * report.loss;
+    const elapsed = (performance.now() - start - p.savingMs) / 1000;
+    const ips = (trainer.step - p.startStep) * config.batch / elapsed;
+    const eta = (config.steps - trainer.step) * config.batch / ips;
+    const row = {
+      step: report.step,
+      loss: report.loss,
+      smoothed: p.smoothed,
+      lr: report.lr,
+      imagesPerSecond: ips,
+    };
+    p.rows.push(row);
+    run.appendLoss(row);
+    options.onStep?.({ ...report, smoothed: p.smoothed, imagesPerSecond: ips, etaSeconds: eta });
+    progress(
+      `step ${trainer.step}/${config.steps}  loss ${p.smoothed.toFixed(4)}  ` +
+        `${ips.toFixed(1)} img/s  ETA ${fmtDuration(eta)}`,
+      trainer.step,
+      config.steps,
+    );
+    const onSteps = trainer.step % every === 0 || trainer.step === config.steps;
+    if (onSteps || performance.now() - lastSave >= saveInterval) {
+      const t0 = performance.now();
+      await saveCheckpoint(s, p, onSteps);
+      p.savedAt = trainer.step;
+      lastSave = performance.now();
+      p.savingMs += lastSave - t0;
+      // live tensors after a checkpoint: flat from one interval to the next when nothing leaks
+      log?.(`checkpoint at step ${trainer.step}; ${tf.memory().numTensors} live tensors`);
+    }
+    // a signal is delivered by the event loop: let it run between steps
+    if (options.signal) await new Promise((r) => setTimeout(r, 0));
+  }
+  return p;
+}
+
+/** The save phase: a last checkpoint unless the loop just wrote one, and the run's result. */
+async function finishRun(s: RunSetup, p: RunProgress): Promise<RunResult> {
+  const { trainer } = s;
+  if (trainer.step === p.startStep || p.savedAt !== trainer.step) {
+    await saveCheckpoint(s, p, p.stopped !== "signal");
+  }
+  const seconds = (performance.now() - p.start - p.savingMs) / 1000;
+  return {
+    checkpoint: p.latest,
+    steps: trainer.step,
+    rows: p.rows,
+    imagesPerSecond: (trainer.step - p.startStep) * s.config.batch / Math.max(seconds, 1e-9),
+    ...(p.stopped ? { stopped: p.stopped } : {}),
+  };
 }
