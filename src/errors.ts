@@ -98,10 +98,11 @@ export class FileWriteError extends Error {
    * @param path The file that could not be written.
    * @param reason Why (the system's message).
    * @param kept What is intact, e.g. `the last complete checkpoint is … (step 20)`.
+   * @param options `cause`: the system's error.
    */
-  constructor(path: string, reason: string, kept: string) {
+  constructor(path: string, reason: string, kept: string, options?: ErrorOptions) {
     const why = reason.split("\n")[0];
-    super(`could not write ${path}: ${why}; ${kept}`);
+    super(`could not write ${path}: ${why}; ${kept}`, options);
     this.path = path;
     this.reason = why;
   }

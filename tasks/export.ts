@@ -55,7 +55,7 @@ function chooseEmaFlag(ckpt: Checkpoint, decay: number): Checkpoint {
   try {
     return chooseEma(ckpt, decay);
   } catch (err) {
-    if (err instanceof CheckpointError) throw new UsageError(`--ema-decay: ${err.message}`);
+    if (err instanceof CheckpointError) throw new UsageError(`--ema-decay: ${err.message}`, { cause: err });
     throw err;
   }
 }

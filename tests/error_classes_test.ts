@@ -28,3 +28,25 @@ Deno.test("usage errors: each class is a UsageError keeping its own name and mes
   ]);
   assert.equal(errors[0].message, "--from x.png does not exist");
 });
+
+Deno.test("an error that wraps another keeps it as its cause", async () => {
+  const { parseTrainRecipe } = await import("../src/train/config_file.ts");
+  const { FileWriteError } = await import("../src/errors.ts");
+  const { asUsage } = await import("../src/cli/flags.ts");
+  let caught: unknown;
+  try {
+    parseTrainRecipe("{");
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof TrainRecipeError);
+  assert.ok((caught as Error).cause instanceof SyntaxError);
+  const disk = new Error("No space left on device");
+  assert.equal(new FileWriteError("a.png", disk.message, "nothing", { cause: disk }).cause, disk);
+  assert.equal(new DatasetError("bad", { corrupt: true, cause: disk }).cause, disk);
+  const range = new RangeError("n must be >= 1");
+  assert.throws(() =>
+    asUsage(() => {
+      throw range;
+    }), (e: Error) => e instanceof UsageError && e.cause === range);
+});

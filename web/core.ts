@@ -114,7 +114,9 @@ export async function startBrowserBackend(
   try {
     ok = await tf.setBackend("wasm");
   } catch (err) {
-    throw new Error(`the wasm backend failed to start: ${(err as Error).message.split("\n")[0]}`);
+    throw new Error(`the wasm backend failed to start: ${(err as Error).message.split("\n")[0]}`, {
+      cause: err,
+    });
   }
   if (!ok) {
     throw new Error(

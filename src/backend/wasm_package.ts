@@ -44,6 +44,7 @@ export function wasmPackageDir(version: string): string {
           (err as Error).message.split("\n")[0]
         }); ` +
           `add it with: deno add npm:${WASM_PACKAGE}@${version}`,
+        { cause: err },
       );
     }
   }

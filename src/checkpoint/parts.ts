@@ -87,7 +87,9 @@ export async function loadSplitParts<Meta, Tensor>(
       bytes = await Deno.readFile(partPath);
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
-        throw new CheckpointError(`split checkpoint part ${i} of ${count} is missing: ${partPath}`);
+        throw new CheckpointError(`split checkpoint part ${i} of ${count} is missing: ${partPath}`, {
+          cause: err,
+        });
       }
       throw err;
     }

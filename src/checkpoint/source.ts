@@ -90,7 +90,7 @@ async function download(url: URL, options: LoadCheckpointOptions): Promise<Uint8
   } catch (err) {
     // A missing --allow-net is Deno's own clear message; keep it.
     if (isPermissionError(err) || (err as Error).name === "AbortError") throw err;
-    throw new CheckpointError(`${name} could not be downloaded: ${firstLine(err)}`);
+    throw new CheckpointError(`${name} could not be downloaded: ${firstLine(err)}`, { cause: err });
   }
   if (response.status === 404) {
     await response.body?.cancel();
@@ -119,6 +119,7 @@ async function download(url: URL, options: LoadCheckpointOptions): Promise<Uint8
       `${name} is truncated: the download stopped after ${loaded}${total ? ` of ${total}` : ""} bytes (${
         firstLine(err)
       })`,
+      { cause: err },
     );
   }
   if (total !== null && loaded !== total) {

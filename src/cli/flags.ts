@@ -148,7 +148,9 @@ export async function checkWritableDir(flag: string, dir: string): Promise<void>
     await Deno.remove(probe);
   } catch (err) {
     const reason = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new UsageError(`--${flag} ${dir} cannot be written (${reason}): choose another --${flag}`);
+    throw new UsageError(`--${flag} ${dir} cannot be written (${reason}): choose another --${flag}`, {
+      cause: err,
+    });
   }
 }
 

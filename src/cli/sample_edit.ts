@@ -146,7 +146,7 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
   try {
     bg = parseColor(v.background ?? "black");
   } catch (err) {
-    throw new UsageError(`--background: ${(err as Error).message}`);
+    throw new UsageError(`--background: ${(err as Error).message}`, { cause: err });
   }
   if (v.morph !== undefined) return await runMorph(v, s, size, bg);
   if (v.frames !== undefined) throw new UsageError(`--frames applies to --morph only`);

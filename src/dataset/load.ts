@@ -294,6 +294,7 @@ export async function loadEmojiDataset(dir: string): Promise<EmojiDataset> {
   } catch (err) {
     throw new DatasetError(`${manifestPath} is not valid JSON (${(err as Error).message.split("\n")[0]})`, {
       corrupt: true,
+      cause: err,
     });
   }
   const manifest = validateManifest(parsed, manifestPath);
@@ -305,7 +306,7 @@ export async function loadEmojiDataset(dir: string): Promise<EmojiDataset> {
     if (err instanceof Deno.errors.NotFound) {
       throw new DatasetError(
         `atlas ${atlasPath} is missing: prepare the dataset again (deno task prepare --out ${dir})`,
-        { corrupt: true },
+        { corrupt: true, cause: err },
       );
     }
     throw err;

@@ -39,10 +39,10 @@ export class DatasetError extends UsageError {
    * Creates the error.
    *
    * @param message One line naming the path or value and the fix.
-   * @param options `corrupt`: the files fail their checks.
+   * @param options `corrupt`: the files fail their checks; `cause`: the error this one wraps.
    */
-  constructor(message: string, options: { corrupt?: boolean } = {}) {
-    super(message);
+  constructor(message: string, options: { corrupt?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.corrupt = options.corrupt ?? false;
   }
 }

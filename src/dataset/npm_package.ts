@@ -42,6 +42,7 @@ export async function locateNpmPackage(name: string, version: string): Promise<N
   } catch (err) {
     throw new DatasetError(
       `package ${name}@${version} could not be fetched from npm (${(err as Error).message.split("\n")[0]})`,
+      { cause: err },
     );
   }
 }

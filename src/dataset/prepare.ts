@@ -259,7 +259,9 @@ async function collectFolder(root: string, ctx: CollectContext): Promise<Collect
   try {
     stat = await Deno.stat(root);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new DatasetError(`--from ${root}: no such folder`);
+    if (err instanceof Deno.errors.NotFound) {
+      throw new DatasetError(`--from ${root}: no such folder`, { cause: err });
+    }
     throw err;
   }
   if (!stat.isDirectory) throw new DatasetError(`--from ${root} is not a folder`);
@@ -605,7 +607,7 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
       ? options.background
       : parseColor(options.background ?? "black");
   } catch (err) {
-    throw new DatasetError(`--background: ${(err as Error).message}`);
+    throw new DatasetError(`--background: ${(err as Error).message}`, { cause: err });
   }
 
   const fit = options.fit ?? "pad";
@@ -658,7 +660,9 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     // name the file where it was going, not the temp folder it was written in
     if (err instanceof FileWriteError && dirname(err.path) === tmp) {
-      throw new FileWriteError(join(out, basename(err.path)), err.reason, `${out} was left as it was`);
+      throw new FileWriteError(join(out, basename(err.path)), err.reason, `${out} was left as it was`, {
+        cause: err,
+      });
     }
     throw err;
   }

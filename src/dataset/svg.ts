@@ -67,7 +67,7 @@ export async function rasterizeSvg(svg: string | Uint8Array, width: number): Pro
     }
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw new SvgRenderError(`resvg cannot render it (${reason.split("\n")[0]})`);
+    throw new SvgRenderError(`resvg cannot render it (${reason.split("\n")[0]})`, { cause: err });
   }
   return await decodeImage(png);
 }

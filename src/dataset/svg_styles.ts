@@ -285,6 +285,7 @@ export async function localPackage(root: string): Promise<NpmPackage> {
       `package folder ${root}: package.json is missing or unreadable (${
         (err as Error).message.split("\n")[0]
       })`,
+      { cause: err },
     );
   }
 }

@@ -38,7 +38,9 @@ export function modelFromCheckpoint(ckpt: Checkpoint, useEma = true): LoadedMode
   try {
     validateModelConfig(meta.model);
   } catch (err) {
-    throw new CheckpointError(`checkpoint has an invalid model config: ${(err as Error).message}`);
+    throw new CheckpointError(`checkpoint has an invalid model config: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   const hasEma = [...ckpt.tensors.keys()].some((k) => k.startsWith("ema/"));
   const hasRaw = [...ckpt.tensors.keys()].some((k) => k.startsWith("params/"));
@@ -49,7 +51,9 @@ export function modelFromCheckpoint(ckpt: Checkpoint, useEma = true): LoadedMode
     try {
       validateSamplingDefaults(meta.sampling, meta.model.labels);
     } catch (err) {
-      throw new CheckpointError(`checkpoint has invalid sampling defaults: ${(err as Error).message}`);
+      throw new CheckpointError(`checkpoint has invalid sampling defaults: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
   const prefix = (useEma && hasEma) || !hasRaw ? "ema" : "params";

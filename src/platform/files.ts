@@ -28,7 +28,12 @@ export async function readLocalFile(source: string | URL, shown: string): Promis
     return await Deno.readFile(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new Deno.errors.NotFound(`checkpoint "${shown}" does not exist; train one with: deno task train`);
+      throw new Deno.errors.NotFound(
+        `checkpoint "${shown}" does not exist; train one with: deno task train`,
+        {
+          cause: err,
+        },
+      );
     }
     throw err;
   }

@@ -59,7 +59,7 @@ export async function atomicWriteFile(path: string, data: Uint8Array | string): 
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
     if (err instanceof Deno.errors.NotCapable || err instanceof FileWriteError) throw err;
-    throw new FileWriteError(path, String((err as Error)?.message ?? err), NO_PARTIAL);
+    throw new FileWriteError(path, String((err as Error)?.message ?? err), NO_PARTIAL, { cause: err });
   }
 }
 
@@ -97,7 +97,7 @@ export class OutputFiles {
       const before = n === 0
         ? "nothing was written before it"
         : `written before it: ${this.written.slice(0, 3).join(", ")}${n > 3 ? ` and ${n - 3} more` : ""}`;
-      throw new FileWriteError(path, err.reason, `${NO_PARTIAL}; ${before}`);
+      throw new FileWriteError(path, err.reason, `${NO_PARTIAL}; ${before}`, { cause: err });
     }
     this.written.push(path);
   }

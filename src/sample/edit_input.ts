@@ -79,12 +79,14 @@ export async function readImageFile(path: string, flag: string): Promise<Decoded
     const why = err instanceof Deno.errors.NotFound
       ? "does not exist"
       : `cannot be read (${(err as Error).message})`;
-    throw new EditInputError(`${flag} ${path} ${why}`);
+    throw new EditInputError(`${flag} ${path} ${why}`, { cause: err });
   }
   try {
     return await decodeImage(bytes);
   } catch (err) {
-    throw new EditInputError(`${flag} ${path} is not a readable PNG or JPEG (${(err as Error).message})`);
+    throw new EditInputError(`${flag} ${path} is not a readable PNG or JPEG (${(err as Error).message})`, {
+      cause: err,
+    });
   }
 }
 

@@ -128,7 +128,7 @@ function parseModel(key: string, v: unknown): ModelConfig {
   try {
     validateModelConfig(config);
   } catch (err) {
-    throw new TrainRecipeError(`"${key}": ${(err as Error).message}`);
+    throw new TrainRecipeError(`"${key}": ${(err as Error).message}`, { cause: err });
   }
   return config;
 }
@@ -153,7 +153,7 @@ export function parseTrainRecipe(text: string): TrainRecipe {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new TrainRecipeError(`not valid JSON (${(err as Error).message.split("\n")[0]})`);
+    throw new TrainRecipeError(`not valid JSON (${(err as Error).message.split("\n")[0]})`, { cause: err });
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     throw new TrainRecipeError("must hold one JSON object of training settings");
@@ -196,11 +196,13 @@ export async function loadTrainRecipe(path: string, shown: string = path): Promi
     const why = err instanceof Deno.errors.NotFound
       ? "does not exist"
       : `cannot be read (${(err as Error).message})`;
-    throw new TrainRecipeError(`${shown} ${why}; give a JSON recipe such as configs/faces4-64.json`);
+    throw new TrainRecipeError(`${shown} ${why}; give a JSON recipe such as configs/faces4-64.json`, {
+      cause: err,
+    });
   }
   try {
     return parseTrainRecipe(text);
   } catch (err) {
-    throw new TrainRecipeError(`${shown}: ${(err as Error).message}`);
+    throw new TrainRecipeError(`${shown}: ${(err as Error).message}`, { cause: err });
   }
 }

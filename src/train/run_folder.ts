@@ -322,7 +322,9 @@ export class RunFolder {
     } catch (err) {
       await Deno.remove(tmp).catch(() => {});
       await Deno.remove(tmpStep).catch(() => {});
-      throw new RunWriteError(stepPath, (err as Error).message ?? String(err), await this.kept());
+      throw new RunWriteError(stepPath, (err as Error).message ?? String(err), await this.kept(), {
+        cause: err,
+      });
     }
     await this.prune(step);
     return stepPath;
@@ -355,7 +357,7 @@ export class RunFolder {
       await atomicWriteFile(path, data);
     } catch (err) {
       const reason = err instanceof FileWriteError ? err.reason : (err as Error).message ?? String(err);
-      throw new RunWriteError(path, reason, await this.kept());
+      throw new RunWriteError(path, reason, await this.kept(), { cause: err });
     }
   }
 
@@ -387,6 +389,7 @@ export class RunFolder {
         join(this.dir, "loss.csv"),
         (err as Error).message,
         "the rows before it are kept",
+        { cause: err },
       );
     }
   }
