@@ -65,8 +65,8 @@ export class RunLockedError extends UsageError {
    */
   constructor(dir: string, owner: LockOwner) {
     super(
-      `--out ${dir} is in use by another training run (pid ${owner.pid} on ${owner.host}, started ` +
-        `${owner.startedAt}); wait for it to finish or choose another --out`,
+      `run folder ${dir} is in use by another training run (pid ${owner.pid} on ${owner.host}, started ` +
+        `${owner.startedAt}); wait for it to finish or choose another run folder`,
     );
     this.dir = dir;
     this.owner = owner;

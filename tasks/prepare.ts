@@ -10,7 +10,21 @@
  * @module
  */
 import { checkWritableDir, choiceFlag, intFlag, parseFlags, runCli, UsageError } from "../src/cli/flags.ts";
-import { prepareDataset, VENDORS } from "../src/dataset/mod.ts";
+import { optionWording } from "../src/cli/option_wording.ts";
+import { DatasetError, prepareDataset, VENDORS } from "../src/dataset/mod.ts";
+
+/** The flag of each option of `prepareDataset`. */
+const FLAGS = {
+  vendors: "--vendor",
+  category: "--category",
+  subcategory: "--subcategory",
+  from: "--from",
+  fit: "--fit",
+  size: "--size",
+  background: "--background",
+  out: "--out",
+};
+const worded = (line: string) => optionWording(line, FLAGS);
 
 const USAGE = `usage: deno task prepare [options]
   --vendor LIST        comma list of ${VENDORS.join(", ")}, or all (default apple)
@@ -52,17 +66,24 @@ async function main(): Promise<void> {
     throw new UsageError("--fit applies to --from folders only (emoji packages are square): drop --fit");
   }
   await checkWritableDir("out", values.out ?? "data");
-  await prepareDataset({
-    vendors: values.vendor,
-    category: values.category,
-    subcategory: values.subcategory,
-    from: values.from,
-    size,
-    fit,
-    background: values.background,
-    out: values.out,
-    name: values.name,
-  });
+  try {
+    await prepareDataset({
+      vendors: values.vendor,
+      category: values.category,
+      subcategory: values.subcategory,
+      from: values.from,
+      size,
+      fit,
+      background: values.background,
+      out: values.out,
+      name: values.name,
+      log: (line) => console.log(worded(line)),
+      warn: (line) => console.error(`warning: ${worded(line)}`),
+    });
+  } catch (err) {
+    if (!(err instanceof DatasetError)) throw err;
+    throw new DatasetError(worded(err.message), { corrupt: err.corrupt, cause: err });
+  }
 }
 
 if (import.meta.main) await runCli(main);

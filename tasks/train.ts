@@ -47,7 +47,7 @@ import {
 import { RunFolder } from "../src/train/run_folder.ts";
 import { loadTrainRecipe, type TrainRecipe } from "../src/train/config_file.ts";
 import { exportForReturn } from "../src/train/return_files.ts";
-import { loadEmojiDataset } from "../src/dataset/mod.ts";
+import { DatasetError, loadEmojiDataset } from "../src/dataset/mod.ts";
 import { pathExists } from "../src/platform/io.ts";
 import { basename, join } from "node:path";
 
@@ -328,9 +328,9 @@ async function trainAndReport(
 ): Promise<void> {
   await checkWritableDir("out", out);
   // the run folder is locked before anything else starts: a second run into it is refused at once
-  const folder = await RunFolder.open(out, { keep, keepEvery });
+  const folder = await inFlagWords(RunFolder.open(out, { keep, keepEvery }));
   try {
-    await folder.checkNewOrResumed(v.resume);
+    await inFlagWords(folder.checkNewOrResumed(v.resume));
     await initBackend(backendRequest, { wasmThreads: threads, tempDir: "data/.cache" });
   } catch (err) {
     await folder.close();
@@ -354,7 +354,7 @@ async function trainAndReport(
   const stop = stopOnSignals("stopping after this step: writing a checkpoint");
   let result;
   try {
-    result = await trainRun(config, {
+    result = await inFlagWords(trainRun(config, {
       out,
       log,
       progress,
@@ -368,7 +368,7 @@ async function trainAndReport(
       resume: v.resume,
       init: v.init,
       signal: stop.signal,
-    });
+    }));
   } finally {
     stop.dispose();
   }
@@ -397,6 +397,20 @@ async function trainAndReport(
     console.log(
       `exported ${files.length} files to ${v["export-to"]}: ${files.map((f) => basename(f)).join(", ")}`,
     );
+  }
+}
+
+/** The library's usage errors about the run worded by this task's flags (`flagWording`). */
+async function inFlagWords<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    // a corrupt dataset's DatasetError is a runtime failure: it keeps its class
+    const worded = err instanceof UsageError && !(err instanceof DatasetError)
+      ? flagWording(err.message)
+      : null;
+    if (worded !== null && worded !== (err as Error).message) throw new UsageError(worded, { cause: err });
+    throw err;
   }
 }
 

@@ -241,7 +241,7 @@ Deno.test("augment: resuming or fine-tuning a model without the input refuses --
     }),
     {
       name: "UsageError",
-      message: /--augment 0.2: the checkpoint's model has no augmentation input.*start a new run/,
+      message: /^augment 0.2: the checkpoint's model has no augmentation input.*start a new run/,
     },
   );
   await assert.rejects(

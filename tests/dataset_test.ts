@@ -97,7 +97,7 @@ Deno.test("prepare --from pads a non-square image on the background by default, 
   assert.deepEqual(px(0, 1), [-1, -1, 1]);
   assert.deepEqual(px(2, 1), [128 / 127.5 - 1, 128 / 127.5 - 1, 128 / 127.5 - 1].map(Math.fround));
   assert.ok(
-    lines.some((l) => /1 non-square image\(s\) padded to square.*--fit crop/.test(l)),
+    lines.some((l) => /1 non-square image\(s\) padded to square.*`fit` crop/.test(l)),
     lines.join("\n"),
   );
 });

@@ -56,7 +56,7 @@ Deno.test("recipe: bad fields are errors naming the field", () => {
     ['{"model": {"channels": 64, "groups": 7}}', /"model": .*divisible by groups 7/],
     ['{"model": {"attentionResolutions": [0]}}', /attentionResolutions must list/],
     ['{"minutes": 0}', /"minutes" must be a number in \(0, /],
-    ['{"init": {"checkpoint": "x"}}', /"init" is a run's record .* pass --init FILE/],
+    ['{"init": {"checkpoint": "x"}}', /"init" is a run's record .* give the checkpoint as init/],
   ];
   for (const [text, re] of cases) {
     assert.throws(() => parseTrainRecipe(text), { name: "TrainRecipeError", message: re }, text);

@@ -70,7 +70,7 @@ Deno.test("a new run into a folder with another run's checkpoints is refused; a 
     trainRun({ ...config, steps: 2, seed: 5 }, { ...quiet, out: dir, every: 2 }),
     (e: Error) =>
       e instanceof UsageError &&
-      /holds the checkpoints of another run \(newest ckpt-000002.*--resume/.test(e.message),
+      /holds the checkpoints of another run \(newest ckpt-000002.*: continue it with resume /.test(e.message),
   );
   assert.deepEqual(await Deno.readFile(`${dir}/latest.safetensors`), before);
   await trainRun({ ...config, steps: 3 }, {

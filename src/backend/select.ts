@@ -287,7 +287,7 @@ export async function initBackend(
     const probe = await probeGpuAdapter();
     if (request === "webgpu") {
       if (!probe.adapter) {
-        throw new Error(`backend webgpu cannot start: ${probe.description}; use --backend wasm or cpu`);
+        throw new Error(`backend webgpu cannot start: ${probe.description}; use the wasm or cpu backend`);
       }
       await startWebgpu(probe);
       info = {

@@ -7,5 +7,6 @@
  * @module
  */
 export * from "./flags.ts";
+export * from "./option_wording.ts";
 export * from "./sample_edit.ts";
 export * from "./train_flags.ts";

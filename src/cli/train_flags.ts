@@ -63,9 +63,18 @@ export function emaFlag(
   return { ema: decays[0], ...(decays.length > 1 ? { emaExtra: decays.slice(1) } : {}) };
 }
 
+/** How `trainRun`'s messages name its run options, and the flags that set them. */
+const RUN_WORDS: [RegExp, string][] = [
+  [/\banother run folder\b/g, "another --out"],
+  [/\brun folder (?=[^\s,;:])/g, "--out "],
+  [/(?<![\w"/.-])resume(?![\w"/.-])/g, "--resume"],
+  [/(?<![\w"/.-])init(?![\w"/.-])/g, "--init"],
+];
+
 /**
  * A library message about training settings with each setting's name replaced by its flag, as the
- * CLI says it (`minSnrGamma …: drop minSnrGamma` → `--min-snr-gamma …: drop --min-snr-gamma`).
+ * CLI says it (`minSnrGamma …: drop minSnrGamma` → `--min-snr-gamma …: drop --min-snr-gamma`), and the
+ * run folder and the checkpoints a run starts from by `--out`, `--resume` and `--init`.
  *
  * @example
  * ```ts
@@ -74,13 +83,17 @@ export function emaFlag(
  * assert.equal(flagWording("dropout must be in [0, 1), got 1"), "--dropout must be in [0, 1), got 1");
  * assert.equal(flagWording("cooldown must be <= steps (40)"), "--cooldown must be <= --steps (40)");
  * assert.equal(flagWording('not "seed": drop dropout'), 'not "seed": drop --dropout');
+ * assert.equal(flagWording("run folder d holds x: choose another run folder, or continue with resume d/a"),
+ *   "--out d holds x: choose another --out, or continue with --resume d/a");
+ * assert.equal(flagWording("run folder data/runs/a is in use"), "--out data/runs/a is in use");
  * ```
  */
 export function flagWording(message: string): string {
   let out = message;
+  for (const [words, flag] of RUN_WORDS) out = out.replace(words, flag);
   for (const f of TRAIN_FIELDS) {
     if (!f.flag || f.key.includes(".") || f.key === "T") continue;
-    out = out.replace(new RegExp(`(?<![\\w"-])${f.key}(?![\\w"-])`, "g"), `--${f.flag}`);
+    out = out.replace(new RegExp(`(?<![\\w"/.-])${f.key}(?![\\w"/.-])`, "g"), `--${f.flag}`);
   }
   return out;
 }

@@ -213,11 +213,11 @@ async function checkOutDir(dir: string): Promise<void> {
     if (err instanceof Deno.errors.NotFound) return;
     throw err;
   }
-  if (!stat.isDirectory) throw new DatasetError(`--out ${dir} exists and is not a folder`);
+  if (!stat.isDirectory) throw new DatasetError(`\`out\` ${dir} exists and is not a folder`);
   for await (const e of Deno.readDir(dir)) {
     if (e.name !== MANIFEST_FILE && e.name !== ATLAS_FILE) {
       throw new DatasetError(
-        `--out ${dir} holds ${e.name}: it is not a dataset folder, choose another --out`,
+        `\`out\` ${dir} holds ${e.name}: it is not a dataset folder, choose another \`out\``,
       );
     }
   }
@@ -253,18 +253,18 @@ async function collectFolder(root: string, ctx: CollectContext): Promise<Collect
   if (
     options.vendors !== undefined || options.category !== undefined || options.subcategory !== undefined
   ) {
-    throw new DatasetError("--from cannot be combined with --vendor, --category or --subcategory");
+    throw new DatasetError("`from` cannot be combined with `vendors`, `category` or `subcategory`");
   }
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(root);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) {
-      throw new DatasetError(`--from ${root}: no such folder`, { cause: err });
+      throw new DatasetError(`\`from\` ${root}: no such folder`, { cause: err });
     }
     throw err;
   }
-  if (!stat.isDirectory) throw new DatasetError(`--from ${root} is not a folder`);
+  if (!stat.isDirectory) throw new DatasetError(`\`from\` ${root} is not a folder`);
   let nonSquare = 0;
   for (const path of await listImageFiles(root)) {
     const rel = relative(root, path);
@@ -307,15 +307,15 @@ async function collectFolder(root: string, ctx: CollectContext): Promise<Collect
   }
   for (const s of skipped) warn?.(`skipped ${join(root, s.file)}: ${s.reason}`);
   if (items.length === 0) {
-    throw new DatasetError(`--from ${root} holds no readable ${IMAGE_EXTENSIONS.join("/")} image`);
+    throw new DatasetError(`\`from\` ${root} holds no readable ${IMAGE_EXTENSIONS.join("/")} image`);
   }
   sources.push({ kind: "folder", vendor: "folder", path: root, count: items.length });
   log?.(`folder ${root}: ${items.length} images, ${skipped.length} skipped`);
   if (nonSquare > 0) {
     log?.(
       fit === "pad"
-        ? `${nonSquare} non-square image(s) padded to square on the background (--fit crop crops them instead)`
-        : `${nonSquare} non-square image(s) cropped to their centre square (--fit pad pads them instead)`,
+        ? `${nonSquare} non-square image(s) padded to square on the background (\`fit\` crop crops them instead)`
+        : `${nonSquare} non-square image(s) cropped to their centre square (\`fit\` pad pads them instead)`,
     );
   }
   const name = options.name ?? `${slug(basename(root)) || "folder"}-${size}${bgSuffix(bg)}`;
@@ -388,7 +388,7 @@ function noMatch(vendor: Vendor, filter: ResolvedFilter): DatasetError {
   return new DatasetError(
     `no ${vendor} image matches the filter (${
       describeFilter(filter)
-    }): choose other --category/--subcategory`,
+    }): choose other \`category\`/\`subcategory\``,
   );
 }
 
@@ -599,7 +599,7 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
   const warn = options.warn === undefined ? (l: string) => console.error(`warning: ${l}`) : options.warn;
   const size = options.size ?? 32;
   if (!Number.isInteger(size) || size < 1 || size > 1024) {
-    throw new DatasetError(`--size must be an integer in [1, 1024], got "${size}"`);
+    throw new DatasetError(`\`size\` must be an integer in [1, 1024], got "${size}"`);
   }
   let bg: Rgb;
   try {
@@ -607,11 +607,13 @@ export async function prepareDataset(options: PrepareOptions = {}): Promise<Prep
       ? options.background
       : parseColor(options.background ?? "black");
   } catch (err) {
-    throw new DatasetError(`--background: ${(err as Error).message}`, { cause: err });
+    throw new DatasetError(`\`background\`: ${(err as Error).message}`, { cause: err });
   }
 
   const fit = options.fit ?? "pad";
-  if (!FIT_MODES.includes(fit)) throw new DatasetError(`--fit "${fit}" is unknown: choose one of pad, crop`);
+  if (!FIT_MODES.includes(fit)) {
+    throw new DatasetError(`\`fit\` "${fit}" is unknown: choose one of pad, crop`);
+  }
   if (options.out !== undefined) await checkOutDir(options.out);
   const { items, images: imagesByItem, sources, skipped, filters, name } = options.from !== undefined
     ? await collectFolder(options.from, { options, bg, size, fit, log, warn })

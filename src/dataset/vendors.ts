@@ -108,11 +108,11 @@ export function parseVendors(value: string): Vendor[] {
       continue;
     }
     if (!(VENDORS as readonly string[]).includes(v)) {
-      throw new DatasetError(`--vendor "${raw.trim()}" is unknown: ${choices}`);
+      throw new DatasetError(`\`vendors\` "${raw.trim()}" is unknown: ${choices}`);
     }
     if (!out.includes(v as Vendor)) out.push(v as Vendor);
   }
-  if (out.length === 0) throw new DatasetError(`--vendor is empty: ${choices}`);
+  if (out.length === 0) throw new DatasetError(`\`vendors\` is empty: ${choices}`);
   return out;
 }
 
@@ -238,7 +238,7 @@ export function resolveFilter(
   for (const c of cats) {
     const found = allCategories.find((have) => match(c, have));
     if (!found) {
-      throw new DatasetError(`--category "${c}" is unknown: choose one of ${allCategories.join(", ")}`);
+      throw new DatasetError(`\`category\` "${c}" is unknown: choose one of ${allCategories.join(", ")}`);
     }
     if (!categories.includes(found)) categories.push(found);
   }
@@ -248,7 +248,7 @@ export function resolveFilter(
       ? allSubs.filter((have) => have.toLowerCase().startsWith(s.slice(0, -1).toLowerCase()))
       : allSubs.filter((have) => match(s, have));
     if (found.length === 0) {
-      throw new DatasetError(`--subcategory "${s}" matches nothing: choose from ${allSubs.join(", ")}`);
+      throw new DatasetError(`\`subcategory\` "${s}" matches nothing: choose from ${allSubs.join(", ")}`);
     }
     for (const f of found) if (!subcategories.includes(f)) subcategories.push(f);
   }

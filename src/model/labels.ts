@@ -232,7 +232,7 @@ export function buildVocabulary(
   for (const f of fields) {
     const values = [...new Set(images.map((im) => im[f]).filter((v): v is string => v !== null))].sort();
     if (values.length === 0) {
-      throw new LabelError(`--condition ${f}: the dataset's images have no ${f} labels (a folder source?)`);
+      throw new LabelError(`condition ${f}: the dataset's images have no ${f} labels (a folder source?)`);
     }
     vocab[f] = values;
   }
@@ -297,7 +297,7 @@ export function resolveLabels(vocab: LabelVocabulary | undefined, labels: Labels
     if (given.length === 0) return [];
     throw new LabelError(
       `labels (${given.map((f) => `${f}=${labels[f]}`).join(", ")}) given to an unconditional model: ` +
-        `it was trained without --condition; drop the labels or use a conditioned checkpoint`,
+        `it was trained without label fields; drop the labels or use a conditioned checkpoint`,
     );
   }
   for (const f of given) {

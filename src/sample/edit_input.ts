@@ -68,10 +68,10 @@ export function maskFromRgba(rgba: Uint8Array, width: number, height: number, si
 }
 
 /**
- * Reads and decodes an image file, or throws an {@linkcode EditInputError} naming `flag` and the
- * file. Needs `--allow-read --allow-ffi --allow-env`.
+ * Reads and decodes an image file, or throws an {@linkcode EditInputError} naming the file as the
+ * caller names it (`shown`, e.g. `--from` in `deno task sample`) and its path. Needs `--allow-read --allow-ffi --allow-env`.
  */
-export async function readImageFile(path: string, flag: string): Promise<DecodedImage> {
+export async function readImageFile(path: string, shown: string): Promise<DecodedImage> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);
@@ -79,33 +79,34 @@ export async function readImageFile(path: string, flag: string): Promise<Decoded
     const why = err instanceof Deno.errors.NotFound
       ? "does not exist"
       : `cannot be read (${(err as Error).message})`;
-    throw new EditInputError(`${flag} ${path} ${why}`, { cause: err });
+    throw new EditInputError(`${shown} ${path} ${why}`, { cause: err });
   }
   try {
     return await decodeImage(bytes);
   } catch (err) {
-    throw new EditInputError(`${flag} ${path} is not a readable PNG or JPEG (${(err as Error).message})`, {
+    throw new EditInputError(`${shown} ${path} is not a readable PNG or JPEG (${(err as Error).message})`, {
       cause: err,
     });
   }
 }
 
 /**
- * The image files a `--from` value names: a file itself, or the PNG/JPEG files of a folder (sorted,
- * not recursive). Throws an {@linkcode EditInputError} when it does not exist or a folder has none.
+ * The image files a path names: a file itself, or the PNG/JPEG files of a folder (sorted, not
+ * recursive). Throws an {@linkcode EditInputError}, naming the path as the caller names it (`shown`),
+ * when it does not exist or a folder has none.
  */
-export async function listInputFiles(path: string, flag = "--from"): Promise<string[]> {
+export async function listInputFiles(path: string, shown = "input"): Promise<string[]> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);
   } catch {
-    throw new EditInputError(`${flag} ${path} does not exist`);
+    throw new EditInputError(`${shown} ${path} does not exist`);
   }
   if (!info.isDirectory) return [path];
   const files: string[] = [];
   for await (const e of Deno.readDir(path)) {
     if (e.isFile && IMAGE_EXTENSIONS.includes(extname(e.name).toLowerCase())) files.push(join(path, e.name));
   }
-  if (files.length === 0) throw new EditInputError(`${flag} ${path} holds no .png or .jpg files`);
+  if (files.length === 0) throw new EditInputError(`${shown} ${path} holds no .png or .jpg files`);
   return files.sort();
 }

@@ -163,7 +163,7 @@ export function parseTrainRecipe(text: string): TrainRecipe {
   for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
     if (key === "init") {
       throw new TrainRecipeError(
-        `"init" is a run's record of where it started: remove it and pass --init FILE`,
+        `"init" is a run's record of where it started: remove it and give the checkpoint as init`,
       );
     }
     const field = Object.hasOwn(FIELDS, key) ? FIELDS[key] : undefined;

@@ -343,7 +343,7 @@ export async function trainRun(config: TrainConfig, options: RunOptions): Promis
   const log = options.log === undefined ? (l: string) => console.error(l) : options.log;
   if (options.init && options.resume) {
     await options.folder?.close();
-    throw new UsageError("give --resume or --init, not both");
+    throw new UsageError("give resume or init, not both");
   }
   const run = options.folder ?? await RunFolder.open(options.out, {
     keep: options.keep,
@@ -416,13 +416,13 @@ async function runStart(config: TrainConfig, options: RunOptions) {
   const started = resumeCkpt ? "resumed" : "fine-tuned";
   if ((resumeCkpt || initCkpt) && config.condition?.length && !config.model.labels) {
     throw new UsageError(
-      `--condition ${config.condition.join(",")}: the checkpoint's model is unconditional, and a ` +
+      `condition ${config.condition.join(",")}: the checkpoint's model is unconditional, and a ` +
         `${started} run trains the checkpoint's model; start a new run instead`,
     );
   }
   if ((resumeCkpt || initCkpt) && (config.augment ?? 0) > 0 && !config.model.augmentConditioning) {
     throw new UsageError(
-      `--augment ${config.augment}: the checkpoint's model has no augmentation input, and a ` +
+      `augment ${config.augment}: the checkpoint's model has no augmentation input, and a ` +
         `${started} run trains the checkpoint's model; start a new run instead`,
     );
   }
@@ -451,7 +451,7 @@ async function setUpRun(
   const dataset = await ensureDataset(config.data);
   if (initCkpt && initCkpt.meta.imageSize !== dataset.size) {
     throw new UsageError(
-      `--init checkpoint is for ${initCkpt.meta.imageSize}px images, ${config.data} has ${dataset.size}px`,
+      `init checkpoint is for ${initCkpt.meta.imageSize}px images, ${config.data} has ${dataset.size}px`,
     );
   }
   const dataHash = dataset.manifest?.atlas.sha256 ?? null;

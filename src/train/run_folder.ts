@@ -264,17 +264,17 @@ export class RunFolder {
     if (steps.length || hasLatest) {
       const newest = steps.length ? ` (newest ${stepName(steps.at(-1)!)})` : "";
       throw new UsageError(
-        `--out ${this.dir} holds the checkpoints of another run${newest}: continue it with ` +
-          `--resume ${this.latest}, or choose another --out`,
+        `run folder ${this.dir} holds the checkpoints of another run${newest}: continue it with ` +
+          `resume ${this.latest}, or choose another run folder`,
       );
     }
     const files = [...found.sort(), ...checkpoints.sort()];
     const shown = files.length > 4 ? `${files.slice(0, 4).join(", ")}, …` : files.join(", ");
     const on = checkpoints.length
-      ? `choose another --out, or continue that run with --resume ${join(this.dir, checkpoints.sort()[0])}`
-      : "choose another --out, or remove them first";
+      ? `choose another run folder, or continue that run with resume ${join(this.dir, checkpoints.sort()[0])}`
+      : "choose another run folder, or remove them first";
     throw new UsageError(
-      `--out ${this.dir} holds another run's files (${shown}) that a new run would overwrite: ${on}`,
+      `run folder ${this.dir} holds another run's files (${shown}) that a new run would overwrite: ${on}`,
     );
   }
 

@@ -43,7 +43,7 @@ export { DEFAULT_COND_DROP, type TrainConfig, validateTrainConfig };
  */
 export function withVocabulary(config: TrainConfig, dataset: EmojiDataset): TrainConfig {
   if (!config.condition?.length || config.model.labels) return config;
-  if (!dataset.manifest) throw new LabelError("--condition needs a prepared dataset with a manifest");
+  if (!dataset.manifest) throw new LabelError("condition needs a prepared dataset with a manifest");
   const fields = parseConditionFields(config.condition.join(","));
   return { ...config, model: { ...config.model, labels: buildVocabulary(dataset.manifest.images, fields) } };
 }
