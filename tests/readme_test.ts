@@ -85,3 +85,12 @@ Deno.test("README: the library snippet saves its PNG when run as printed, from t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("README: every picture it shows is in the JSR package (deno.json publish.include)", async () => {
+  const include: string[] = JSON.parse(await Deno.readTextFile("deno.json")).publish.include;
+  const pictures = [...README.matchAll(/!\[[^\]]*\]\(([^)]+)\)/g)].map((m) => m[1]);
+  assert.ok(pictures.length > 0);
+  for (const p of pictures) {
+    assert.ok(include.some((i) => p === i || (i.endsWith("/") && p.startsWith(i))), `${p} is published`);
+  }
+});

@@ -92,8 +92,26 @@ export {
 export { type ForwardStrip, forwardStrip } from "./forward_strip.ts";
 
 /**
- * Loads the dataset in `dir`, preparing it first if `dir` has no manifest and either `dir` is the
- * default folder (then the default Apple faces set is prepared) or `options` say what to prepare
+ * The dataset folders the shipped recipes train on, with what `prepare` makes of them: each is
+ * prepared on demand when missing (`data/apple-faces-32`, the default; `data/faces4-32`, four PNG
+ * vendors; `data/all-faces-32`, all eight styles).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PREPARED_ON_DEMAND } from "./mod.ts";
+ * assert.equal(PREPARED_ON_DEMAND["data/all-faces-32"].vendors, "all");
+ * ```
+ */
+export const PREPARED_ON_DEMAND: Readonly<Record<string, Omit<PrepareOptions, "out">>> = {
+  [DEFAULT_DATASET_DIR]: {},
+  "data/faces4-32": { vendors: "apple,google,twitter,facebook" },
+  "data/all-faces-32": { vendors: "all" },
+};
+
+/**
+ * Loads the dataset in `dir`, preparing it first if `dir` has no manifest and either `dir` is one of
+ * the shipped recipes' folders ({@linkcode PREPARED_ON_DEMAND}) or `options` say what to prepare
  * (`vendors`, `from`, `category`, `subcategory`, `size` or `background`; `out` is always `dir`).
  * Any other missing folder is a {@linkcode DatasetError} listing the datasets that exist, so a typo
  * never silently creates a dataset. A dataset that exists but fails verification is an error, never
@@ -122,9 +140,8 @@ export async function ensureDataset(
   if (!(await pathExists(join(dir, MANIFEST_FILE)))) {
     const { vendors, from, category, subcategory, size, background } = options;
     const saysWhat = [vendors, from, category, subcategory, size, background].some((v) => v !== undefined);
-    if (saysWhat || normalize(dir) === normalize(DEFAULT_DATASET_DIR)) {
-      await prepareDataset({ ...options, out: dir });
-    }
+    const known = Object.entries(PREPARED_ON_DEMAND).find(([d]) => normalize(d) === normalize(dir))?.[1];
+    if (saysWhat || known) await prepareDataset({ ...(saysWhat ? {} : known), ...options, out: dir });
   }
   return await loadEmojiDataset(dir);
 }
