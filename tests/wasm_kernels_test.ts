@@ -10,14 +10,15 @@ import {
   WASM_TRAINING_KERNELS,
 } from "../src/backend/wasm/mod.ts";
 import { asWasmBackend } from "../src/backend/wasm/internals.ts";
+import { type ConvGeometry, geometryOf } from "../src/backend/wasm/conv_helpers.ts";
 import {
-  type ConvGeometry,
   filterGradByConv,
   filterGradByShiftedGemm,
-  geometryOf,
+} from "../src/backend/wasm/kernels/conv2d_backprop_filter.ts";
+import {
   inputGradByRotatedConv,
   inputGradBySubpixel,
-} from "../src/backend/wasm/conv.ts";
+} from "../src/backend/wasm/kernels/conv2d_backprop_input.ts";
 import { Rng } from "../src/core/rng.ts";
 import { enableWasmThreads } from "../src/backend/wasm_threads.ts";
 import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";

@@ -7,32 +7,26 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import type { WasmKernelFunc } from "../wasm/internals.ts";
-import { ATTENTION_KERNEL, makeAttentionNative } from "./attention.ts";
 import type { Blas } from "./blas.ts";
-import {
-  makeConv2DBackpropFilterNative,
-  makeConv2DBackpropInputNative,
-  makeConv2DNative,
-  makeFusedConv2DNative,
-} from "./conv.ts";
-import { makeBatchMatMulNative } from "./matmul.ts";
+import type { NativeKernelConfig } from "./helpers.ts";
+import { attentionNativeConfig } from "./kernels/attention.ts";
+import { batchMatMulNativeConfig } from "./kernels/batch_mat_mul.ts";
+import { conv2DNativeConfig } from "./kernels/conv2d.ts";
+import { conv2DBackpropFilterNativeConfig } from "./kernels/conv2d_backprop_filter.ts";
+import { conv2DBackpropInputNativeConfig } from "./kernels/conv2d_backprop_input.ts";
+import { fusedConv2DNativeConfig } from "./kernels/fused_conv2d.ts";
+import type { WasmKernelFunc } from "../wasm/internals.ts";
 
 export * from "./blas.ts";
 
-interface NativeKernel {
-  kernelName: string;
-  make(blas: Blas, original: WasmKernelFunc | undefined): WasmKernelFunc;
-}
-
-/** One entry per kernel, as tfjs's registries list them. */
-const KERNELS: readonly NativeKernel[] = [
-  { kernelName: "Conv2D", make: makeConv2DNative },
-  { kernelName: "FusedConv2D", make: makeFusedConv2DNative },
-  { kernelName: "Conv2DBackpropFilter", make: makeConv2DBackpropFilterNative },
-  { kernelName: "Conv2DBackpropInput", make: makeConv2DBackpropInputNative },
-  { kernelName: "BatchMatMul", make: makeBatchMatMulNative },
-  { kernelName: ATTENTION_KERNEL, make: (blas) => makeAttentionNative(blas) },
+/** One entry per kernel (each in `kernels/`, named after it), as tfjs's registries list them. */
+const KERNELS: readonly NativeKernelConfig[] = [
+  conv2DNativeConfig,
+  fusedConv2DNativeConfig,
+  conv2DBackpropFilterNativeConfig,
+  conv2DBackpropInputNativeConfig,
+  batchMatMulNativeConfig,
+  attentionNativeConfig,
 ];
 
 /** The wasm kernels that {@linkcode registerNativeKernels} computes on the BLAS. */

@@ -22,6 +22,18 @@ export interface KernelArgs {
 /** A kernel function as these modules write it. */
 export type WasmKernelFunc = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
+/**
+ * One entry of the wasm kernel registry (`src/backend/wasm/mod.ts`), as tfjs lists its kernel
+ * configs: the kernel's name and how to make its function from the backend's own (`undefined` where
+ * the backend has none).
+ */
+export interface WasmKernelConfig {
+  /** The tfjs kernel name, e.g. `Conv2DBackpropFilter`. */
+  kernelName: string;
+  /** Makes the kernel function; `original` is the kernel it replaces, for inputs it does not cover. */
+  make(original: WasmKernelFunc | undefined): WasmKernelFunc;
+}
+
 /** A typed view of one tensor's bytes on the wasm heap. */
 export type HeapArray = Float32Array | Int32Array | Uint8Array;
 
@@ -282,5 +294,20 @@ export function blocksToSpace(
       }
     }
   }
+  return out;
+}
+
+/** A new tensor holding the box `begin`..`begin+size` of `x`, copied heap to heap. */
+export function sliceHeap(
+  backend: WasmBackend,
+  x: tf.TensorInfo,
+  begin: number[],
+  size: number[],
+): tf.TensorInfo {
+  const out = backend.makeOutput(size, x.dtype);
+  if (tf.util.sizeFromShape(size) === 0) return out;
+  const dst = backend.typedArrayFromHeap(out);
+  const src = backend.typedArrayFromHeap(x);
+  copyBox(src, x.shape, begin, size, dst, size, new Array<number>(size.length).fill(0));
   return out;
 }

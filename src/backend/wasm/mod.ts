@@ -22,30 +22,29 @@
  */
 import * as tf from "@tensorflow/tfjs-core";
 import { version_wasm } from "@tensorflow/tfjs-backend-wasm";
-import { conv2DBackpropFilterWasm, makeConv2DBackpropInputWasm } from "./conv.ts";
-import { PINNED_TFJS_VERSION, type WasmKernelFunc } from "./internals.ts";
-import { depthToSpaceGradConfig, makeDepthToSpaceWasm, oneHotWasm } from "./misc.ts";
-import { makeBatchMatMulWasm } from "./matmul.ts";
-import { maxPoolGradWasm } from "./pool.ts";
-import { makeSliceWasm, makeSplitVWasm } from "./slice.ts";
+import { PINNED_TFJS_VERSION, type WasmKernelConfig, type WasmKernelFunc } from "./internals.ts";
+import { batchMatMulWasmConfig } from "./kernels/batch_mat_mul.ts";
+import { conv2DBackpropFilterWasmConfig } from "./kernels/conv2d_backprop_filter.ts";
+import { conv2DBackpropInputWasmConfig } from "./kernels/conv2d_backprop_input.ts";
+import { depthToSpaceGradConfig, depthToSpaceWasmConfig } from "./kernels/depth_to_space.ts";
+import { maxPoolGradWasmConfig } from "./kernels/max_pool_grad.ts";
+import { oneHotWasmConfig } from "./kernels/one_hot.ts";
+import { sliceWasmConfig } from "./kernels/slice.ts";
+import { splitVWasmConfig } from "./kernels/split_v.ts";
 
 /** Marks kernel configs registered here, so that registration is idempotent. */
 const OURS = Symbol.for("emoji-diffusion.wasm-training-kernel");
 
-interface Replacement {
-  kernelName: string;
-  make(original: WasmKernelFunc | undefined): WasmKernelFunc;
-}
-
-const REPLACEMENTS: readonly Replacement[] = [
-  { kernelName: "Conv2DBackpropFilter", make: () => conv2DBackpropFilterWasm },
-  { kernelName: "Conv2DBackpropInput", make: (o) => makeConv2DBackpropInputWasm(o) },
-  { kernelName: "MaxPoolGrad", make: () => maxPoolGradWasm },
-  { kernelName: "Slice", make: (o) => makeSliceWasm(o) },
-  { kernelName: "SplitV", make: (o) => makeSplitVWasm(o) },
-  { kernelName: "OneHot", make: () => oneHotWasm },
-  { kernelName: "DepthToSpace", make: (o) => makeDepthToSpaceWasm(o) },
-  { kernelName: "BatchMatMul", make: (o) => makeBatchMatMulWasm(o) },
+/** One entry per kernel (each in `kernels/`, named after it), as tfjs's registries list them. */
+const REPLACEMENTS: readonly WasmKernelConfig[] = [
+  conv2DBackpropFilterWasmConfig,
+  conv2DBackpropInputWasmConfig,
+  maxPoolGradWasmConfig,
+  sliceWasmConfig,
+  splitVWasmConfig,
+  oneHotWasmConfig,
+  depthToSpaceWasmConfig,
+  batchMatMulWasmConfig,
 ];
 
 /** The wasm kernels that {@linkcode registerWasmTrainingKernels} registers or replaces. */

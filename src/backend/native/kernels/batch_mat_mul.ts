@@ -5,8 +5,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { asWasmBackend, type KernelArgs, type WasmKernelFunc } from "../wasm/internals.ts";
-import type { Blas } from "./blas.ts";
+import { asWasmBackend, type KernelArgs, type WasmKernelFunc } from "../../wasm/internals.ts";
+import type { Blas } from "../blas.ts";
+import type { NativeKernelConfig } from "../helpers.ts";
 
 /**
  * Makes the `BatchMatMul` kernel for `blas`. Non-float32 inputs and empty products go to `original`,
@@ -99,3 +100,20 @@ export function makeBatchMatMulNative(blas: Blas, original: WasmKernelFunc | und
     return out;
   };
 }
+
+/**
+ * The registry entry of {@linkcode makeBatchMatMulNative}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Blas } from "../blas.ts";
+ * import { batchMatMulNativeConfig } from "./batch_mat_mul.ts";
+ * assert.equal(batchMatMulNativeConfig.kernelName, "BatchMatMul");
+ * assert.equal(batchMatMulNativeConfig.make({} as Blas, undefined).name, "batchMatMulNative");
+ * ```
+ */
+export const batchMatMulNativeConfig: NativeKernelConfig = {
+  kernelName: "BatchMatMul",
+  make: makeBatchMatMulNative,
+};

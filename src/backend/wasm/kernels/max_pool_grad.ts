@@ -1,11 +1,11 @@
 /**
- * A correct MaxPoolGrad for the wasm backend (the shipped one drops windows whose values are all
+ * A correct `MaxPoolGrad` for the wasm backend (the shipped one drops windows whose values are all
  * negative).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { asWasmBackend, type KernelArgs } from "./internals.ts";
+import { asWasmBackend, type KernelArgs, type WasmKernelConfig } from "../internals.ts";
 
 type MaxPoolGradAttrs = {
   filterSize: [number, number] | number;
@@ -89,3 +89,19 @@ export function maxPoolGradWasm(args: KernelArgs): tf.TensorInfo {
   }
   return out;
 }
+
+/**
+ * The registry entry of {@linkcode maxPoolGradWasm}, which needs no original kernel.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { maxPoolGradWasm, maxPoolGradWasmConfig } from "./max_pool_grad.ts";
+ * assert.equal(maxPoolGradWasmConfig.kernelName, "MaxPoolGrad");
+ * assert.equal(maxPoolGradWasmConfig.make(undefined), maxPoolGradWasm);
+ * ```
+ */
+export const maxPoolGradWasmConfig: WasmKernelConfig = {
+  kernelName: "MaxPoolGrad",
+  make: () => maxPoolGradWasm,
+};

@@ -1,6 +1,7 @@
 /**
- * Convolutions on the system BLAS: `Conv2D`, `FusedConv2D` (bias, linear activation),
- * `Conv2DBackpropFilter` and `Conv2DBackpropInput` for NHWC float32 tensors on the wasm heap.
+ * What the native kernels share: their registry entry's type, and the blocked im2col product behind
+ * the convolutions on the system BLAS (`Conv2D`, `FusedConv2D`, `Conv2DBackpropFilter` and
+ * `Conv2DBackpropInput` in `kernels/`, NHWC float32 tensors on the wasm heap).
  *
  * A convolution is a matrix product of the input's patches (im2col, rows = output pixels, columns =
  * filter taps × input channels) with the filter, which NHWC already lays out as [taps·Cin, Cout]. The
@@ -9,27 +10,33 @@
  * to write than the product costs to compute. A 1×1 stride-1 convolution needs no patches at all.
  * The filter gradient is the same patch blocks transposed times dy, accumulated over blocks; the input
  * gradient at stride 1 is a convolution of dy with the rotated filter; at stride 2 the wasm kernel's
- * sub-pixel form (src/backend/wasm/conv.ts) runs, its convolutions then computed here.
+ * sub-pixel form (src/backend/wasm/kernels/conv2d_backprop_input.ts) runs, its convolutions then computed here.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { geometryOf, rotateFilter } from "../wasm/conv.ts";
-import type { ConvGeometry } from "../wasm/conv.ts";
-import { asWasmBackend, type KernelArgs, type WasmBackend, type WasmKernelFunc } from "../wasm/internals.ts";
+import type { ConvGeometry } from "../wasm/conv_helpers.ts";
+import type { WasmBackend, WasmKernelFunc } from "../wasm/internals.ts";
 import type { Blas } from "./blas.ts";
+
+/**
+ * One entry of the native kernel registry (`src/backend/native/mod.ts`), as tfjs lists its kernel
+ * configs: the kernel's name and how to make its function on a BLAS from the wasm kernel it replaces
+ * (`undefined` where there is none).
+ */
+export interface NativeKernelConfig {
+  /** The tfjs kernel name, e.g. `Conv2D`. */
+  kernelName: string;
+  /** Makes the kernel function on `blas`; `original` takes the inputs it does not cover. */
+  make(blas: Blas, original: WasmKernelFunc | undefined): WasmKernelFunc;
+}
 
 /** About how many floats one block of patch rows holds (2 MiB; 1–4 MiB measured alike). */
 const BLOCK_FLOATS = 1 << 19;
 /** The fewest rows a block gets, so that each product is big enough to be worth its threads. */
 const MIN_BLOCK_ROWS = 256;
-/**
- * Floats per patch block of the filter gradient, larger: each block's product is a reduction over its
- * rows into the small [taps·ci, co] result, which the BLAS threads split well only when it is long.
- */
-const FILTER_BLOCK_FLOATS = 1 << 21;
-
-type Conv2DAttrs = {
+/** The attributes of the convolution kernels that the native kernels read. */
+export type Conv2DAttrs = {
   strides: [number, number] | number;
   pad: "valid" | "same" | number | tf.backend_util.ExplicitPadding;
   dataFormat?: "NHWC" | "NCHW";
@@ -51,7 +58,7 @@ export function blockRows(k: number, rows: number, floats = BLOCK_FLOATS): numbe
  * @example Patches of a 1×2×2×1 image under a 2×2 filter, padding 0 (one output pixel)
  * ```ts
  * import assert from "node:assert/strict";
- * import { writePatches } from "./conv.ts";
+ * import { writePatches } from "./helpers.ts";
  * const heap = Float32Array.of(1, 2, 3, 4, 0, 0, 0, 0);
  * const g = { n: 1, h: 2, w: 2, ci: 1, co: 1, oh: 1, ow: 1, fh: 2, fw: 2, sh: 1, sw: 1, pt: 0, pl: 0 };
  * writePatches(heap, 0, g, 0, 1, 4);
@@ -117,13 +124,14 @@ function fillRows(heap: Float32Array, off: number, rows: number, bias: Float32Ar
   }
 }
 
+/** Whether the convolution is 1×1 at stride 1 without padding: its patches are the input itself. */
 function isPointwise(g: ConvGeometry): boolean {
   return g.fh === 1 && g.fw === 1 && g.sh === 1 && g.sw === 1 && g.pt === 0 && g.pl === 0 && g.oh === g.h &&
     g.ow === g.w;
 }
 
 /** The heap-wide float32 view and a tensor's offset in it (in elements). */
-function heapOf(backend: WasmBackend, t: tf.TensorInfo): { heap: Float32Array; off: number } {
+export function heapOf(backend: WasmBackend, t: tf.TensorInfo): { heap: Float32Array; off: number } {
   const v = backend.typedArrayFromHeap(t) as Float32Array;
   return { heap: new Float32Array(v.buffer), off: v.byteOffset / 4 };
 }
@@ -134,7 +142,7 @@ function heapOf(backend: WasmBackend, t: tf.TensorInfo): { heap: Float32Array; o
  * patch matrix (null for a pointwise convolution, whose patches are `x` itself), the first row and the
  * row count. Frees the scratch; frees `out` on an error.
  */
-function blockedProduct(
+export function blockedProduct(
   backend: WasmBackend,
   x: tf.TensorInfo,
   g: ConvGeometry,
@@ -200,33 +208,8 @@ export function convForward(
   );
 }
 
-/** dW[taps·ci, co] = patchesᵀ · dy, accumulated block by block on the BLAS. */
-export function convFilterGrad(
-  blas: Blas,
-  backend: WasmBackend,
-  x: tf.TensorInfo,
-  dy: tf.TensorInfo,
-  g: ConvGeometry,
-): tf.TensorInfo {
-  const k = g.fh * g.fw * g.ci;
-  const out = blockedProduct(
-    backend,
-    x,
-    g,
-    [g.fh, g.fw, g.ci, g.co],
-    FILTER_BLOCK_FLOATS,
-    (heap, outOff, patches, r0, m) => {
-      const dyRows = heap.subarray(heapOf(backend, dy).off + r0 * g.co);
-      const dW = heap.subarray(outOff);
-      blas.sgemm(true, false, k, g.co, m, 1, patches, k, dyRows, g.co, r0 === 0 ? 0 : 1, dW, g.co);
-    },
-  );
-  if (g.n * g.oh * g.ow === 0) (backend.typedArrayFromHeap(out) as Float32Array).fill(0);
-  return out;
-}
-
 /** tfjs's geometry of a stride/pad-attributed NHWC convolution at dilation 1. */
-function convInfo(xShape: readonly number[], filterShape: readonly number[], attrs: Conv2DAttrs) {
+export function convInfo(xShape: readonly number[], filterShape: readonly number[], attrs: Conv2DAttrs) {
   return tf.backend_util.computeConv2DInfo(
     xShape as [number, number, number, number],
     filterShape as [number, number, number, number],
@@ -237,138 +220,13 @@ function convInfo(xShape: readonly number[], filterShape: readonly number[], att
   );
 }
 
-function dilationOne(dilations: Conv2DAttrs["dilations"]): boolean {
+/** Whether `dilations` is 1 along both axes (absent counts as 1). */
+export function dilationOne(dilations: Conv2DAttrs["dilations"]): boolean {
   if (dilations === undefined) return true;
   return typeof dilations === "number" ? dilations === 1 : dilations[0] === 1 && dilations[1] === 1;
 }
 
-function channelsLast(format: Conv2DAttrs["dataFormat"]): boolean {
+/** Whether `format` is NHWC (absent counts as NHWC). */
+export function channelsLast(format: Conv2DAttrs["dataFormat"]): boolean {
   return format === undefined || format === "NHWC";
-}
-
-/**
- * Makes the `Conv2D` kernel for `blas`; inputs it does not cover (NCHW, dilation, other dtypes) go to
- * `original`, the kernel it replaces.
- */
-export function makeConv2DNative(blas: Blas, original: WasmKernelFunc | undefined): WasmKernelFunc {
-  return function conv2DNative(args: KernelArgs) {
-    const { x, filter } = args.inputs;
-    const attrs = args.attrs as unknown as Conv2DAttrs;
-    if (
-      !channelsLast(attrs.dataFormat) || !dilationOne(attrs.dilations) || x.dtype !== "float32" ||
-      filter.dtype !== "float32"
-    ) {
-      if (!original) throw new Error("native Conv2D: this input needs the wasm kernel, which is missing");
-      return original(args);
-    }
-    const info = convInfo(x.shape, filter.shape, attrs);
-    return convForward(blas, asWasmBackend(args.backend), x, filter, geometryOf(info), null);
-  };
-}
-
-/** Makes the `FusedConv2D` kernel for `blas`: bias and a linear activation here, the rest in `original`. */
-export function makeFusedConv2DNative(blas: Blas, original: WasmKernelFunc | undefined): WasmKernelFunc {
-  return function fusedConv2DNative(args: KernelArgs) {
-    const { x, filter, bias, preluActivationWeights } = args.inputs;
-    const attrs = args.attrs as unknown as Conv2DAttrs;
-    const linear = attrs.activation === undefined || attrs.activation === "linear";
-    if (
-      !linear || preluActivationWeights || !channelsLast(attrs.dataFormat) || !dilationOne(attrs.dilations) ||
-      x.dtype !== "float32" || filter.dtype !== "float32" ||
-      (bias && (bias.shape.length !== 1 || bias.dtype !== "float32"))
-    ) {
-      if (!original) {
-        throw new Error("native FusedConv2D: this input needs the wasm kernel, which is missing");
-      }
-      return original(args);
-    }
-    const info = convInfo(x.shape, filter.shape, attrs);
-    if (bias && bias.shape[0] !== info.outChannels) {
-      throw new Error(
-        `FusedConv2D bias shape (${bias.shape}) does not match ${info.outChannels} output channels`,
-      );
-    }
-    return convForward(blas, asWasmBackend(args.backend), x, filter, geometryOf(info), bias ?? null);
-  };
-}
-
-/** Makes the `Conv2DBackpropFilter` kernel for `blas` (NHWC float32; the rest goes to `original`). */
-export function makeConv2DBackpropFilterNative(
-  blas: Blas,
-  original: WasmKernelFunc | undefined,
-): WasmKernelFunc {
-  return function conv2DBackpropFilterNative(args: KernelArgs) {
-    const { x, dy } = args.inputs;
-    const attrs = args.attrs as unknown as Conv2DAttrs;
-    if (!channelsLast(attrs.dataFormat) || x.dtype !== "float32" || dy.dtype !== "float32") {
-      if (!original) {
-        throw new Error("native Conv2DBackpropFilter: this input needs the wasm kernel, which is missing");
-      }
-      return original(args);
-    }
-    const info = convInfo(x.shape, attrs.filterShape!, attrs);
-    const expected = info.outShape;
-    if (dy.shape.length !== 4 || dy.shape.some((v, i) => v !== expected[i])) {
-      throw new Error(`native Conv2DBackpropFilter: dy has shape [${dy.shape}], expected [${expected}]`);
-    }
-    return convFilterGrad(blas, asWasmBackend(args.backend), x, dy, geometryOf(info));
-  };
-}
-
-/**
- * Makes the `Conv2DBackpropInput` kernel for `blas`: at stride 1 the input gradient is dy convolved
- * with the filter rotated by 180° (in and out channels swapped) under the complementary padding,
- * computed straight from dy (the patches supply the padding); other strides and layouts go to
- * `original`, whose sub-pixel form then runs its convolutions here.
- */
-export function makeConv2DBackpropInputNative(
-  blas: Blas,
-  original: WasmKernelFunc | undefined,
-): WasmKernelFunc {
-  return function conv2DBackpropInputNative(args: KernelArgs) {
-    const { dy, filter } = args.inputs;
-    const attrs = args.attrs as unknown as Conv2DAttrs & { inputShape: [number, number, number, number] };
-    const fallback = () => {
-      if (!original) {
-        throw new Error("native Conv2DBackpropInput: this input needs the wasm kernel, which is missing");
-      }
-      return original(args);
-    };
-    if (!channelsLast(attrs.dataFormat) || dy.dtype !== "float32" || filter.dtype !== "float32") {
-      return fallback();
-    }
-    const info = convInfo(attrs.inputShape, filter.shape, attrs);
-    const g = geometryOf(info);
-    if (g.sh !== 1 || g.sw !== 1) return fallback();
-    if (dy.shape.length !== 4 || dy.shape.some((v, i) => v !== info.outShape[i])) {
-      throw new Error(`native Conv2DBackpropInput: dy has shape [${dy.shape}], expected [${info.outShape}]`);
-    }
-    const backend = asWasmBackend(args.backend);
-    const wRot = backend.makeOutput([g.fh, g.fw, g.co, g.ci], "float32");
-    try {
-      rotateFilter(
-        backend.typedArrayFromHeap(filter) as Float32Array,
-        backend.typedArrayFromHeap(wRot) as Float32Array,
-        g,
-      );
-      const gT: ConvGeometry = {
-        n: g.n,
-        h: g.oh,
-        w: g.ow,
-        ci: g.co,
-        co: g.ci,
-        oh: g.h,
-        ow: g.w,
-        fh: g.fh,
-        fw: g.fw,
-        sh: 1,
-        sw: 1,
-        pt: g.fh - 1 - g.pt,
-        pl: g.fw - 1 - g.pl,
-      };
-      return convForward(blas, backend, dy, wRot, gT, null);
-    } finally {
-      backend.disposeData(wRot.dataId);
-    }
-  };
 }

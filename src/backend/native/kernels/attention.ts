@@ -5,11 +5,10 @@
  *
  * @module
  */
-import { ATTENTION_KERNEL } from "../wasm/attention.ts";
-import { asWasmBackend, type KernelArgs, type WasmKernelFunc } from "../wasm/internals.ts";
-import type { Blas } from "./blas.ts";
-
-export { ATTENTION_KERNEL };
+import { ATTENTION_KERNEL } from "../../wasm/attention.ts";
+import { asWasmBackend, type KernelArgs, type WasmKernelFunc } from "../../wasm/internals.ts";
+import type { Blas } from "../blas.ts";
+import type { NativeKernelConfig } from "../helpers.ts";
 
 /** Softmax of each row of the [rows, n] matrix `s`, in place. */
 export function softmaxRows(s: Float32Array, rows: number, n: number): void {
@@ -80,3 +79,22 @@ export function makeAttentionNative(blas: Blas): WasmKernelFunc {
     return out;
   };
 }
+
+/**
+ * The registry entry of {@linkcode makeAttentionNative}, registered under the wasm attention kernel's
+ * name (it replaces no tfjs kernel).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { Blas } from "../blas.ts";
+ * import { ATTENTION_KERNEL } from "../../wasm/attention.ts";
+ * import { attentionNativeConfig } from "./attention.ts";
+ * assert.equal(attentionNativeConfig.kernelName, ATTENTION_KERNEL);
+ * assert.equal(attentionNativeConfig.make({} as Blas, undefined).name, "attentionNative");
+ * ```
+ */
+export const attentionNativeConfig: NativeKernelConfig = {
+  kernelName: ATTENTION_KERNEL,
+  make: (blas) => makeAttentionNative(blas),
+};

@@ -14,8 +14,9 @@ import {
   reshapeInfo,
   transposeInfo,
   type WasmBackend,
+  type WasmKernelConfig,
   type WasmKernelFunc,
-} from "./internals.ts";
+} from "../internals.ts";
 
 /** Below this many multiply-adds per matrix pair, per-pair XNNPACK set-up costs more than it saves. */
 const MIN_MACS_PER_PAIR = 16384;
@@ -172,3 +173,20 @@ function pairwise(
   }
   return out;
 }
+
+/**
+ * The registry entry of {@linkcode makeBatchMatMulWasm}, which runs its products on the backend's own
+ * kernel and so needs it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { batchMatMulWasmConfig } from "./batch_mat_mul.ts";
+ * assert.equal(batchMatMulWasmConfig.kernelName, "BatchMatMul");
+ * assert.throws(() => batchMatMulWasmConfig.make(undefined), /needs the backend's own kernel/);
+ * ```
+ */
+export const batchMatMulWasmConfig: WasmKernelConfig = {
+  kernelName: "BatchMatMul",
+  make: (o) => makeBatchMatMulWasm(o),
+};
