@@ -311,3 +311,24 @@ export function sliceHeap(
   copyBox(src, x.shape, begin, size, dst, size, new Array<number>(size.length).fill(0));
   return out;
 }
+
+/**
+ * What the heap-copy kernels do with string tensors, which live off the wasm heap: hand them to
+ * `original` (the backend's own kernel), or refuse them when there is none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { stringsToOriginal } from "./internals.ts";
+ * const args = { inputs: {}, backend: null, attrs: {} };
+ * assert.throws(() => stringsToOriginal("Slice", undefined, args), /wasm Slice: string tensors/);
+ * ```
+ */
+export function stringsToOriginal(
+  kernel: string,
+  original: WasmKernelFunc | undefined,
+  args: KernelArgs,
+): tf.TensorInfo | tf.TensorInfo[] {
+  if (original) return original(args);
+  throw new Error(`wasm ${kernel}: string tensors are not supported`);
+}

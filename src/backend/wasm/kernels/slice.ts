@@ -9,6 +9,7 @@ import {
   asWasmBackend,
   type KernelArgs,
   sliceHeap,
+  stringsToOriginal,
   type WasmKernelConfig,
   type WasmKernelFunc,
 } from "../internals.ts";
@@ -17,10 +18,7 @@ import {
 export function makeSliceWasm(original: WasmKernelFunc | undefined): WasmKernelFunc {
   return function sliceWasm(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     const { x } = args.inputs;
-    if (x.dtype === "string") {
-      if (original) return original(args);
-      throw new Error("wasm Slice: string tensors are not supported");
-    }
+    if (x.dtype === "string") return stringsToOriginal("Slice", original, args);
     const backend = asWasmBackend(args.backend);
     const { begin, size } = args.attrs as unknown as { begin: number | number[]; size: number | number[] };
     const [begin_, size_] = tf.slice_util.parseSliceParams(x as tf.Tensor, begin, size);

@@ -9,6 +9,7 @@ import {
   asWasmBackend,
   type KernelArgs,
   sliceHeap,
+  stringsToOriginal,
   type WasmKernelConfig,
   type WasmKernelFunc,
 } from "../internals.ts";
@@ -17,10 +18,7 @@ import {
 export function makeSplitVWasm(original: WasmKernelFunc | undefined): WasmKernelFunc {
   return function splitVWasm(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
     const { x } = args.inputs;
-    if (x.dtype === "string") {
-      if (original) return original(args);
-      throw new Error("wasm SplitV: string tensors are not supported");
-    }
+    if (x.dtype === "string") return stringsToOriginal("SplitV", original, args);
     const backend = asWasmBackend(args.backend);
     const { numOrSizeSplits, axis } = args.attrs as unknown as {
       numOrSizeSplits: number | number[];
