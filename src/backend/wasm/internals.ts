@@ -332,3 +332,64 @@ export function stringsToOriginal(
   if (original) return original(args);
   throw new Error(`wasm ${kernel}: string tensors are not supported`);
 }
+
+/** The sizes of a `BatchMatMul`: out[batch, m, n] = a[batchA, m, k]·b[batchB, k, n] after the transposes. */
+export interface BatchMatMulShape {
+  /** Rows of each product. */
+  m: number;
+  /** The inner size. */
+  k: number;
+  /** Columns of each product. */
+  n: number;
+  /** The batch dimensions of a. */
+  outerA: number[];
+  /** The batch dimensions of b. */
+  outerB: number[];
+  /** The broadcast batch dimensions of the output. */
+  outer: number[];
+  /** Matrices in the output, in a and in b. */
+  batch: number;
+  /** Matrices in a. */
+  batchA: number;
+  /** Matrices in b. */
+  batchB: number;
+}
+
+/**
+ * The sizes of a `BatchMatMul` of `a` and `b` (rank ≥ 2 each) with its transposes, the batch
+ * dimensions broadcast (tfjs throws for batches that do not broadcast); null when the inner sizes
+ * differ, so that the kernel being replaced raises its own error.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { batchMatMulShape } from "./internals.ts";
+ * const s = batchMatMulShape([2, 3, 4], [4, 5], false, false);
+ * assert.deepEqual([s!.m, s!.k, s!.n, s!.batch, s!.batchA, s!.batchB], [3, 4, 5, 2, 2, 1]);
+ * assert.equal(batchMatMulShape([4, 3], [5, 4], true, true)!.n, 5);
+ * assert.equal(batchMatMulShape([3, 4], [5, 6], false, false), null);
+ * ```
+ */
+export function batchMatMulShape(
+  a: readonly number[],
+  b: readonly number[],
+  transposeA: boolean,
+  transposeB: boolean,
+): BatchMatMulShape | null {
+  const ra = a.length, rb = b.length;
+  const k = transposeA ? a[ra - 2] : a[ra - 1];
+  if (k !== (transposeB ? b[rb - 1] : b[rb - 2])) return null;
+  const outerA = a.slice(0, -2), outerB = b.slice(0, -2);
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  return {
+    m: transposeA ? a[ra - 1] : a[ra - 2],
+    k,
+    n: transposeB ? b[rb - 2] : b[rb - 1],
+    outerA,
+    outerB,
+    outer,
+    batch: tf.util.sizeFromShape(outer),
+    batchA: tf.util.sizeFromShape(outerA),
+    batchB: tf.util.sizeFromShape(outerB),
+  };
+}

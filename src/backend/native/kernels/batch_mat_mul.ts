@@ -4,8 +4,12 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
-import { asWasmBackend, type KernelArgs, type WasmKernelFunc } from "../../wasm/internals.ts";
+import {
+  asWasmBackend,
+  batchMatMulShape,
+  type KernelArgs,
+  type WasmKernelFunc,
+} from "../../wasm/internals.ts";
 import type { Blas } from "../blas.ts";
 import type { NativeKernelConfig } from "../helpers.ts";
 
@@ -26,18 +30,9 @@ export function makeBatchMatMulNative(blas: Blas, original: WasmKernelFunc | und
     if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) {
       return fallback();
     }
-    const ra = a.shape.length, rb = b.shape.length;
-    const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
-    const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
-    const kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
-    const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
-    if (k !== kb || m === 0 || n === 0 || k === 0) return fallback(); // its errors and empty results
-    const outerA = a.shape.slice(0, -2);
-    const outerB = b.shape.slice(0, -2);
-    const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
-    const batch = tf.util.sizeFromShape(outer);
-    const batchA = tf.util.sizeFromShape(outerA);
-    const batchB = tf.util.sizeFromShape(outerB);
+    const shape = batchMatMulShape(a.shape, b.shape, transposeA, transposeB);
+    if (!shape || shape.m === 0 || shape.n === 0 || shape.k === 0) return fallback(); // its errors and empty results
+    const { m, k, n, outerA, outerB, outer, batch, batchA, batchB } = shape;
     const backend = asWasmBackend(args.backend);
     const out = backend.makeOutput([...outer, m, n], "float32");
     if (batch === 0) return out;

@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import {
   asWasmBackend,
+  batchMatMulShape,
   disposeInfos,
   freshCopy,
   type KernelArgs,
@@ -35,18 +36,9 @@ export function makeBatchMatMulWasm(original: WasmKernelFunc | undefined): WasmK
     if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2) {
       return original(args);
     }
-    const ra = a.shape.length, rb = b.shape.length;
-    const m = transposeA ? a.shape[ra - 1] : a.shape[ra - 2];
-    const k = transposeA ? a.shape[ra - 2] : a.shape[ra - 1];
-    const kb = transposeB ? b.shape[rb - 1] : b.shape[rb - 2];
-    const n = transposeB ? b.shape[rb - 2] : b.shape[rb - 1];
-    if (k !== kb) return original(args); // let the original raise its error
-    const outerA = a.shape.slice(0, -2);
-    const outerB = b.shape.slice(0, -2);
-    const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
-    const batchA = tf.util.sizeFromShape(outerA);
-    const batchB = tf.util.sizeFromShape(outerB);
-    const batch = tf.util.sizeFromShape(outer);
+    const shape = batchMatMulShape(a.shape, b.shape, transposeA, transposeB);
+    if (!shape) return original(args); // let the original raise its error
+    const { m, k, n, outerA, outerB, outer, batch, batchA, batchB } = shape;
     if (m * k * n < MIN_MACS_PER_PAIR || m === 0 || k === 0 || n === 0 || batch === 0) return original(args);
 
     const backend = asWasmBackend(args.backend);
