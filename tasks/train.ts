@@ -177,7 +177,8 @@ async function composeConfig(v: TrainFlagValues) {
 /** The model the flags ask for, from the recipe's (or the defaults') `base`. */
 function modelFromFlags(v: TrainFlagValues, base: ModelConfig): ModelConfig {
   const preset = choiceFlag("model", v.model, MODEL_PRESETS, base.preset);
-  const mult = v.mult?.split(",").map((s) => intFlag("mult", s.trim(), 1, 1, 16));
+  // ranges are the model config's own (validateModelConfig), worded by the flags
+  const mult = v.mult?.split(",").map((s) => intFlag("mult", s.trim(), 1));
   const baseUnet = base.preset === "unet" ? base : modelConfig("unet") as UNetConfig;
   const attention =
     choiceFlag("attention", v.attention, ["on", "off"] as const, baseUnet.attention ? "on" : "off") ===
@@ -194,19 +195,28 @@ function modelFromFlags(v: TrainFlagValues, base: ModelConfig): ModelConfig {
     );
   }
   const { parameterization: _p, ...unetBase } = baseUnet;
-  return asUsage(() =>
-    preset === "unet"
-      ? modelConfig("unet", {
-        ...unetBase,
-        // "eps" is the default and stays out of the config, as in every checkpoint from before the option
-        ...(parameterization === "edm" ? { parameterization } : {}),
-        channels: intFlag("channels", v.channels, baseUnet.channels, 2, 1024),
-        blocks: intFlag("blocks", v.blocks, baseUnet.blocks, 1, 8),
-        ...(mult ? { channelMult: mult } : {}),
-        attention,
-      })
-      : modelConfig("seed")
+  return asUsage(
+    () =>
+      preset === "unet"
+        ? modelConfig("unet", {
+          ...unetBase,
+          // "eps" is the default and stays out of the config, as in every checkpoint from before the option
+          ...(parameterization === "edm" ? { parameterization } : {}),
+          channels: intFlag("channels", v.channels, baseUnet.channels, 1),
+          blocks: intFlag("blocks", v.blocks, baseUnet.blocks, 1),
+          ...(mult ? { channelMult: mult } : {}),
+          attention,
+        })
+        : modelConfig("seed"),
+    "",
+    modelFlagWording,
   );
+}
+
+/** A model-config message as the flags word it: `--channels`, `--blocks`, `--mult`. */
+function modelFlagWording(message: string): string {
+  return message.replace(/^channels /, "--channels ").replace(/^blocks /, "--blocks ")
+    .replace(/^channel multipliers /, "--mult values ");
 }
 
 /** `--condition LIST`: label fields, or `none` for an unconditional model. */

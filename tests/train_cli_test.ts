@@ -21,3 +21,22 @@ Deno.test("bad train flags each give a one-line error and exit 2, before any tra
   }
   await assert.rejects(Deno.stat("data/runs/never-written"), Deno.errors.NotFound);
 });
+
+Deno.test("train's model-size flags are checked by the model config's own ranges, worded by the flags", async () => {
+  const { MAX_UNET_CHANNELS, MAX_UNET_MULT } = await import("../src/model/model.ts");
+  const cases: [string[], string][] = [
+    [
+      ["--channels", String(MAX_UNET_CHANNELS + 8)],
+      `--channels must be an integer in [1, ${MAX_UNET_CHANNELS}]`,
+    ],
+    [["--mult", `1,${MAX_UNET_MULT + 1}`], `--mult values must be integers in [1, ${MAX_UNET_MULT}]`],
+    [["--channels", "30"], "--channels 30×1 must be divisible by groups 8"],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runTask("train.ts", [...args, "--dry-run"]);
+    assert.equal(r.code, 2, args.join(" "));
+    const lines = ownLines(r.stderr);
+    assert.equal(lines.length, 1, lines.join("\n"));
+    assert.ok(lines[0].startsWith(`error: ${message}`), lines[0]);
+  }
+});

@@ -51,6 +51,9 @@ export function modelConfig(
   return c;
 }
 
+/** The largest `unet` base width, residual blocks per level and channel multiplier a config may ask for. */
+export const MAX_UNET_CHANNELS = 1024, MAX_UNET_BLOCKS = 8, MAX_UNET_MULT = 16;
+
 /** Throws a RangeError naming the first invalid field of a model configuration. */
 export function validateModelConfig(c: ModelConfig): void {
   if (c.labels !== undefined) validateVocabulary(c.labels);
@@ -79,18 +82,18 @@ export function validateModelConfig(c: ModelConfig): void {
     return;
   }
   if (c.preset !== "unet") throw new RangeError(`unknown model preset "${(c as ModelConfig).preset}"`);
-  if (!Number.isInteger(c.channels) || c.channels < 1) {
-    throw new RangeError(`channels must be a positive integer, got ${c.channels}`);
+  if (!Number.isInteger(c.channels) || c.channels < 1 || c.channels > MAX_UNET_CHANNELS) {
+    throw new RangeError(`channels must be an integer in [1, ${MAX_UNET_CHANNELS}], got ${c.channels}`);
   }
-  if (!Number.isInteger(c.blocks) || c.blocks < 1) {
-    throw new RangeError(`blocks must be a positive integer, got ${c.blocks}`);
+  if (!Number.isInteger(c.blocks) || c.blocks < 1 || c.blocks > MAX_UNET_BLOCKS) {
+    throw new RangeError(`blocks must be an integer in [1, ${MAX_UNET_BLOCKS}], got ${c.blocks}`);
   }
   if (!Array.isArray(c.channelMult) || c.channelMult.length < 1 || c.channelMult.length > 4) {
     throw new RangeError(`channelMult must list 1 to 4 multipliers, got ${JSON.stringify(c.channelMult)}`);
   }
   for (const m of c.channelMult) {
-    if (!Number.isInteger(m) || m < 1) {
-      throw new RangeError(`channel multipliers must be positive integers, got ${m}`);
+    if (!Number.isInteger(m) || m < 1 || m > MAX_UNET_MULT) {
+      throw new RangeError(`channel multipliers must be integers in [1, ${MAX_UNET_MULT}], got ${m}`);
     }
     if ((c.channels * m) % c.groups !== 0) {
       throw new RangeError(`channels ${c.channels}×${m} must be divisible by groups ${c.groups}`);
