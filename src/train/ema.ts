@@ -90,12 +90,19 @@ export class Ema {
     this.#view = null;
   }
 
-  /** Folds the current parameters into the average, for update number `step` (1-based). */
-  update(step: number): void {
+  /**
+   * Folds the current parameters into the average, for update number `step` (1-based). `flat`, the
+   * parameters already flattened in {@linkcode layout} order (not taken over), saves flattening them
+   * again when several averages update from one step.
+   */
+  update(step: number, flat?: tf.Tensor1D): void {
     const d = this.decayAt(step);
     this.setFlat(
       tf.tidy(() =>
-        tf.add(tf.mul(this.#flat, d), tf.mul(this.layout.flatten([...this.params.values()]), 1 - d))
+        tf.add(
+          tf.mul(this.#flat, d),
+          tf.mul(flat ?? this.layout.flatten([...this.params.values()]), 1 - d),
+        )
       ),
     );
   }

@@ -255,7 +255,12 @@ export class Trainer {
       throw new NonFiniteLossError(`${what} at step ${this.step + 1}; the update was not applied`);
     }
     ctx.applyUpdates();
-    for (const e of this.emaExtra) e.update(this.step);
+    if (this.emaExtra.length) {
+      // the weights flattened once for every extra average
+      const flat = this.ema.layout.flatten([...this.model.params.values()]);
+      for (const e of this.emaExtra) e.update(this.step, flat);
+      flat.dispose();
+    }
     return { step: this.step, loss, gradNorm, lr: this.adam.learningRate(this.step) };
   }
 
