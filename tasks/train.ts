@@ -45,6 +45,8 @@ import {
   validateTrainConfig,
 } from "../src/train/config_schema.ts";
 import { RunFolder } from "../src/train/run_folder.ts";
+import { DataParallelError, dataParallelRefusal } from "../src/train/data_parallel.ts";
+import { planParallel } from "../src/train/parallel_plan.ts";
 import { loadTrainRecipe, type TrainRecipe } from "../src/train/config_file.ts";
 import { exportForReturn } from "../src/train/return_files.ts";
 import { DatasetError, loadEmojiDataset } from "../src/dataset/mod.ts";
@@ -76,7 +78,13 @@ const USAGE = [
                       Ctrl-C (SIGINT) or SIGTERM writes a checkpoint at the current step and prints the
                       command that resumes it; a second one quits at once
   --init FILE         start a new run from a checkpoint's weights (fine-tune; its model config wins)
-  --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N`,
+  --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N;
+                      with several --workers parts, each part's BLAS threads (auto: 1)
+  --workers N         data-parallel on a CPU backend: split each batch into N parts computed at the same
+                      time, this thread and N-1 workers, each with its own backend; the same run to within
+                      float rounding. auto (default): 2 parts of half the CPUs each on the native backend
+                      when at least 2 CPUs are idle and the model allows it (not the seed preset, not
+                      dropout), else 1`,
 ].join("\n");
 
 type TrainFlagValues = Record<string, string | undefined> & { help?: boolean; "dry-run"?: boolean };
@@ -92,6 +100,7 @@ const RUN_FLAGS = [
   "resume",
   "init",
   "threads",
+  "workers",
   "config",
   "export-to",
   "part-mib",
@@ -118,13 +127,17 @@ async function main(): Promise<void> {
   const { recipe, config } = composed;
   const inputs = await checkInputs(v, recipe);
   const run = await runSettings(v, recipe, composed);
+  // the configuration this command would train, as the run's config.json will record it
+  const shown = run.resumeCkpt ? runConfig(config, { resume: run.resumeCkpt }) : config;
+  const refusal = dataParallelRefusal(shown.model, shown.dropout ?? 0);
+  if (refusal && typeof run.workers === "number" && run.workers > 1) {
+    throw new UsageError(`--workers ${run.workers}: ${refusal}; train with --workers 1`);
+  }
   if (v["dry-run"]) {
-    // the configuration this command would train, as the run's config.json will record it
     console.error(`run folder: ${run.out}`);
-    const shown = run.resumeCkpt ? runConfig(config, { resume: run.resumeCkpt }) : config;
     return console.log(JSON.stringify(shown, null, 2));
   }
-  await trainAndReport(v, config, inputs, run);
+  await trainAndReport(v, config, inputs, { ...run, splittable: refusal === null });
 }
 
 /**
@@ -317,6 +330,9 @@ async function runSettings(
     // a recipe's cooldown longer than the run asked for keeps its share of the recipe's steps
     config.cooldown = fitCooldown(config, recipeSteps).cooldown;
   }
+  const workers: number | "auto" = v.workers === undefined || v.workers === "auto"
+    ? "auto"
+    : intFlag("workers", v.workers, 1, 1, 16);
   const threads = threadsFlag(v.threads);
   if (from === undefined) asUsage(() => validateTrainConfig(config), "", flagWording);
   const out = v.out ?? resumed?.out ??
@@ -324,7 +340,7 @@ async function runSettings(
       config,
       v.config !== undefined ? { path: v.config, seed: recipe.config.seed } : undefined,
     );
-  return { from, resumeCkpt, every, gridImages, keep, keepEvery, checkpointMinutes, threads, out };
+  return { from, resumeCkpt, every, gridImages, keep, keepEvery, checkpointMinutes, threads, workers, out };
 }
 
 /** Locks the run folder, trains with a progress line, and prints how it ended (and how to resume). */
@@ -332,16 +348,23 @@ async function trainAndReport(
   v: TrainFlagValues,
   config: Awaited<ReturnType<typeof composeConfig>>["config"],
   { minutes, partMib, backendRequest }: Awaited<ReturnType<typeof checkInputs>>,
-  { every, gridImages, keep, keepEvery, checkpointMinutes, threads, out }: Awaited<
-    ReturnType<typeof runSettings>
-  >,
+  { every, gridImages, keep, keepEvery, checkpointMinutes, threads, workers, splittable, out }:
+    & Awaited<ReturnType<typeof runSettings>>
+    & { splittable: boolean },
 ): Promise<void> {
   await checkWritableDir("out", out);
+  const plan = await inFlagWords(planParallel({ request: backendRequest, threads, workers, splittable }));
   // the run folder is locked before anything else starts: a second run into it is refused at once
   const folder = await inFlagWords(RunFolder.open(out, { keep, keepEvery }));
   try {
     await inFlagWords(folder.checkNewOrResumed(v.resume));
-    await initBackend(backendRequest, { wasmThreads: threads, tempDir: "data/.cache" });
+    // several parts: each runs its wasm kernels on one thread and its products on `threads` BLAS threads
+    await initBackend(
+      backendRequest,
+      plan.workers > 1
+        ? { wasmThreads: 1, blasThreads: plan.threads as number, tempDir: "data/.cache" }
+        : { wasmThreads: plan.threads, tempDir: "data/.cache" },
+    );
   } catch (err) {
     await folder.close();
     throw err;
@@ -378,6 +401,9 @@ async function trainAndReport(
       resume: v.resume,
       init: v.init,
       signal: stop.signal,
+      workers: plan.workers,
+      workerThreads: plan.threads === "auto" ? 1 : plan.threads,
+      tempDir: "data/.cache",
     }));
   } finally {
     stop.dispose();
@@ -387,6 +413,7 @@ async function trainAndReport(
   const resumeFlags = [
     ...(v.backend !== undefined ? ["--backend", v.backend] : []),
     ...(v.threads !== undefined ? ["--threads", v.threads] : []),
+    ...(v.workers !== undefined ? ["--workers", v.workers] : []),
     ...(v["export-to"] !== undefined ? ["--export-to", v["export-to"]] : []),
   ];
   if (result.stopped === "signal") {
@@ -415,6 +442,9 @@ async function inFlagWords<T>(work: Promise<T>): Promise<T> {
   try {
     return await work;
   } catch (err) {
+    if (err instanceof DataParallelError && err.refused) {
+      throw new UsageError(`--workers: ${err.message}; train with --workers 1`, { cause: err });
+    }
     // a corrupt dataset's DatasetError is a runtime failure: it keeps its class
     const worded = err instanceof UsageError && !(err instanceof DatasetError)
       ? flagWording(err.message)

@@ -12,6 +12,7 @@ Deno.test("API surface: mod.ts exports exactly the documented names", () => {
     "CheckpointError",
     "DatasetError",
     "NonFiniteLossError",
+    "DataParallelError",
     "RunFolder",
     "RunLockedError",
     "RunWriteError",

@@ -259,8 +259,19 @@ async function tryStart(options: WasmThreadsOptions): Promise<WasmThreadsResult>
   }
 }
 
-/** Idle CPUs (0..logical CPUs) averaged over `ms`, from /proc/stat; null where that is unreadable. */
-async function idleCpus(ms: number): Promise<number | null> {
+/**
+ * Idle CPUs (0..logical CPUs) averaged over `ms`, from /proc/stat; null where that is unreadable
+ * (not Linux, or no `--allow-read` of it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { idleCpus } from "./wasm_threads.ts";
+ * const idle = await idleCpus(50);
+ * assert.ok(idle === null || (idle >= 0 && idle <= navigator.hardwareConcurrency + 0.01));
+ * ```
+ */
+export async function idleCpus(ms: number): Promise<number | null> {
   const sample = (): number[] | null => {
     try {
       const line = Deno.readTextFileSync("/proc/stat").split("\n").find((l) => l.startsWith("cpu "));

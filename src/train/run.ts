@@ -23,6 +23,8 @@ import {
   validateTrainConfig,
 } from "./trainer.ts";
 import { modelConfig } from "../model/model.ts";
+import { activeBlas } from "../backend/native/mod.ts";
+import { DataParallelError, splitSizes } from "./data_parallel.ts";
 import { type LossCsvRow, readLossCsv, RunFolder, type RunFolderOptions } from "./run_folder.ts";
 
 /** Settings of a run besides the math: where it writes and how often. */
@@ -69,6 +71,16 @@ export interface RunOptions {
   folder?: RunFolder;
   /** How files are written (tests inject a full disk here); see {@linkcode RunFolderOptions}. */
   writeAll?: RunFolderOptions["writeAll"];
+  /**
+   * Split every batch into this many parts, computed at the same time: one on this thread, each other
+   * one by a worker with its own tfjs on this thread's CPU backend (see `Trainer.startWorkers`).
+   * Default 1: no workers. Not for a GPU backend, a model with BatchNorm, or dropout.
+   */
+  workers?: number;
+  /** BLAS threads of each worker's backend (default 1; its wasm kernels run on one thread). */
+  workerThreads?: number;
+  /** Folder the workers' threaded wasm build may write its scripts to. */
+  tempDir?: string;
   /** Called after every step. */
   onStep?: (report: StepReport & { smoothed: number; imagesPerSecond: number; etaSeconds: number }) => void;
   /** Where messages go (default: stderr; null: nowhere). */
@@ -477,6 +489,7 @@ async function setUpRun(
       trainer.initFrom(initCkpt);
       log?.(`weights from ${options.init} (step ${initCkpt.meta.step}); optimizer and step start fresh`);
     }
+    await startWorkers(trainer, options, log);
     await run.writeFile("config.json", JSON.stringify(trainer.config, null, 2) + "\n");
     const history = await lossHistory(run, trainer.step, options);
     const gridImages = options.gridImages ?? 16;
@@ -497,6 +510,32 @@ async function setUpRun(
     trainer.dispose();
     throw err;
   }
+}
+
+/** Starts the run's data-parallel workers (none for `workers` ≤ 1) on this thread's CPU backend. */
+async function startWorkers(
+  trainer: Trainer,
+  options: RunOptions,
+  log: ((line: string) => void) | null,
+): Promise<void> {
+  const sizes = splitSizes(trainer.config.batch, options.workers ?? 1);
+  if (sizes.length <= 1) return;
+  const name = tf.getBackend();
+  if (name !== "wasm" && name !== "cpu") {
+    throw new DataParallelError(
+      `data-parallel workers run on a CPU backend (native, wasm, cpu), not ${name}`,
+      true,
+    );
+  }
+  const backend = name === "cpu" ? "cpu" : activeBlas() ? "native" : "wasm";
+  await trainer.startWorkers(sizes.length - 1, backend, {
+    threads: options.workerThreads ?? 1,
+    ...(options.tempDir !== undefined ? { tempDir: options.tempDir } : {}),
+  });
+  log?.(
+    `data-parallel: each batch of ${trainer.config.batch} in ${sizes.length} parts (${sizes.join(" + ")}), ` +
+      `this thread and ${sizes.length - 1} worker${sizes.length > 2 ? "s" : ""} on ${backend}`,
+  );
 }
 
 /**

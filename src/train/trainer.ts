@@ -10,9 +10,17 @@ import { minSnrWeight } from "./loss_weight.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { ForwardContext } from "../model/context.ts";
 import { DiffusionModel, parameterizationOf } from "../model/model.ts";
-import { EDM_P_MEAN, EDM_P_STD, edmDenoise, edmLossWeight } from "../model/edm.ts";
+import { EDM_P_MEAN, EDM_P_STD, edmLossWeight } from "../model/edm.ts";
 import { augmentBatch } from "./augment.ts";
-import { qSampleTensor } from "../core/q_sample.ts";
+import { batchGradients, batchLoss, type FlatGradients, sliceBatch, type TrainBatch } from "./batch_loss.ts";
+import {
+  combineGradients,
+  DataParallelError,
+  dataParallelRefusal,
+  GradientWorkers,
+  splitSizes,
+  type WorkerInit,
+} from "./data_parallel.ts";
 import { Rng } from "../core/rng.ts";
 import { type DiffusionSchedule, makeSchedule } from "../core/schedule.ts";
 import {
@@ -138,6 +146,7 @@ export class Trainer {
    * sampling asks for no augmentation): where sampling from this model starts.
    */
   readonly dataMean: Float32Array;
+  #workers: GradientWorkers | null = null;
 
   constructor(config: TrainConfig, readonly dataset: EmojiDataset) {
     validateTrainConfig(config);
@@ -185,59 +194,30 @@ export class Trainer {
    * @throws {NonFiniteLossError} when the loss or the gradient norm is NaN or infinite.
    */
   async trainStep(): Promise<StepReport> {
-    const { batch } = this.config;
-    const size = this.dataset.size;
-    // an unconditional run needs no image indices (nextBatchArray is the same draws without them)
-    const { data: x0, indices } = this.labelIndices
-      ? this.sampler.nextBatchWithInfo()
-      : { data: this.sampler.nextBatchArray(), indices: [] };
-    const labels = this.batchLabels(indices);
-    const p = this.config.augment ?? 0;
-    const augment = p > 0
-      ? augmentBatch(x0, size, this.augmentRng, p).parameters
-      : this.model.config.augmentConditioning
-      ? new Float32Array(batch * AUGMENT_DIM)
-      : undefined;
-    const edm = parameterizationOf(this.model.config) === "edm";
-    // ε-models draw a timestep per example, edm models a σ (ln σ ~ N(P_mean, P_std²)); then ε
-    const t = edm ? null : Int32Array.from({ length: batch }, () => this.noiseRng.int(this.schedule.T));
-    const sigma = edm
-      ? Array.from({ length: batch }, () => Math.exp(EDM_P_MEAN + EDM_P_STD * this.noiseRng.normal()))
-      : null;
-    const eps = this.noiseRng.normalArray(x0.length);
-    const gamma = this.config.minSnrGamma;
-    const weights = sigma
-      ? Float32Array.from(sigma, (s) => edmLossWeight(s))
-      : gamma === undefined
-      ? null
-      : Float32Array.from(t!, (ti) => minSnrWeight(this.schedule, ti, gamma));
+    const b = this.drawBatch();
     const vars = [...this.model.params.values()];
     let ctx!: ForwardContext;
-    const { value, grads } = tf.variableGrads(() => {
-      ctx = new ForwardContext(this.model.params, this.model.state, true, {
-        rate: this.config.dropout ?? 0,
-        rng: this.dropoutRng,
-      });
-      const shape: [number, number, number, number] = [batch, size, size, 3];
-      const noise = tf.tensor4d(eps, shape);
-      let sq: tf.Tensor;
-      if (sigma) {
-        const clean = tf.tensor4d(x0, shape);
-        const x = tf.add(clean, tf.mul(noise, tf.tensor4d(Float32Array.from(sigma), [batch, 1, 1, 1])));
-        const d = edmDenoise(this.model, ctx, x as tf.Tensor4D, sigma, labels, augment);
-        sq = tf.square(tf.sub(d, clean));
-      } else {
-        const xt = qSampleTensor(this.schedule, tf.tensor4d(x0, shape), t!, noise);
-        const pred = this.model.forward(ctx, xt, t!, labels, augment);
-        sq = tf.square(tf.sub(pred, noise));
-      }
-      return (weights
-        ? tf.mean(tf.mul(sq, tf.tensor4d(weights, [batch, 1, 1, 1])))
-        : tf.mean(sq)) as tf.Scalar;
-    }, vars);
-    // grads are keyed by variable name; map them back to parameter names
+    let value: tf.Scalar;
     const byName: Record<string, tf.Tensor> = {};
-    for (const [name, v] of this.model.params) byName[name] = grads[v.name];
+    if (this.#workers) {
+      ctx = new ForwardContext(this.model.params, this.model.state, true);
+      const g = await this.#parallelGradients(b);
+      value = tf.scalar(g.loss);
+      const layout = this.adam.layout;
+      layout.entries.forEach((e, i) => byName[e.name] = tf.tensor(layout.view(g.grads, i), e.shape));
+    } else {
+      const r = tf.variableGrads(() => {
+        ctx = new ForwardContext(this.model.params, this.model.state, true, {
+          rate: this.config.dropout ?? 0,
+          rng: this.dropoutRng,
+        });
+        return batchLoss(this.model, this.schedule, ctx, b);
+      }, vars);
+      value = r.value;
+      // grads are keyed by variable name; map them back to parameter names
+      for (const [name, v] of this.model.params) byName[name] = r.grads[v.name];
+    }
+    const grads = byName;
     let status: tf.Tensor;
     try {
       status = this.adam.apply(byName, { loss: value, ema: this.ema });
@@ -262,6 +242,92 @@ export class Trainer {
       flat.dispose();
     }
     return { step: this.step, loss, gradNorm, lr: this.adam.learningRate(this.step) };
+  }
+
+  /**
+   * The draws of the next batch: images (data stream), labels (cond-drop stream), augmentation, then
+   * t or σ and ε (noise stream), in that order; each stream advances as a step advances it.
+   */
+  drawBatch(): TrainBatch {
+    const { batch } = this.config;
+    const size = this.dataset.size;
+    // an unconditional run needs no image indices (nextBatchArray is the same draws without them)
+    const { data: x0, indices } = this.labelIndices
+      ? this.sampler.nextBatchWithInfo()
+      : { data: this.sampler.nextBatchArray(), indices: [] };
+    const labels = this.batchLabels(indices);
+    const p = this.config.augment ?? 0;
+    const augment = p > 0
+      ? augmentBatch(x0, size, this.augmentRng, p).parameters
+      : this.model.config.augmentConditioning
+      ? new Float32Array(batch * AUGMENT_DIM)
+      : undefined;
+    const edm = parameterizationOf(this.model.config) === "edm";
+    // ε-models draw a timestep per example, edm models a σ (ln σ ~ N(P_mean, P_std²)); then ε
+    const t = edm ? null : Int32Array.from({ length: batch }, () => this.noiseRng.int(this.schedule.T));
+    const sigma = edm
+      ? Float64Array.from({ length: batch }, () => Math.exp(EDM_P_MEAN + EDM_P_STD * this.noiseRng.normal()))
+      : null;
+    const eps = this.noiseRng.normalArray(x0.length);
+    const gamma = this.config.minSnrGamma;
+    const weights = sigma
+      ? Float32Array.from(sigma, (s) => edmLossWeight(s))
+      : gamma === undefined
+      ? null
+      : Float32Array.from(t!, (ti) => minSnrWeight(this.schedule, ti, gamma));
+    return { n: batch, size, x0, eps, t, sigma, weights, labels, augment };
+  }
+
+  /**
+   * Splits each batch from now on between this thread and `count` workers, each with its own tfjs on
+   * `backend` ({@linkcode GradientWorkers}); 0 goes back to one thread. The run's results then agree
+   * with a run without workers to within float rounding.
+   *
+   * @throws {DataParallelError} for a model with BatchNorm or a run with dropout (their draws and
+   * statistics belong to the whole batch), or a worker that does not start.
+   */
+  async startWorkers(
+    count: number,
+    backend: WorkerInit["backend"],
+    options: { threads?: number; tempDir?: string } = {},
+  ): Promise<void> {
+    this.#workers?.close();
+    this.#workers = null;
+    if (count <= 0) return;
+    const refusal = this.model.state.size > 0
+      ? `data-parallel training needs a model without BatchNorm; the ${this.model.config.preset} preset keeps running statistics`
+      : dataParallelRefusal(this.model.config, this.config.dropout ?? 0);
+    if (refusal) throw new DataParallelError(refusal, true);
+    this.#workers = await GradientWorkers.start(count, {
+      backend,
+      threads: options.threads ?? 1,
+      ...(options.tempDir !== undefined ? { tempDir: options.tempDir } : {}),
+      model: this.model.config,
+      seed: this.config.seed,
+      imageSize: this.dataset.size,
+      schedule: { kind: this.config.schedule, T: this.config.T },
+    });
+  }
+
+  /** Workers besides this thread (0: none). */
+  get workers(): number {
+    return this.#workers?.size ?? 0;
+  }
+
+  /** The batch's gradient from its parts: the first here, the others on the workers at the same time. */
+  async #parallelGradients(b: TrainBatch): Promise<FlatGradients> {
+    const sizes = splitSizes(b.n, this.#workers!.size + 1);
+    const parts: TrainBatch[] = [];
+    let from = 0;
+    for (const n of sizes) parts.push(sliceBatch(b, from, from += n));
+    const flat = this.adam.layout.flatten([...this.model.params.values()]);
+    const weights = await flat.data() as Float32Array;
+    flat.dispose();
+    const remote = this.#workers!.gradients(weights, parts.slice(1));
+    remote.catch(() => {}); // awaited below; a failure here must not go unhandled meanwhile
+    const ctx = new ForwardContext(this.model.params, this.model.state, true);
+    const local = await batchGradients(this.model, this.schedule, ctx, parts[0]);
+    return combineGradients([local, ...await remote], sizes);
   }
 
   /**
@@ -388,6 +454,8 @@ export class Trainer {
 
   /** Releases every tensor of the run. */
   dispose(): void {
+    this.#workers?.close();
+    this.#workers = null;
     this.model.dispose();
     this.adam.dispose();
     this.ema.dispose();

@@ -1,0 +1,242 @@
+/**
+ * Data-parallel training (`Trainer.startWorkers`, `--workers`): a batch split between this thread and
+ * workers gives the whole batch's gradient and loss to within float rounding, on wasm and (where a BLAS
+ * loads) native; a run with workers follows a run without, resumes exactly, and refuses what it cannot
+ * split.
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, nativeAvailable } from "../src/backend/select.ts";
+import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint } from "../src/checkpoint/format.ts";
+import { ForwardContext } from "../src/model/context.ts";
+import { batchGradients, sliceBatch } from "../src/train/batch_loss.ts";
+import { combineGradients, DataParallelError, splitSizes } from "../src/train/data_parallel.ts";
+import { Trainer } from "../src/train/trainer.ts";
+import { planParallel } from "../src/train/parallel_plan.ts";
+import { fixtureDataset, ownLines, runTask, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
+
+await initBackend("wasm", { log: null });
+
+async function weights(t: Trainer): Promise<Float32Array> {
+  const flat = t.adam.layout.flatten([...t.model.params.values()]);
+  const w = await flat.data() as Float32Array;
+  flat.dispose();
+  return w;
+}
+
+function worstRelative(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+Deno.test("splitSizes covers the batch with parts that differ by at most one", () => {
+  for (const [n, k] of [[16, 2], [15, 2], [16, 3], [5, 8], [1, 2]]) {
+    const s = splitSizes(n, k);
+    assert.equal(s.reduce((a, b) => a + b, 0), n);
+    assert.ok(Math.max(...s) - Math.min(...s) <= 1);
+    assert.ok(s.every((x) => x > 0));
+    assert.equal(s.length, Math.min(n, k));
+  }
+});
+
+Deno.test("the size-weighted mean of the parts' gradients is the whole batch's gradient", async () => {
+  const trainer = new Trainer(
+    tinyTrainConfig(TINY_UNET, { batch: 5, augment: 0.5, condition: undefined }),
+    fixtureDataset(6, 8),
+  );
+  const b = trainer.drawBatch();
+  const ctx = () => new ForwardContext(trainer.model.params, trainer.model.state, true);
+  const whole = await batchGradients(trainer.model, trainer.schedule, ctx(), b);
+  const sizes = [3, 2];
+  const parts = [
+    await batchGradients(trainer.model, trainer.schedule, ctx(), sliceBatch(b, 0, 3)),
+    await batchGradients(trainer.model, trainer.schedule, ctx(), sliceBatch(b, 3, 5)),
+  ];
+  const joined = combineGradients(parts, sizes);
+  assert.ok(
+    worstRelative(joined.grads, whole.grads) < 1e-5,
+    `off by ${worstRelative(joined.grads, whole.grads)}`,
+  );
+  assert.ok(Math.abs(joined.loss - whole.loss) < 1e-6 * whole.loss);
+  // a part alone is not the batch: the check above could fail
+  assert.ok(worstRelative(parts[0].grads, whole.grads) > 1e-3);
+  trainer.dispose();
+});
+
+for (const backend of ["wasm", "native"] as const) {
+  Deno.test({
+    name: `a run with a ${backend} worker follows a run without one to within rounding`,
+    ignore: backend === "native" && !nativeAvailable(),
+    fn: async () => {
+      const config = tinyTrainConfig(TINY_UNET, { batch: 4 });
+      const alone = new Trainer(config, fixtureDataset(4, 8));
+      const split = new Trainer(config, fixtureDataset(4, 8));
+      await split.startWorkers(1, backend);
+      assert.equal(split.workers, 1);
+      for (let i = 0; i < 3; i++) {
+        const [a, b] = [await alone.trainStep(), await split.trainStep()];
+        assert.ok(Math.abs(a.loss - b.loss) < 1e-5 * a.loss, `step ${i + 1}: loss ${a.loss} vs ${b.loss}`);
+        assert.ok(Math.abs(a.gradNorm - b.gradNorm) < 1e-4 * a.gradNorm);
+      }
+      const off = worstRelative(await weights(split), await weights(alone));
+      assert.ok(off < 1e-4, `weights off by ${off}`);
+      alone.dispose();
+      split.dispose();
+    },
+  });
+}
+
+Deno.test("a run with workers resumes from its checkpoint exactly", async () => {
+  const config = tinyTrainConfig(TINY_UNET, { batch: 4, emaExtra: [0.5] });
+  const straight = new Trainer(config, fixtureDataset(4, 8));
+  await straight.startWorkers(1, "wasm");
+  for (let i = 0; i < 4; i++) await straight.trainStep();
+  const first = new Trainer(config, fixtureDataset(4, 8));
+  await first.startWorkers(1, "wasm");
+  for (let i = 0; i < 2; i++) await first.trainStep();
+  const ckpt = decodeCheckpoint(encodeCheckpoint(await first.toCheckpoint(null)));
+  first.dispose();
+  const resumed = new Trainer(config, fixtureDataset(4, 8));
+  resumed.restore(ckpt);
+  await resumed.startWorkers(1, "wasm");
+  for (let i = 0; i < 2; i++) await resumed.trainStep();
+  const [a, b] = [await weights(straight), await weights(resumed)];
+  assert.ok(a.every((v, i) => Object.is(v, b[i])), "weights differ after the resume");
+  straight.dispose();
+  resumed.dispose();
+});
+
+Deno.test("workers are refused for a model with BatchNorm and for dropout", async () => {
+  const bn = new Trainer(tinyTrainConfig(TINY_SEED), fixtureDataset(4, 8));
+  await assert.rejects(
+    () => bn.startWorkers(1, "wasm"),
+    (e: Error) => e instanceof DataParallelError && /BatchNorm/.test(e.message),
+  );
+  bn.dispose();
+  const drop = new Trainer(tinyTrainConfig(TINY_UNET, { dropout: 0.1 }), fixtureDataset(4, 8));
+  await assert.rejects(
+    () => drop.startWorkers(1, "wasm"),
+    (e: Error) => e instanceof DataParallelError && /dropout/.test(e.message),
+  );
+  drop.dispose();
+});
+
+Deno.test("a worker that fails to compute fails the step with its reason, and no tensor leaks", async () => {
+  const trainer = new Trainer(tinyTrainConfig(TINY_UNET, { batch: 4, augment: 0.5 }), fixtureDataset(4, 8));
+  await trainer.startWorkers(1, "wasm");
+  await trainer.trainStep();
+  const before = tf.memory().numTensors;
+  const step = trainer.step;
+  // augmentation parameters for the first part only: the worker's part has none and fails there
+  const draw = trainer.drawBatch.bind(trainer);
+  trainer.drawBatch = () => {
+    const b = draw();
+    return { ...b, augment: b.augment!.slice(0, b.augment!.length / 2) };
+  };
+  await assert.rejects(
+    () => trainer.trainStep(),
+    (e: Error) => e instanceof DataParallelError && /gradient worker failed/.test(e.message),
+  );
+  assert.equal(trainer.step, step);
+  assert.ok(tf.memory().numTensors <= before + 2, `${tf.memory().numTensors - before} tensors left`);
+  trainer.dispose();
+});
+
+Deno.test("train CLI: --workers 2 splits each batch and says so", async () => {
+  const out = `data/runs/test-workers-${Deno.pid}`;
+  try {
+    const r = await runTask("train.ts", [
+      ...["--data", "data/apple-faces-32", "--channels", "8", "--batch", "4", "--steps", "2"],
+      ...["--grid", "0", "--backend", "wasm", "--workers", "2", "--out", out],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(
+      ownLines(r.stderr).includes(
+        "data-parallel: each batch of 4 in 2 parts (2 + 2), this thread and 1 worker on wasm",
+      ),
+      r.stderr,
+    );
+    assert.equal((await loadCheckpoint(`${out}/latest.safetensors`)).meta.step, 2);
+    assert.match(r.stdout, /trained to step 2 /);
+  } finally {
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("train CLI: --workers that cannot apply is one line naming the flag and the fix, before any work", async () => {
+  const out = `data/runs/test-workers-refused-${Deno.pid}`;
+  const cases: [string[], string][] = [
+    [["--workers", "0"], 'error: --workers must be an integer in [1, 16], got "0"'],
+    [
+      ["--model", "seed", "--workers", "2"],
+      "error: --workers 2: data-parallel training needs a model without BatchNorm; the seed preset keeps " +
+      "running statistics; train with --workers 1",
+    ],
+    [
+      ["--backend", "webgpu", "--workers", "2"],
+      "error: --workers: data-parallel workers run on a CPU backend (native, wasm, cpu), not webgpu; train with --workers 1",
+    ],
+    [
+      ["--dropout", "0.1", "--workers", "2"],
+      "error: --workers 2: data-parallel training needs dropout 0: its masks are drawn for the whole batch; " +
+      "train with --workers 1",
+    ],
+  ];
+  for (const [args, line] of cases) {
+    const r = await runTask("train.ts", [
+      ...args,
+      "--data",
+      "data/apple-faces-32",
+      "--steps",
+      "2",
+      "--out",
+      out,
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.deepEqual(ownLines(r.stderr), [line]);
+    await assert.rejects(Deno.stat(out), Deno.errors.NotFound);
+  }
+});
+
+Deno.test("--workers auto splits in two only on native, with idle CPUs and a model that allows it", async () => {
+  const machine = (
+    o: Partial<{ cpus: number; idle: number | null; native: boolean; gpu: boolean }> = {},
+  ) => ({
+    cpus: () => o.cpus ?? 2,
+    idle: () => Promise.resolve(o.idle === undefined ? o.cpus ?? 2 : o.idle),
+    native: () => o.native ?? true,
+    hardwareGpu: () => Promise.resolve(o.gpu ?? false),
+  });
+  type Flags = Parameters<typeof planParallel>[0];
+  const auto: Flags = { request: "auto", threads: "auto", workers: "auto", splittable: true };
+  const parts = async (o: Partial<Flags>, m = machine()) => {
+    const p = await planParallel({ ...auto, ...o }, m);
+    return [p.workers, p.threads];
+  };
+  assert.deepEqual(await parts({}), [2, 1]);
+  assert.deepEqual(await parts({}, machine({ cpus: 8 })), [2, 4]);
+  assert.deepEqual(await parts({ request: "native" }, machine({ gpu: true })), [2, 1]);
+  assert.deepEqual(await parts({}, machine({ gpu: true })), [1, "auto"]);
+  assert.deepEqual(await parts({}, machine({ idle: 1.2 })), [1, "auto"]);
+  assert.deepEqual(await parts({}, machine({ idle: null })), [1, "auto"]);
+  assert.deepEqual(await parts({}, machine({ cpus: 1 })), [1, "auto"]);
+  assert.deepEqual(await parts({}, machine({ native: false })), [1, "auto"]);
+  assert.deepEqual(await parts({ request: "wasm" }), [1, "auto"]);
+  assert.deepEqual(await parts({ splittable: false }), [1, "auto"]);
+  assert.deepEqual(await parts({ threads: 2 }), [1, 2]);
+  // given parts are taken as they are; their threads default to one each
+  assert.deepEqual(await parts({ workers: 3 }, machine({ idle: 0 })), [3, 1]);
+  assert.deepEqual(await parts({ workers: 2, threads: 2 }), [2, 2]);
+  assert.deepEqual(await parts({ workers: 1 }), [1, "auto"]);
+  for (const [request, gpu] of [["webgpu", false], ["auto", true]] as const) {
+    await assert.rejects(
+      () => planParallel({ ...auto, request, workers: 2 }, machine({ gpu })),
+      (e: Error) => e instanceof DataParallelError && e.refused && /not webgpu/.test(e.message),
+    );
+  }
+});
