@@ -42,7 +42,7 @@ export interface WasmThreadsOptions {
   /**
    * Start even when other processes keep the CPUs busy. Default false: XNNPACK's thread pool then
    * serialises on the busy cores and runs 1.5-3x SLOWER than one thread (measured), so by default
-   * the start-up samples /proc/stat for 300 ms and stays single-threaded unless about `threads` CPUs
+   * the start-up samples the CPU times for 300 ms and stays single-threaded unless about `threads` CPUs
    * are idle.
    */
   ignoreLoad?: boolean;
@@ -260,8 +260,8 @@ async function tryStart(options: WasmThreadsOptions): Promise<WasmThreadsResult>
 }
 
 /**
- * Idle CPUs (0..logical CPUs) averaged over `ms`, from /proc/stat; null where that is unreadable
- * (not Linux, or no `--allow-read` of it).
+ * Idle CPUs (0..logical CPUs) averaged over `ms`, from the CPU times of `node:os`'s `cpus()`
+ * (`--allow-sys`; Deno keeps /proc/stat itself behind `--allow-all`); null where they are unavailable.
  *
  * @example
  * ```ts
@@ -272,24 +272,27 @@ async function tryStart(options: WasmThreadsOptions): Promise<WasmThreadsResult>
  * ```
  */
 export async function idleCpus(ms: number): Promise<number | null> {
-  const sample = (): number[] | null => {
+  const sample = (): { idle: number; total: number }[] | null => {
     try {
-      const line = Deno.readTextFileSync("/proc/stat").split("\n").find((l) => l.startsWith("cpu "));
-      return line ? line.trim().split(/\s+/).slice(1).map(Number) : null;
+      return cpus().map(({ times: t }) => ({
+        idle: t.idle,
+        total: t.user + t.nice + t.sys + t.idle + t.irq,
+      }));
     } catch {
       return null;
     }
   };
   const a = sample();
-  if (!a) return null;
+  if (!a?.length) return null;
   await new Promise((resolve) => setTimeout(resolve, ms));
   const b = sample();
-  if (!b) return null;
-  const d = b.map((v, i) => v - a[i]);
-  const total = d.slice(0, 8).reduce((x, y) => x + y, 0); // user..steal
-  if (total <= 0) return null;
-  const idle = d[3] + (d[4] ?? 0); // idle + iowait
-  return (idle / total) * cpus().length;
+  if (!b || b.length !== a.length) return null;
+  let idle = 0, total = 0;
+  b.forEach((c, i) => {
+    idle += c.idle - a[i].idle;
+    total += c.total - a[i].total;
+  });
+  return total > 0 ? (idle / total) * b.length : null;
 }
 
 function replaceOnce(source: string, pattern: string, replacement: string): string {
