@@ -6,16 +6,18 @@
  * @module
  */
 import { join } from "node:path";
-import { initBackend } from "../src/backend/select.ts";
 import { asUsage, checkWritableDir, intFlag, parseFlags, runCli, UsageError } from "../src/cli/flags.ts";
 import {
   checkpointFlag,
   type ConditioningFlags,
   conditioningFlags,
+  PARALLEL_USAGE,
   progressPrinter,
   type SamplerFlags,
   samplerFlags,
   SAMPLING_OPTIONS,
+  samplingWorkers,
+  startSamplingBackend,
 } from "../src/cli/sampling_flags.ts";
 import type { Checkpoint } from "../src/checkpoint/format.ts";
 import { loadEmojiDataset } from "../src/dataset/mod.ts";
@@ -56,7 +58,7 @@ const USAGE = `usage: deno task eval [options]
 ${PRIOR_USAGE}
   --backend NAME      auto | webgpu | native | wasm | cpu (default auto: a hardware GPU, else the
                       system BLAS (native), else wasm)
-  --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N
+${PARALLEL_USAGE}
   --label FIELD=VALUE for a conditioned checkpoint: samples asked for this label (repeatable; fields not
                       given take the model's default label, FIELD=* any value); KID against the training
                       images with these labels, memorisation against the whole training set
@@ -99,10 +101,22 @@ async function main(): Promise<void> {
   if (v["label-agreement"]) {
     const out = v.out ?? `data/eval/${name}-labels-w${guidance ?? DEFAULT_GUIDANCE}`;
     await checkWritableDir("out", out);
-    await initBackend(plan.sampling.backend, { wasmThreads: plan.sampling.threads, tempDir: "data/.cache" });
+    const parallel = await startSamplingBackend(plan.sampling);
     const loaded = modelFromCheckpoint(plan.ckpt);
     const { labels: _, ...unlabelled } = plan.options;
-    await labelAgreementReport(loaded.model, loaded.schedule, plan.dataset, unlabelled, out);
+    const batch = Math.min(unlabelled.batch ?? defaultBatch(unlabelled.n), unlabelled.n);
+    const workers = await samplingWorkers(parallel, loaded.model, loaded.schedule, batch);
+    try {
+      await labelAgreementReport(
+        loaded.model,
+        loaded.schedule,
+        plan.dataset,
+        { ...unlabelled, workers },
+        out,
+      );
+    } finally {
+      workers?.close();
+    }
     loaded.model.dispose();
     return;
   }
@@ -196,12 +210,20 @@ async function sampleAndEvaluate(plan: EvalPlan): Promise<void> {
       dataMean ? "" : "-standard"
     }${labelSuffix}`;
   await checkWritableDir("out", out);
-  await initBackend(plan.sampling.backend, { wasmThreads: plan.sampling.threads, tempDir: "data/.cache" });
+  const parallel = await startSamplingBackend(plan.sampling);
   const loaded = await modelToEvaluate(plan);
-  const result = await sampleImages(loaded.model, loaded.schedule, {
-    ...options,
-    onProgress: progressPrinter(n, { every: 10, tty: false }),
-  });
+  const batch = Math.min(options.batch ?? defaultBatch(n), n);
+  const workers = await samplingWorkers(parallel, loaded.model, loaded.schedule, batch);
+  let result;
+  try {
+    result = await sampleImages(loaded.model, loaded.schedule, {
+      ...options,
+      onProgress: progressPrinter(n, { every: 10, tty: false }),
+      ...(workers ? { workers } : {}),
+    });
+  } finally {
+    workers?.close();
+  }
   console.error(`sampled ${n} images in ${result.seconds.toFixed(1)} s; evaluating…`);
   const report = evaluate(result.images, reference, {
     size: dataset.size,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { initBackend } from "../src/backend/select.ts";
+import type { ParallelPlan } from "../src/backend/parallel_plan.ts";
 import {
   asUsage,
   checkWritableDir,
@@ -18,10 +18,13 @@ import {
 import {
   checkpointFlag,
   conditioningFlags,
+  PARALLEL_USAGE,
   progressPrinter,
   type SamplerFlags,
   samplerFlags,
   SAMPLING_OPTIONS,
+  samplingWorkers,
+  startSamplingBackend,
 } from "../src/cli/sampling_flags.ts";
 import type { Checkpoint } from "../src/checkpoint/format.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
@@ -59,7 +62,7 @@ ${PRIOR_USAGE}
   --seed N            same seed, same images (default 0)
   --backend NAME      auto | webgpu | native | wasm | cpu (default auto: a hardware GPU, else the
                       system BLAS (native), else wasm)
-  --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N
+${PARALLEL_USAGE}
   --out DIR           output folder (default data/samples)
   --scale N           upscaling of the written pictures (default 3)
   --each              also write every image as its own PNG
@@ -120,6 +123,9 @@ async function main(): Promise<void> {
   if (v["list-labels"]) return listLabels(path, ckpt);
   const plan = planSampling(v, path, ckpt, sampling);
   if (isEdit(v)) {
+    if (v.workers !== undefined) {
+      throw new UsageError("--workers splits new samples; an edit runs in one part: drop --workers");
+    }
     if (v.rows !== undefined) {
       throw new UsageError("--rows draws a grid of new samples and does not combine with the edit flags");
     }
@@ -141,8 +147,7 @@ async function main(): Promise<void> {
   }
   checkPlannedOutput(plan);
   await checkWritableDir("out", plan.out);
-  await initBackend(sampling.backend, { wasmThreads: sampling.threads, tempDir: "data/.cache" });
-  await drawSamples(plan);
+  await drawSamples(plan, await startSamplingBackend(sampling));
 }
 
 /** `--list-labels`: the checkpoint's vocabulary and sampling defaults. */
@@ -259,7 +264,10 @@ function checkPlannedOutput({ v, ckpt, options, perRow, scale, totalSteps }: Sam
 }
 
 /** Samples, writes the files and says what it wrote. */
-async function drawSamples({ v, ckpt, options, perRow, scale, out, totalSteps }: SamplePlan): Promise<void> {
+async function drawSamples(
+  { v, ckpt, options, perRow, scale, out, totalSteps }: SamplePlan,
+  parallel: ParallelPlan,
+): Promise<void> {
   const loaded = modelFromCheckpoint(ckpt, !v.raw);
   const { n, sampler, eta, batch, labels, guidance, guidanceInterval, dataMean } = options;
   console.error(
@@ -270,10 +278,22 @@ async function drawSamples({ v, ckpt, options, perRow, scale, out, totalSteps }:
         dataMean ? "N(√ᾱ·data mean, (1−ᾱ)·I)" : "N(0, I)"
       }`,
   );
-  const result = await sampleImages(loaded.model, loaded.schedule, {
-    ...options,
-    onProgress: progressPrinter(n),
-  });
+  const workers = await samplingWorkers(
+    parallel,
+    loaded.model,
+    loaded.schedule,
+    Math.min(batch ?? defaultBatch(n), n),
+  );
+  let result;
+  try {
+    result = await sampleImages(loaded.model, loaded.schedule, {
+      ...options,
+      onProgress: progressPrinter(n),
+      ...(workers ? { workers } : {}),
+    });
+  } finally {
+    workers?.close();
+  }
   const written = await writeSampleFiles(result, {
     out,
     scale,

@@ -45,8 +45,8 @@ import {
   validateTrainConfig,
 } from "../src/train/config_schema.ts";
 import { RunFolder } from "../src/train/run_folder.ts";
-import { DataParallelError, dataParallelRefusal } from "../src/train/data_parallel.ts";
-import { planParallel } from "../src/train/parallel_plan.ts";
+import { dataParallelRefusal } from "../src/train/data_parallel.ts";
+import { DataParallelError, planParallel } from "../src/backend/parallel_plan.ts";
 import { loadTrainRecipe, type TrainRecipe } from "../src/train/config_file.ts";
 import { exportForReturn } from "../src/train/return_files.ts";
 import { DatasetError, loadEmojiDataset } from "../src/dataset/mod.ts";

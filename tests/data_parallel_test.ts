@@ -10,9 +10,15 @@ import { initBackend, nativeAvailable } from "../src/backend/select.ts";
 import { decodeCheckpoint, encodeCheckpoint, loadCheckpoint } from "../src/checkpoint/format.ts";
 import { ForwardContext } from "../src/model/context.ts";
 import { batchGradients, sliceBatch } from "../src/train/batch_loss.ts";
-import { combineGradients, DataParallelError, splitSizes } from "../src/train/data_parallel.ts";
+import { combineGradients } from "../src/train/data_parallel.ts";
 import { Trainer } from "../src/train/trainer.ts";
-import { planParallel } from "../src/train/parallel_plan.ts";
+import { DiffusionModel, type ModelConfig } from "../src/model/model.ts";
+import { makeSchedule } from "../src/core/schedule.ts";
+import { Rng } from "../src/core/rng.ts";
+import { sampleImages, type SampleOptions } from "../src/sample/sample.ts";
+import { NoiseWorkers } from "../src/sample/parallel_noise.ts";
+import { decodeImage } from "../src/image/codec.ts";
+import { DataParallelError, planParallel, splitSizes } from "../src/backend/parallel_plan.ts";
 import { fixtureDataset, ownLines, runTask, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
 
 await initBackend("wasm", { log: null });
@@ -238,5 +244,144 @@ Deno.test("--workers auto splits in two only on native, with idle CPUs and a mod
       () => planParallel({ ...auto, request, workers: 2 }, machine({ gpu })),
       (e: Error) => e instanceof DataParallelError && e.refused && /not webgpu/.test(e.message),
     );
+  }
+});
+
+/** A model with random weights that are not the initial ones (so a worker using its own init would differ). */
+function perturbed(config: ModelConfig, size: number): DiffusionModel {
+  const model = new DiffusionModel(config, 1, size);
+  const rng = new Rng(9);
+  for (const v of model.params.values()) {
+    const noise = tf.tensor(rng.normalArray(v.size), v.shape);
+    v.assign(tf.add(v, tf.mul(noise, 0.05)));
+    noise.dispose();
+  }
+  return model;
+}
+
+for (
+  const [name, config] of [
+    ["a conditioned unet, guided, DDIM η = 1", { ...TINY_UNET, labels: { vendor: ["a", "b", "c"] } }],
+    ["an edm unet", { ...TINY_UNET, parameterization: "edm" }],
+    ["the seed preset (BatchNorm statistics)", TINY_SEED],
+  ] as [string, ModelConfig][]
+) {
+  Deno.test(`sampling ${name} in two parts gives the images of one part`, async () => {
+    const size = config.preset === "seed" ? 32 : 8;
+    const model = perturbed(config, size);
+    const schedule = makeSchedule("linear", 50);
+    const options: SampleOptions = {
+      n: 5,
+      steps: 4,
+      eta: 1,
+      seed: 2,
+      ...(config.labels
+        ? { labels: [{ vendor: "b" }, {}, { vendor: "a" }, { vendor: "c" }, {}], guidance: 2 }
+        : {}),
+    };
+    const one = await sampleImages(model, schedule, options);
+    const workers = await NoiseWorkers.start(1, model, schedule, { backend: "wasm" });
+    try {
+      const two = await sampleImages(model, schedule, { ...options, workers });
+      const off = one.images.reduce((m, v, i) => Math.max(m, Math.abs(v - two.images[i])), 0);
+      assert.ok(off < 1e-4, `images off by ${off}`);
+      // the second part really came from the worker: a worker without the weights would differ
+      const fresh = new DiffusionModel(config, 1, size);
+      const other = await sampleImages(fresh, schedule, options);
+      assert.ok(other.images.some((v, i) => Math.abs(v - one.images[i]) > 1e-3));
+      fresh.dispose();
+    } finally {
+      workers.close();
+    }
+    model.dispose();
+  });
+}
+
+Deno.test({
+  name: "sampling with a native worker gives the images of one part",
+  ignore: !nativeAvailable(),
+  fn: async () => {
+    const model = perturbed({ ...TINY_UNET, labels: { vendor: ["a", "b"] } }, 8);
+    const schedule = makeSchedule("linear", 50);
+    const options = { n: 4, steps: 3, seed: 1, labels: { vendor: "a" }, guidance: 3 };
+    const one = await sampleImages(model, schedule, options);
+    const workers = await NoiseWorkers.start(1, model, schedule, { backend: "native" });
+    try {
+      const two = await sampleImages(model, schedule, { ...options, workers });
+      const off = one.images.reduce((m, v, i) => Math.max(m, Math.abs(v - two.images[i])), 0);
+      assert.ok(off < 1e-4, `images off by ${off}`);
+    } finally {
+      workers.close();
+    }
+    model.dispose();
+  },
+});
+
+Deno.test("a closed sampling pool fails the sampling with a DataParallelError", async () => {
+  const model = perturbed(TINY_UNET, 8);
+  const schedule = makeSchedule("linear", 50);
+  const workers = await NoiseWorkers.start(1, model, schedule, { backend: "wasm" });
+  workers.close();
+  await assert.rejects(
+    () => sampleImages(model, schedule, { n: 2, steps: 2, workers }),
+    (e: Error) => e instanceof DataParallelError && /closed/.test(e.message),
+  );
+  model.dispose();
+});
+
+Deno.test("sample CLI: --workers 2 splits each batch, says so, and draws the grid of one part", async () => {
+  const dir = `data/runs/test-sample-workers-${Deno.pid}`;
+  try {
+    const run = (workers: string) =>
+      runTask("sample.ts", [
+        ...[
+          "--n",
+          "4",
+          "--steps",
+          "2",
+          "--backend",
+          "wasm",
+          "--workers",
+          workers,
+          "--out",
+          `${dir}/w${workers}`,
+        ],
+      ]);
+    const [one, two] = [await run("1"), await run("2")];
+    assert.equal(two.code, 0, two.stderr);
+    assert.ok(
+      ownLines(two.stderr).includes(
+        "data-parallel: each batch of 4 in 2 parts (2 + 2), this thread and 1 worker on wasm",
+      ),
+      two.stderr,
+    );
+    assert.ok(!one.stderr.includes("data-parallel"), one.stderr);
+    const [a, b] = [
+      await decodeImage(await Deno.readFile(`${dir}/w1/grid.png`)),
+      await decodeImage(await Deno.readFile(`${dir}/w2/grid.png`)),
+    ];
+    const off = a.rgba.reduce((m, v, i) => Math.max(m, Math.abs(v - b.rgba[i])), 0);
+    assert.ok(off <= 1, `grids differ by ${off} levels`);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("sample CLI: --workers with an edit, or on webgpu, is one line naming the flag", async () => {
+  const cases: [string[], string][] = [
+    [
+      ["--from", "data/models/samples/grid.png", "--workers", "2"],
+      "error: --workers splits new samples; an edit runs in one part: drop --workers",
+    ],
+    [
+      ["--backend", "webgpu", "--workers", "2"],
+      "error: --workers: data-parallel workers run on a CPU backend (native, wasm, cpu), not webgpu",
+    ],
+    [["--workers", "x"], 'error: --workers must be an integer in [1, 16], got "x"'],
+  ];
+  for (const [args, line] of cases) {
+    const r = await runTask("sample.ts", [...args, "--out", `data/runs/never-${Deno.pid}`]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.deepEqual(ownLines(r.stderr), [line]);
   }
 });

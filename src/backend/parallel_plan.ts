@@ -11,9 +11,10 @@
  *
  * @module
  */
-import { type BackendRequest, nativeAvailable, probeGpuAdapter } from "../backend/select.ts";
-import { idleCpus } from "../backend/wasm_threads.ts";
-import { DataParallelError } from "./data_parallel.ts";
+import { type BackendRequest, nativeAvailable, probeGpuAdapter } from "./select.ts";
+import { idleCpus } from "./wasm_threads.ts";
+import { activeBlas } from "./native/mod.ts";
+import * as tf from "@tensorflow/tfjs-core";
 
 /** What {@linkcode planParallel} decides. */
 export interface ParallelPlan {
@@ -103,4 +104,65 @@ export async function planParallel(
     threads: Math.max(1, Math.floor(cpus / 2)),
     why: `${cpus} idle CPUs and the native backend`,
   };
+}
+
+/**
+ * Data-parallel work (training or sampling split into parts) cannot run as asked: a model with
+ * BatchNorm or dropout in training, a GPU backend, or a worker that failed to start or to compute.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DataParallelError } from "./parallel_plan.ts";
+ * assert.equal(new DataParallelError("no").name, "DataParallelError");
+ * ```
+ */
+export class DataParallelError extends Error {
+  /** Always `"DataParallelError"`. */
+  override name = "DataParallelError";
+  /**
+   * @param message what failed, or why the run cannot be split
+   * @param refused true when the run was refused before any work (the model, dropout or backend)
+   */
+  constructor(message: string, readonly refused = false) {
+    super(message);
+  }
+}
+
+/**
+ * The sizes of `parts` parts of a batch of `n`, as equal as possible, the larger first; parts that
+ * would be empty are left out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { splitSizes } from "./parallel_plan.ts";
+ * assert.deepEqual(splitSizes(16, 2), [8, 8]);
+ * assert.deepEqual(splitSizes(7, 3), [3, 2, 2]);
+ * assert.deepEqual(splitSizes(2, 4), [1, 1]);
+ * ```
+ */
+export function splitSizes(n: number, parts: number): number[] {
+  const k = Math.max(1, Math.min(n, parts));
+  return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
+}
+
+/**
+ * The CPU backend tfjs runs on now, as `initBackend` names it (`native` is the wasm backend with the
+ * BLAS kernels registered), or null on a GPU backend: what data-parallel workers start.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { initBackend } from "./select.ts";
+ * import { activeCpuBackend } from "./parallel_plan.ts";
+ * await initBackend("cpu", { log: null });
+ * assert.equal(activeCpuBackend(), "cpu");
+ * ```
+ */
+export function activeCpuBackend(): "native" | "wasm" | "cpu" | null {
+  const name = tf.getBackend();
+  if (name === "cpu") return "cpu";
+  if (name === "wasm") return activeBlas() ? "native" : "wasm";
+  return null;
 }

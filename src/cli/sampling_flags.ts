@@ -5,7 +5,17 @@
  *
  * @module
  */
-import { type BackendRequest, parseBackendRequest } from "../backend/select.ts";
+import { type BackendRequest, initBackend, parseBackendRequest } from "../backend/select.ts";
+import {
+  activeCpuBackend,
+  DataParallelError,
+  type ParallelPlan,
+  planParallel,
+  splitSizes,
+} from "../backend/parallel_plan.ts";
+import type { DiffusionModel } from "../model/model.ts";
+import type { DiffusionSchedule } from "../core/schedule.ts";
+import { NoiseWorkers } from "../sample/parallel_noise.ts";
 import { type Checkpoint, loadCheckpoint } from "../checkpoint/format.ts";
 import { type Labels, resolveLabels, withDefaultLabels } from "../model/labels.ts";
 import { pathExists } from "../platform/io.ts";
@@ -41,6 +51,7 @@ export const SAMPLING_OPTIONS = {
   prior: { type: "string" },
   backend: { type: "string" },
   threads: { type: "string" },
+  workers: { type: "string" },
   out: { type: "string" },
   label: { type: "string", multiple: true },
   guidance: { type: "string" },
@@ -57,6 +68,7 @@ export interface SamplingFlagValues {
   seed?: string;
   backend?: string;
   threads?: string;
+  workers?: string;
   label?: string[];
   guidance?: string;
   "guidance-interval"?: string;
@@ -76,17 +88,29 @@ export interface SamplerFlags {
   backend: BackendRequest;
   /** CPU threads. */
   threads: number | "auto";
+  /** Parts each batch's network evaluations are split into (`auto`: see `planParallel`). */
+  workers: number | "auto";
 }
 
+/** The usage lines of `--threads` and `--workers`, shared by sample and eval. */
+export const PARALLEL_USAGE =
+  `  --threads N         CPU threads (wasm and BLAS): auto (default: all CPUs when idle at start, else 1) or N;
+                      with several --workers parts, each part's BLAS threads (auto: 1)
+  --workers N         split each batch's network evaluations into N parts computed at the same time, this
+                      thread and N-1 workers each with its own backend (CPU backends; the same images to
+                      within float rounding). auto (default): 2 parts of half the CPUs each on the native
+                      backend when at least 2 CPUs are idle, else 1`;
+
 /**
- * `--sampler`, `--steps`, `--eta`, `--seed`, `--backend` and `--threads`, each checked by name.
+ * `--sampler`, `--steps`, `--eta`, `--seed`, `--backend`, `--threads` and `--workers`, each checked by
+ * name.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { samplerFlags } from "./sampling_flags.ts";
  * assert.deepEqual(samplerFlags({ sampler: "ddpm", seed: "3" }), {
- *   sampler: "ddpm", steps: 20, eta: 0, seed: 3, backend: "auto", threads: "auto",
+ *   sampler: "ddpm", steps: 20, eta: 0, seed: 3, backend: "auto", threads: "auto", workers: "auto",
  * });
  * assert.throws(() => samplerFlags({ eta: "2" }), /--eta must be a number in \[0, 1\]/);
  * ```
@@ -99,7 +123,65 @@ export function samplerFlags(v: SamplingFlagValues): SamplerFlags {
     seed: intFlag("seed", v.seed, 0, 0),
     backend: asUsage(() => parseBackendRequest(v.backend ?? "auto"), "--backend: "),
     threads: threadsFlag(v.threads),
+    workers: v.workers === undefined || v.workers === "auto"
+      ? "auto"
+      : intFlag("workers", v.workers, 1, 1, 16),
   };
+}
+
+/**
+ * Plans the parts of `--workers` and `--threads` ({@linkcode planParallel}) and starts the backend
+ * with them; returns the plan, for {@linkcode samplingWorkers}.
+ *
+ * @throws {UsageError} for several given parts on a GPU backend.
+ */
+export async function startSamplingBackend(s: SamplerFlags): Promise<ParallelPlan> {
+  const plan = await planParallel({
+    request: s.backend,
+    threads: s.threads,
+    workers: s.workers,
+    splittable: true,
+  })
+    .catch((err) => {
+      throw err instanceof DataParallelError
+        ? new UsageError(`--workers: ${err.message}`, { cause: err })
+        : err;
+    });
+  // several parts: each runs its wasm kernels on one thread and its products on `threads` BLAS threads
+  await initBackend(
+    s.backend,
+    plan.workers > 1
+      ? { wasmThreads: 1, blasThreads: plan.threads as number, tempDir: "data/.cache" }
+      : { wasmThreads: plan.threads, tempDir: "data/.cache" },
+  );
+  return plan;
+}
+
+/**
+ * The sampling workers of a plan for `model` (undefined for one part, or a batch too small to split),
+ * started on the backend in use; says on stderr how each batch is split.
+ */
+export async function samplingWorkers(
+  plan: ParallelPlan,
+  model: DiffusionModel,
+  schedule: DiffusionSchedule,
+  batch: number,
+): Promise<NoiseWorkers | undefined> {
+  const sizes = splitSizes(batch, plan.workers);
+  const backend = activeCpuBackend();
+  if (sizes.length <= 1 || !backend) return undefined;
+  const workers = await NoiseWorkers.start(sizes.length - 1, model, schedule, {
+    backend,
+    threads: plan.threads === "auto" ? 1 : plan.threads,
+    tempDir: "data/.cache",
+  });
+  console.error(
+    `data-parallel: each batch of ${batch} in ${sizes.length} parts (${
+      sizes.join(" + ")
+    }), this thread and ` +
+      `${sizes.length - 1} worker${sizes.length > 2 ? "s" : ""} on ${backend}`,
+  );
+  return workers;
 }
 
 /**

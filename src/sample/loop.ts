@@ -18,8 +18,11 @@ import type { DiffusionSchedule } from "../core/schedule.ts";
 import type { SamplerName } from "./defaults.ts";
 import { reverseSampler } from "./sampler.ts";
 
-/** ε_θ(x_t, t) for a batch, one timestep per example; the caller disposes the result. */
-export type NoiseFunction = (x: tf.Tensor4D, t: number[]) => tf.Tensor;
+/**
+ * ε_θ(x_t, t) for a batch, one timestep per example (or a promise of it, e.g. computed in parts by
+ * workers); the caller disposes the result.
+ */
+export type NoiseFunction = (x: tf.Tensor4D, t: number[]) => tf.Tensor | Promise<tf.Tensor>;
 
 /** RePaint's known region (Lugmayr et al. 2022): what inpainting keeps, and how often it retries. */
 export interface KnownRegion {
@@ -190,7 +193,7 @@ export async function reverseLoop(
       const tArr = new Array(b).fill(t);
       for (let r = 0; r < tries; r++) {
         const z = sampler.drawsNoise(t) ? normal() : null;
-        const e = eps(x as tf.Tensor4D, tArr);
+        const e = await eps(x as tf.Tensor4D, tArr);
         const next = sampler.step(x, e, i, t, tNext, z);
         e.dispose();
         x.dispose();

@@ -5,6 +5,7 @@
  * @module
  */
 import type { DiffusionModel } from "../model/model.ts";
+import type { NoiseWorkers } from "./parallel_noise.ts";
 import type { ParamMap } from "../model/context.ts";
 import { Rng } from "../core/rng.ts";
 import type { DiffusionSchedule } from "../core/schedule.ts";
@@ -74,6 +75,12 @@ export interface SampleOptions {
   guidanceInterval?: GuidanceInterval;
   /** Called after every step of every batch with (images done so far, total steps done, total steps). */
   onProgress?: (stepsDone: number, stepsTotal: number) => void;
+  /**
+   * Workers to split every batch's network evaluations with ({@linkcode NoiseWorkers}, started for this
+   * model and weights): one part on this thread, one on each worker, at the same time; the same images
+   * to within float rounding. The caller closes them. Default: none.
+   */
+  workers?: NoiseWorkers;
 }
 
 /** What {@linkcode sampleImages} returns. */
@@ -186,6 +193,7 @@ export async function sampleImages(
   const guidance = options.guidance ?? DEFAULT_GUIDANCE;
   const limit = options.guidanceInterval ? { interval: options.guidanceInterval, T: schedule.T } : undefined;
   const ts = samplerTimesteps(options.sampler ?? DEFAULT_SAMPLER, schedule.T, options.steps);
+  const pool = options.workers;
   const { images, frames } = await reverseLoop(schedule, {
     sampler: options.sampler ?? DEFAULT_SAMPLER,
     eta: options.eta ?? DEFAULT_ETA,
@@ -202,7 +210,9 @@ export async function sampleImages(
       const labels = rows && rows.some((r) => r.some((k) => k >= 0))
         ? labelBatch(rows, rows[0].length)
         : undefined;
-      return guidedNoise(model, labels, guidance, params, limit, schedule);
+      return pool
+        ? pool.guidedNoise(labels, guidance, limit)
+        : guidedNoise(model, labels, guidance, params, limit, schedule);
     },
     frameEvery: options.frameEvery,
     onFrame: options.onFrame,

@@ -16,6 +16,8 @@
 import type { ModelConfig } from "../model/model.ts";
 import type { ScheduleKind } from "../core/schedule.ts";
 import type { FlatGradients, TrainBatch } from "./batch_loss.ts";
+import { WorkerPool, WorkerPoolError } from "../backend/worker_pool.ts";
+import { DataParallelError } from "../backend/parallel_plan.ts";
 
 /** What a worker needs to build its replica. */
 export interface WorkerInit {
@@ -37,36 +39,10 @@ export interface WorkerInit {
 
 /** One part of a batch for a worker, with the weights to compute it at. */
 export interface GradientRequest {
-  type: "grads";
-  /** Matches the answer to the request. */
-  id: number;
   /** Every parameter, back to back in the model's parameter order. */
   weights: Float32Array;
   /** The part. */
   batch: TrainBatch;
-}
-
-/**
- * Data-parallel training cannot run as asked: a model with BatchNorm, dropout, a GPU backend, or a
- * worker that failed to start or to compute.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { DataParallelError } from "./data_parallel.ts";
- * assert.equal(new DataParallelError("no").name, "DataParallelError");
- * ```
- */
-export class DataParallelError extends Error {
-  /** Always `"DataParallelError"`. */
-  override name = "DataParallelError";
-  /**
-   * @param message what failed, or why the run cannot be split
-   * @param refused true when the run was refused before any work (the model, dropout or backend)
-   */
-  constructor(message: string, readonly refused = false) {
-    super(message);
-  }
 }
 
 /**
@@ -88,24 +64,6 @@ export function dataParallelRefusal(model: ModelConfig, dropout: number): string
   }
   if (dropout > 0) return "data-parallel training needs dropout 0: its masks are drawn for the whole batch";
   return null;
-}
-
-/**
- * The sizes of `parts` parts of a batch of `n`, as equal as possible, the larger first; parts that
- * would be empty are left out.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { splitSizes } from "./data_parallel.ts";
- * assert.deepEqual(splitSizes(16, 2), [8, 8]);
- * assert.deepEqual(splitSizes(7, 3), [3, 2, 2]);
- * assert.deepEqual(splitSizes(2, 4), [1, 1]);
- * ```
- */
-export function splitSizes(n: number, parts: number): number[] {
-  const k = Math.max(1, Math.min(n, parts));
-  return Array.from({ length: k }, (_, i) => Math.floor(n / k) + (i < n % k ? 1 : 0));
 }
 
 /**
@@ -138,28 +96,16 @@ export function combineGradients(parts: FlatGradients[], sizes: number[]): FlatG
   return { grads, loss };
 }
 
-interface Pending {
-  resolve: (g: FlatGradients) => void;
-  reject: (e: Error) => void;
-}
-
 /**
  * The workers of a data-parallel run. {@linkcode GradientWorkers.start} starts them; every call of
  * {@linkcode GradientWorkers.gradients} sends each one part; {@linkcode GradientWorkers.close} ends them.
  */
 export class GradientWorkers {
-  #workers: Worker[];
-  #pending = new Map<number, Pending>();
-  #nextId = 0;
-  #failed: Error | null = null;
-
-  private constructor(workers: Worker[]) {
-    this.#workers = workers;
-  }
+  private constructor(readonly pool: WorkerPool<WorkerInit, GradientRequest, FlatGradients>) {}
 
   /** How many workers there are. */
   get size(): number {
-    return this.#workers.length;
+    return this.pool.size;
   }
 
   /**
@@ -168,37 +114,8 @@ export class GradientWorkers {
    * @throws {DataParallelError} when a worker cannot start (its message says why).
    */
   static async start(count: number, init: WorkerInit): Promise<GradientWorkers> {
-    const workers: Worker[] = [];
-    const pool = new GradientWorkers(workers);
-    const ready: Promise<void>[] = [];
-    for (let i = 0; i < count; i++) {
-      const w = new Worker(new URL("./gradient_worker.ts", import.meta.url).href, { type: "module" });
-      workers.push(w);
-      ready.push(
-        new Promise<void>((resolve, reject) => {
-          w.onmessage = (e: MessageEvent) => {
-            if (e.data.type === "ready") {
-              w.onmessage = (e: MessageEvent) => pool.#answer(e.data);
-              resolve();
-            } else reject(new DataParallelError(`a gradient worker did not start: ${e.data.message}`));
-          };
-          w.onerror = (e: ErrorEvent) => {
-            e.preventDefault();
-            const err = new DataParallelError(`a gradient worker failed: ${e.message}`);
-            pool.#fail(err);
-            reject(err);
-          };
-        }),
-      );
-      w.postMessage({ type: "init", init });
-    }
-    try {
-      await Promise.all(ready);
-    } catch (err) {
-      pool.close();
-      throw err;
-    }
-    return pool;
+    const url = new URL("./gradient_worker.ts", import.meta.url);
+    return new GradientWorkers(await asDataParallel(WorkerPool.start(url, count, init, "gradient worker")));
   }
 
   /**
@@ -207,38 +124,20 @@ export class GradientWorkers {
    * workers compute while the caller does.
    */
   gradients(weights: Float32Array, parts: TrainBatch[]): Promise<FlatGradients[]> {
-    if (this.#failed) return Promise.reject(this.#failed);
-    if (parts.length > this.#workers.length) {
-      throw new RangeError(`${parts.length} parts for ${this.#workers.length} workers`);
-    }
-    return Promise.all(parts.map((batch, k) =>
-      new Promise<FlatGradients>((resolve, reject) => {
-        const id = this.#nextId++;
-        this.#pending.set(id, { resolve, reject });
-        const request: GradientRequest = { type: "grads", id, weights, batch };
-        this.#workers[k].postMessage(request);
-      })
-    ));
+    if (parts.length > this.size) throw new RangeError(`${parts.length} parts for ${this.size} workers`);
+    return asDataParallel(Promise.all(parts.map((batch, k) => this.pool.call(k, { weights, batch }))));
   }
 
   /** Ends every worker; pending parts fail. */
   close(): void {
-    for (const w of this.#workers) w.terminate();
-    this.#workers.length = 0;
-    this.#fail(new DataParallelError("the gradient workers were closed"));
+    this.pool.close();
   }
+}
 
-  #answer(m: { type: string; id: number; grads?: Float32Array; loss?: number; message?: string }): void {
-    const p = this.#pending.get(m.id);
-    if (!p) return;
-    this.#pending.delete(m.id);
-    if (m.type === "grads") p.resolve({ grads: m.grads!, loss: m.loss! });
-    else p.reject(new DataParallelError(`a gradient worker failed: ${m.message}`));
-  }
-
-  #fail(err: Error): void {
-    this.#failed ??= err;
-    for (const p of this.#pending.values()) p.reject(err);
-    this.#pending.clear();
+async function asDataParallel<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    throw err instanceof WorkerPoolError ? new DataParallelError(err.message) : err;
   }
 }

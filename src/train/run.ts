@@ -23,8 +23,7 @@ import {
   validateTrainConfig,
 } from "./trainer.ts";
 import { modelConfig } from "../model/model.ts";
-import { activeBlas } from "../backend/native/mod.ts";
-import { DataParallelError, splitSizes } from "./data_parallel.ts";
+import { activeCpuBackend, DataParallelError, splitSizes } from "../backend/parallel_plan.ts";
 import { type LossCsvRow, readLossCsv, RunFolder, type RunFolderOptions } from "./run_folder.ts";
 
 /** Settings of a run besides the math: where it writes and how often. */
@@ -520,14 +519,13 @@ async function startWorkers(
 ): Promise<void> {
   const sizes = splitSizes(trainer.config.batch, options.workers ?? 1);
   if (sizes.length <= 1) return;
-  const name = tf.getBackend();
-  if (name !== "wasm" && name !== "cpu") {
+  const backend = activeCpuBackend();
+  if (!backend) {
     throw new DataParallelError(
-      `data-parallel workers run on a CPU backend (native, wasm, cpu), not ${name}`,
+      `data-parallel workers run on a CPU backend (native, wasm, cpu), not ${tf.getBackend()}`,
       true,
     );
   }
-  const backend = name === "cpu" ? "cpu" : activeBlas() ? "native" : "wasm";
   await trainer.startWorkers(sizes.length - 1, backend, {
     threads: options.workerThreads ?? 1,
     ...(options.tempDir !== undefined ? { tempDir: options.tempDir } : {}),

@@ -13,14 +13,8 @@ import { DiffusionModel, parameterizationOf } from "../model/model.ts";
 import { EDM_P_MEAN, EDM_P_STD, edmLossWeight } from "../model/edm.ts";
 import { augmentBatch } from "./augment.ts";
 import { batchGradients, batchLoss, type FlatGradients, sliceBatch, type TrainBatch } from "./batch_loss.ts";
-import {
-  combineGradients,
-  DataParallelError,
-  dataParallelRefusal,
-  GradientWorkers,
-  splitSizes,
-  type WorkerInit,
-} from "./data_parallel.ts";
+import { DataParallelError, splitSizes } from "../backend/parallel_plan.ts";
+import { combineGradients, dataParallelRefusal, GradientWorkers, type WorkerInit } from "./data_parallel.ts";
 import { Rng } from "../core/rng.ts";
 import { type DiffusionSchedule, makeSchedule } from "../core/schedule.ts";
 import {
