@@ -15,9 +15,10 @@ import {
   probeGpuAdapter,
 } from "../src/backend/select.ts";
 import { intFlag, parseFlags, runCli, UsageError } from "../src/cli/flags.ts";
-import { benchForward, benchSampling, benchTrainStep, benchTrainStepCost } from "./perf/bench.ts";
+import { benchForward, benchSampling, benchTrainStep, benchTrainStepCost, splitsFor } from "./perf/bench.ts";
 import { MODEL_PRESETS, modelConfig } from "../src/model/model.ts";
 import { atomicWriteFile } from "../src/platform/io.ts";
+import { activeCpuBackend } from "../src/backend/parallel_plan.ts";
 
 const USAGE = `usage: deno task bench [options]
   --backends LIST   backends to measure (default: native when a system BLAS loads, wasm, and webgpu
@@ -27,7 +28,11 @@ const USAGE = `usage: deno task bench [options]
   --repeats N       timed runs per figure, median reported (default 5)
   --quick           skip the full sampling runs (DDIM-50 of 64 images, DDPM-500 extrapolated)
   --peer            also run the notebook's PyTorch model (../shared/peers/seed_torch_bench.py)
-  --threads N       CPU threads of every backend (wasm and BLAS) and of the --peer (default 2)
+  --threads N       CPU threads of every backend (wasm and BLAS) and of the --peer (default 2; with
+                    --workers, each part's BLAS threads, default 1)
+  --workers N       split each training batch and sampling batch into N data-parallel parts on the CPU
+                    backends, as train and sample do by default on native (default 1; the seed preset
+                    trains in one part)
   --json FILE       also write the figures as JSON`;
 
 interface Row {
@@ -79,6 +84,7 @@ async function main(): Promise<void> {
       quick: { type: "boolean" },
       peer: { type: "boolean" },
       threads: { type: "string" },
+      workers: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -86,7 +92,8 @@ async function main(): Promise<void> {
   });
   if (v.help) return console.log(USAGE);
   const repeats = intFlag("repeats", v.repeats, 5, 1, 100);
-  const threads = intFlag("threads", v.threads, 2, 1, 256);
+  const parts = intFlag("workers", v.workers, 1, 1, 16);
+  const threads = intFlag("threads", v.threads, parts > 1 ? 1 : 2, 1, 256);
   const gpu = await probeGpuAdapter();
   const backends = (v.backends?.split(",").map((s) => s.trim()) ??
     [
@@ -107,28 +114,34 @@ async function main(): Promise<void> {
   }
   const rows: Row[] = [];
   for (const backend of backends) {
-    const info = await initBackend(backend, { wasmThreads: threads, tempDir: "data/.cache" });
+    const info = await initBackend(
+      backend,
+      parts > 1
+        ? { wasmThreads: 1, blasThreads: threads, tempDir: "data/.cache" }
+        : { wasmThreads: threads, tempDir: "data/.cache" },
+    );
     for (const preset of presets) {
       const model = modelConfig(preset);
       console.error(`measuring ${preset} on ${info.name}…`);
       const cost = await benchTrainStepCost(model, 16);
       const row: Row = {
-        backend: info.name + (info.fallbackAdapter ? " (software)" : ""),
+        backend: info.name + (info.fallbackAdapter ? " (software)" : "") +
+          (splitsFor(model, parts) > 1 ? `, ${parts} parts` : ""),
         preset,
         kernelsPerStep: cost.kernels,
         syncsPerStep: cost.syncs,
         mbPerStep: cost.bytes / 1e6,
         topKernels: cost.byKind.slice(0, 6).map(([k, n]) => `${k} ${n}`).join(", "),
-        trainImgPerS8: 8 / await benchTrainStep(model, 8, repeats),
-        trainImgPerS16: 16 / await benchTrainStep(model, 16, repeats),
-        trainImgPerS32: 32 / await benchTrainStep(model, 32, repeats),
+        trainImgPerS8: 8 / await benchTrainStep(model, 8, repeats, parts),
+        trainImgPerS16: 16 / await benchTrainStep(model, 16, repeats, parts),
+        trainImgPerS32: 32 / await benchTrainStep(model, 32, repeats, parts),
         forwardMs8: await benchForward(model, 8, repeats),
         forwardMs64: await benchForward(model, 64, repeats),
       };
       // one denoising step is one forward pass: DDPM-500 per image = 500 × forward(64) / 64
       row.ddpm500SPerImg = 500 * row.forwardMs64 / 1000 / 64;
       if (!v.quick) {
-        row.ddim50Of64S = 64 * await benchSampling(model, "ddim", 64, 64, 50);
+        row.ddim50Of64S = 64 * await benchSampling(model, "ddim", 64, 64, 50, activeCpuBackend() ? parts : 1);
         row.ddim50SPerImg = row.ddim50Of64S / 64;
       } else {
         row.ddim50SPerImg = 50 * row.forwardMs64 / 1000 / 64;

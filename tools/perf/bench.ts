@@ -13,6 +13,9 @@ import { Rng } from "../../src/core/rng.ts";
 import { makeSchedule } from "../../src/core/schedule.ts";
 import { sampleImages } from "../../src/sample/sample.ts";
 import { Trainer } from "../../src/train/trainer.ts";
+import { dataParallelRefusal } from "../../src/train/data_parallel.ts";
+import { activeCpuBackend } from "../../src/backend/parallel_plan.ts";
+import { NoiseWorkers } from "../../src/sample/parallel_noise.ts";
 import { measureCost, type StepCost } from "./step_cost.ts";
 
 /** Median of a non-empty list. */
@@ -65,10 +68,19 @@ export function benchTrainer(model: ModelConfig, batch: number): Trainer {
   );
 }
 
-/** Median seconds of one training step (forward, backward, Adam, EMA) at a batch size. */
-export async function benchTrainStep(model: ModelConfig, batch: number, repeats = 5): Promise<number> {
+/**
+ * Median seconds of one training step (forward, backward, Adam, EMA) at a batch size, with the batch
+ * split into `parts` data-parallel parts where the model allows it (see {@linkcode splitsFor}).
+ */
+export async function benchTrainStep(
+  model: ModelConfig,
+  batch: number,
+  repeats = 5,
+  parts = 1,
+): Promise<number> {
   const trainer = benchTrainer(model, batch);
   try {
+    if (splitsFor(model, parts) > 1) await trainer.startWorkers(parts - 1, activeCpuBackend()!);
     return await timeIt(async () => void await trainer.trainStep(), 2, repeats) / 1000;
   } finally {
     trainer.dispose();
@@ -110,19 +122,52 @@ export async function benchForward(model: ModelConfig, batch: number, repeats = 
   }
 }
 
-/** Seconds per image of a full sampling run (n images, DDIM with `steps` or DDPM with T). */
+/**
+ * Seconds per image of a full sampling run (n images, DDIM with `steps` or DDPM with T), each batch's
+ * network evaluations split into `parts` parts (workers started before the clock starts).
+ */
 export async function benchSampling(
   model: ModelConfig,
   sampler: "ddim" | "ddpm",
   n: number,
   batch: number,
   steps = 50,
+  parts = 1,
 ): Promise<number> {
   const m = new DiffusionModel(model, 0);
+  const schedule = makeSchedule("linear", 500);
+  const backend = activeCpuBackend();
+  const workers = parts > 1 && backend
+    ? await NoiseWorkers.start(parts - 1, m, schedule, { backend })
+    : undefined;
   try {
-    const r = await sampleImages(m, makeSchedule("linear", 500), { n, batch, sampler, steps, seed: 0 });
+    const r = await sampleImages(m, schedule, {
+      n,
+      batch,
+      sampler,
+      steps,
+      seed: 0,
+      ...(workers ? { workers } : {}),
+    });
     return r.seconds / n;
   } finally {
+    workers?.close();
     m.dispose();
   }
+}
+
+/**
+ * The training parts a benchmark of `model` gets for `parts` asked: 1 on a GPU backend or for a model
+ * whose training cannot be split (BatchNorm, see `dataParallelRefusal`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { modelConfig } from "../../src/model/model.ts";
+ * import { splitsFor } from "./bench.ts";
+ * assert.equal(splitsFor(modelConfig("seed"), 2), 1);
+ * ```
+ */
+export function splitsFor(model: ModelConfig, parts: number): number {
+  return parts > 1 && activeCpuBackend() && dataParallelRefusal(model, 0) === null ? parts : 1;
 }
