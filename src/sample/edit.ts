@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { concatFloat32 } from "../core/concat.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../core/rng.ts";
 import type { DiffusionSchedule } from "../core/schedule.ts";
@@ -413,7 +414,7 @@ export async function morphImages(
   let before = 0;
   const progress = (done: number) => options.onProgress?.(before + done, total);
   const inverted = images.length
-    ? await ddimInvert(denoiser, schedule, concat(images), ts, {
+    ? await ddimInvert(denoiser, schedule, concatFloat32(images), ts, {
       batch: options.batch,
       iterations,
       onProgress: progress,
@@ -431,7 +432,7 @@ export async function morphImages(
   };
   const ea = noiseOf(a), eb = noiseOf(b);
   const weights = Array.from({ length: frames }, (_, j) => j / (frames - 1));
-  const starts = concat(weights.map((w) => {
+  const starts = concatFloat32(weights.map((w) => {
     const e = slerp(ea, eb, w);
     return mean ? priorStart(schedule, ts[0], mean, e) : e;
   }));
@@ -447,14 +448,4 @@ export async function morphImages(
     onProgress: progress,
   });
   return { images: out, frames, size, weights, seconds: (performance.now() - startTime) / 1000 };
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

@@ -14,6 +14,7 @@ import type { DiffusionSchedule, ScheduleKind } from "../core/schedule.ts";
 import { DataParallelError, splitSizes } from "../backend/parallel_plan.ts";
 import { WorkerPool, WorkerPoolError } from "../backend/worker_pool.ts";
 import { type GuidanceLimit, guidedNoise } from "./guidance.ts";
+import { concatFloat32 } from "../core/concat.ts";
 
 /** What a sampling worker needs to hold the model. */
 export interface NoiseWorkerInit {
@@ -50,14 +51,7 @@ export interface NoiseRequest {
 }
 
 async function flat(map: ParamMap): Promise<Float32Array> {
-  const parts = await Promise.all([...map.values()].map((v) => v.data() as Promise<Float32Array>));
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return concatFloat32(await Promise.all([...map.values()].map((v) => v.data() as Promise<Float32Array>)));
 }
 
 /**
