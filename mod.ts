@@ -107,6 +107,7 @@ export { DEFAULT_TRAIN_CONFIG, type RunOptions, type RunResult } from "./src/tra
 export type { LossRow } from "./src/train/loss_plot.ts";
 export { NonFiniteLossError, type StepReport, type TrainConfig } from "./src/train/trainer.ts";
 export { DataParallelError } from "./src/backend/parallel_plan.ts";
+export type { NoiseWorkers } from "./src/sample/parallel_noise.ts";
 export { FileWriteError, type LockOwner, RunLockedError, RunWriteError, UsageError } from "./src/errors.ts";
 export { type LossCsvRow, RunFolder, type RunFolderOptions } from "./src/train/run_folder.ts";
 export {

@@ -21,6 +21,8 @@ import type { GuidanceInterval } from "./sample/guidance_interval.ts";
 import { qSampleTensor } from "./core/q_sample.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./core/schedule.ts";
 import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";
+import { NoiseWorkers } from "./sample/parallel_noise.ts";
+import { activeCpuBackend, DataParallelError } from "./backend/parallel_plan.ts";
 import {
   DEFAULT_TRAIN_CONFIG,
   type RunOptions,
@@ -300,6 +302,44 @@ export class EmojiDiffusion {
   sample(options: SampleOptions): Promise<SampleResult> {
     const withMean = this.#loaded.dataMean ? { dataMean: this.#loaded.dataMean, ...options } : options;
     return sampleImages(this.#loaded.model, this.#loaded.schedule, this.#conditioning(withMean));
+  }
+
+  /**
+   * Starts `count` workers that hold this model on the CPU backend in use, for data-parallel
+   * sampling: pass them as `workers` to {@linkcode EmojiDiffusion.sample}, and each batch's network
+   * evaluations are split between this thread and them (the same images to within float rounding;
+   * on `native` with two idle cores about 1.7× faster). Close them when done.
+   *
+   * @throws {DataParallelError} on a GPU backend, or when a worker cannot start.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { EmojiDiffusion, initBackend } from "../mod.ts";
+   * await initBackend("wasm", { log: null });
+   * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
+   * const workers = await m.startWorkers(1);
+   * try {
+   *   const { images } = await m.sample({ n: 2, steps: 2, seed: 1, workers });
+   *   assert.equal(images.length, 2 * 32 * 32 * 3);
+   * } finally {
+   *   workers.close();
+   * }
+   * m.dispose();
+   * ```
+   */
+  async startWorkers(count = 1, options: { threads?: number } = {}): Promise<NoiseWorkers> {
+    const backend = activeCpuBackend();
+    if (!backend) {
+      throw new DataParallelError(
+        `data-parallel workers run on a CPU backend (native, wasm, cpu), not ${tf.getBackend()}`,
+        true,
+      );
+    }
+    return await NoiseWorkers.start(count, this.#loaded.model, this.#loaded.schedule, {
+      backend,
+      ...options,
+    });
   }
 
   /**

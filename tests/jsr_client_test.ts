@@ -19,7 +19,9 @@ const [backend, threads] = Deno.args;
 const info = await initBackend(backend as "wasm" | "auto", { log: null, wasmThreads: Number(threads ?? 1) });
 const progress: number[] = [];
 const model = await EmojiDiffusion.pretrained("apple-faces", { onProgress: (p) => progress.push(p.loaded) });
-const { images } = await model.sample(${JSON.stringify(SAMPLE)});
+const workers = Deno.args[2] === "workers" ? await model.startWorkers(1) : undefined;
+const { images } = await model.sample({ ...${JSON.stringify(SAMPLE)}, workers });
+workers?.close();
 console.log(JSON.stringify({ info, progress, images: Array.from(images) }));
 `;
 
@@ -114,6 +116,12 @@ Deno.test({
       assert.match(threaded.result!.info.reason, /requested, 2 threads$/);
       const worst = Math.max(...threaded.result!.images.map((v, i) => Math.abs(v - expected[i])));
       assert.ok(worst < 1e-4, `2 threads differ from 1 by ${worst}`);
+
+      // data-parallel sampling: the worker's module comes over HTTP too, with the client's permissions
+      const parts = await runClient(client, host, ["wasm", "1", "workers"]);
+      assert.equal(parts.code, 0, parts.stderr);
+      const off = Math.max(...parts.result!.images.map((v, i) => Math.abs(v - expected[i])));
+      assert.ok(off < 1e-4, `two parts differ from one by ${off}`);
     } finally {
       await server.shutdown();
       await Deno.remove(pkg, { recursive: true });

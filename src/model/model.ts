@@ -150,7 +150,7 @@ export class DiffusionModel {
   readonly state: ParamMap;
 
   /** Builds a model with weights drawn from `seed` (identical on every backend). */
-  constructor(readonly config: ModelConfig, seed = 0, readonly imageSize = IMAGE_SIZE) {
+  constructor(readonly config: ModelConfig, seed: number = 0, readonly imageSize: number = IMAGE_SIZE) {
     validateModelConfig(config);
     if (imageSize % (1 << (config.preset === "unet" ? config.channelMult.length - 1 : 2)) !== 0) {
       throw new RangeError(`image size ${imageSize} does not divide by the model's down-sampling`);

@@ -60,16 +60,26 @@ async function flat(map: ParamMap): Promise<Float32Array> {
  * and the workers.
  */
 export class NoiseWorkers {
+  #pool: WorkerPool<NoiseWorkerInit, NoiseRequest, Float32Array>;
+  #model: DiffusionModel;
+  #params: ParamMap;
+  #schedule: DiffusionSchedule;
+
   private constructor(
-    readonly pool: WorkerPool<NoiseWorkerInit, NoiseRequest, Float32Array>,
-    readonly model: DiffusionModel,
-    readonly params: ParamMap,
-    readonly schedule: DiffusionSchedule,
-  ) {}
+    pool: WorkerPool<NoiseWorkerInit, NoiseRequest, Float32Array>,
+    model: DiffusionModel,
+    params: ParamMap,
+    schedule: DiffusionSchedule,
+  ) {
+    this.#pool = pool;
+    this.#model = model;
+    this.#params = params;
+    this.#schedule = schedule;
+  }
 
   /** How many workers there are (parts per batch: one more). */
   get size(): number {
-    return this.pool.size;
+    return this.#pool.size;
   }
 
   /**
@@ -122,7 +132,7 @@ export class NoiseWorkers {
       const b = x.shape[0];
       const sizes = splitSizes(b, this.size + 1);
       const part = (from: number, n: number) => labels?.map((f) => f.slice(from, from + n));
-      const local = (n: number) => guidedNoise(this.model, part(0, n), w, this.params, limit, this.schedule);
+      const local = (n: number) => guidedNoise(this.#model, part(0, n), w, this.#params, limit, this.#schedule);
       if (sizes.length === 1) return local(b)(x, t);
       const per = x.size / b;
       const values = await x.data() as Float32Array;
@@ -136,7 +146,7 @@ export class NoiseWorkers {
           ...(limit ? { limit } : {}),
         };
         from += n;
-        return this.pool.call(k, request, [request.x.buffer as ArrayBuffer]);
+        return this.#pool.call(k, request, [request.x.buffer as ArrayBuffer]);
       });
       const all = Promise.all(remote);
       all.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
@@ -161,6 +171,6 @@ export class NoiseWorkers {
 
   /** Ends every worker. */
   close(): void {
-    this.pool.close();
+    this.#pool.close();
   }
 }

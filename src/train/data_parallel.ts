@@ -101,11 +101,15 @@ export function combineGradients(parts: FlatGradients[], sizes: number[]): FlatG
  * {@linkcode GradientWorkers.gradients} sends each one part; {@linkcode GradientWorkers.close} ends them.
  */
 export class GradientWorkers {
-  private constructor(readonly pool: WorkerPool<WorkerInit, GradientRequest, FlatGradients>) {}
+  #pool: WorkerPool<WorkerInit, GradientRequest, FlatGradients>;
+
+  private constructor(pool: WorkerPool<WorkerInit, GradientRequest, FlatGradients>) {
+    this.#pool = pool;
+  }
 
   /** How many workers there are. */
   get size(): number {
-    return this.pool.size;
+    return this.#pool.size;
   }
 
   /**
@@ -125,12 +129,12 @@ export class GradientWorkers {
    */
   gradients(weights: Float32Array, parts: TrainBatch[]): Promise<FlatGradients[]> {
     if (parts.length > this.size) throw new RangeError(`${parts.length} parts for ${this.size} workers`);
-    return asDataParallel(Promise.all(parts.map((batch, k) => this.pool.call(k, { weights, batch }))));
+    return asDataParallel(Promise.all(parts.map((batch, k) => this.#pool.call(k, { weights, batch }))));
   }
 
   /** Ends every worker; pending parts fail. */
   close(): void {
-    this.pool.close();
+    this.#pool.close();
   }
 }
 
