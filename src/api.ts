@@ -316,7 +316,7 @@ export class EmojiDiffusion {
    * ```ts
    * import assert from "node:assert/strict";
    * import { EmojiDiffusion, initBackend } from "../mod.ts";
-   * await initBackend("wasm", { log: null });
+   * await initBackend("cpu", { log: null });
    * const m = EmojiDiffusion.create({ preset: "unet", channels: 8, channelMult: [1, 2], blocks: 1, attention: false, groups: 4 });
    * const workers = await m.startWorkers(1);
    * try {

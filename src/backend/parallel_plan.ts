@@ -12,7 +12,7 @@
  * @module
  */
 import { type BackendRequest, nativeAvailable, probeGpuAdapter } from "./select.ts";
-import { idleCpus } from "./wasm_threads.ts";
+import { idleCpus } from "./idle_cpus.ts";
 import { activeBlas } from "./native/mod.ts";
 import * as tf from "@tensorflow/tfjs-core";
 

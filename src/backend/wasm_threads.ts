@@ -30,6 +30,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { Worker } from "node:worker_threads";
 import { wasmPackageDir } from "./wasm_package.ts";
+import { idleCpus } from "./idle_cpus.ts";
 
 /** Options of {@linkcode enableWasmThreads}. */
 export interface WasmThreadsOptions {
@@ -257,42 +258,6 @@ async function tryStart(options: WasmThreadsOptions): Promise<WasmThreadsResult>
     } catch { /* already failing */ }
     return single(`threaded backend failed to start: ${(e as Error).message}`, startupMs, respawned);
   }
-}
-
-/**
- * Idle CPUs (0..logical CPUs) averaged over `ms`, from the CPU times of `node:os`'s `cpus()`
- * (`--allow-sys`; Deno keeps /proc/stat itself behind `--allow-all`); null where they are unavailable.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { idleCpus } from "./wasm_threads.ts";
- * const idle = await idleCpus(50);
- * assert.ok(idle === null || (idle >= 0 && idle <= navigator.hardwareConcurrency + 0.01));
- * ```
- */
-export async function idleCpus(ms: number): Promise<number | null> {
-  const sample = (): { idle: number; total: number }[] | null => {
-    try {
-      return cpus().map(({ times: t }) => ({
-        idle: t.idle,
-        total: t.user + t.nice + t.sys + t.idle + t.irq,
-      }));
-    } catch {
-      return null;
-    }
-  };
-  const a = sample();
-  if (!a?.length) return null;
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  const b = sample();
-  if (!b || b.length !== a.length) return null;
-  let idle = 0, total = 0;
-  b.forEach((c, i) => {
-    idle += c.idle - a[i].idle;
-    total += c.total - a[i].total;
-  });
-  return total > 0 ? (idle / total) * b.length : null;
 }
 
 function replaceOnce(source: string, pattern: string, replacement: string): string {

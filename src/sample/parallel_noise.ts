@@ -132,7 +132,8 @@ export class NoiseWorkers {
       const b = x.shape[0];
       const sizes = splitSizes(b, this.size + 1);
       const part = (from: number, n: number) => labels?.map((f) => f.slice(from, from + n));
-      const local = (n: number) => guidedNoise(this.#model, part(0, n), w, this.#params, limit, this.#schedule);
+      const local = (n: number) =>
+        guidedNoise(this.#model, part(0, n), w, this.#params, limit, this.#schedule);
       if (sizes.length === 1) return local(b)(x, t);
       const per = x.size / b;
       const values = await x.data() as Float32Array;
