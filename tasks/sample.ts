@@ -123,9 +123,6 @@ async function main(): Promise<void> {
   if (v["list-labels"]) return listLabels(path, ckpt);
   const plan = planSampling(v, path, ckpt, sampling);
   if (isEdit(v)) {
-    if (v.workers !== undefined) {
-      throw new UsageError("--workers splits new samples; an edit runs in one part: drop --workers");
-    }
     if (v.rows !== undefined) {
       throw new UsageError("--rows draws a grid of new samples and does not combine with the edit flags");
     }
@@ -139,6 +136,7 @@ async function main(): Promise<void> {
       scale: plan.scale,
       out: plan.out,
       threads: v.threads,
+      workers: sampling.workers,
       dataMean,
       labels: Array.isArray(labels) ? undefined : labels,
       guidance,

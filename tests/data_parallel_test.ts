@@ -17,6 +17,8 @@ import { makeSchedule } from "../src/core/schedule.ts";
 import { Rng } from "../src/core/rng.ts";
 import { sampleImages, type SampleOptions } from "../src/sample/sample.ts";
 import { NoiseWorkers } from "../src/sample/parallel_noise.ts";
+import { editImages, morphImages } from "../src/sample/edit.ts";
+import { conditionedDenoiser } from "../src/sample/guidance.ts";
 import { decodeImage } from "../src/image/codec.ts";
 import { DataParallelError, planParallel, splitSizes } from "../src/backend/parallel_plan.ts";
 import { fixtureDataset, ownLines, runTask, TINY_SEED, TINY_UNET, tinyTrainConfig } from "./helpers.ts";
@@ -367,12 +369,8 @@ Deno.test("sample CLI: --workers 2 splits each batch, says so, and draws the gri
   }
 });
 
-Deno.test("sample CLI: --workers with an edit, or on webgpu, is one line naming the flag", async () => {
+Deno.test("sample CLI: --workers on webgpu, or not a number, is one line naming the flag", async () => {
   const cases: [string[], string][] = [
-    [
-      ["--from", "data/models/samples/grid.png", "--workers", "2"],
-      "error: --workers splits new samples; an edit runs in one part: drop --workers",
-    ],
     [
       ["--backend", "webgpu", "--workers", "2"],
       "error: --workers: data-parallel workers run on a CPU backend (native, wasm, cpu), not webgpu",
@@ -384,4 +382,37 @@ Deno.test("sample CLI: --workers with an edit, or on webgpu, is one line naming 
     assert.equal(r.code, 2, r.stderr);
     assert.deepEqual(ownLines(r.stderr), [line]);
   }
+});
+
+Deno.test("edits in two parts: variations and a morph give the pictures of one part", async () => {
+  const model = perturbed({ ...TINY_UNET, labels: { vendor: ["a", "b"] } }, 8);
+  const schedule = makeSchedule("linear", 50);
+  const rng = new Rng(4);
+  const inputs = Float32Array.from(rng.normalArray(2 * 8 * 8 * 3), (v) => Math.tanh(v));
+  const own = conditionedDenoiser(model, [1], 2);
+  const options = { strength: 0.6, n: 2, steps: 4, eta: 1, seed: 3 };
+  const one = await editImages(own, schedule, inputs, options);
+  const morphOne = await morphImages(own, schedule, 1, inputs.subarray(0, 8 * 8 * 3), {
+    frames: 3,
+    steps: 3,
+  });
+  const workers = await NoiseWorkers.start(1, model, schedule, { backend: "wasm" });
+  try {
+    const split = workers.denoiser([1], 2);
+    const two = await editImages(split, schedule, inputs, options);
+    const morphTwo = await morphImages(split, schedule, 1, inputs.subarray(0, 8 * 8 * 3), {
+      frames: 3,
+      steps: 3,
+    });
+    const worst = (a: Float32Array, b: Float32Array) =>
+      a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+    assert.ok(worst(one.images, two.images) < 1e-4, `variations off by ${worst(one.images, two.images)}`);
+    assert.ok(
+      worst(morphOne.images, morphTwo.images) < 1e-4,
+      `morph off by ${worst(morphOne.images, morphTwo.images)}`,
+    );
+  } finally {
+    workers.close();
+  }
+  model.dispose();
 });

@@ -4,9 +4,12 @@
  *
  * @module
  */
-import type { Labels } from "../model/labels.ts";
+import { type Labels, resolveLabels } from "../model/labels.ts";
 import { denoiserForLabels, type GuidanceLimit } from "../sample/guidance.ts";
-import { type BackendRequest, initBackend } from "../backend/select.ts";
+import type { BackendRequest } from "../backend/select.ts";
+import { DEFAULT_GUIDANCE, defaultBatch } from "../sample/defaults.ts";
+import type { NoiseWorkers } from "../sample/parallel_noise.ts";
+import { samplingWorkers, startSamplingBackend } from "./sampling_flags.ts";
 import { intFlag, threadsFlag, UsageError } from "./flags.ts";
 import type { Checkpoint } from "../checkpoint/format.ts";
 import { parseColor, type Rgb } from "../image/colour.ts";
@@ -72,6 +75,8 @@ export interface SharedSampling {
   out: string;
   backend: BackendRequest;
   threads?: string;
+  /** Data-parallel parts (see `planParallel`). */
+  workers: number | "auto";
   dataMean?: Float32Array;
   /** Labels of a conditioned model (already checked against its vocabulary), or undefined. */
   labels?: Labels;
@@ -81,15 +86,36 @@ export interface SharedSampling {
   guidanceInterval?: readonly [number, number];
 }
 
-/** The ε of an edit: the model with the edit's labels, guidance and guidance interval. */
-function editDenoiser(loaded: ReturnType<typeof modelFromCheckpoint>, s: SharedSampling) {
-  return denoiserForLabels(
-    loaded.model,
-    s.labels,
-    s.guidance,
-    guidanceLimit(s, loaded.schedule.T),
-    loaded.schedule,
-  );
+/**
+ * The ε of an edit: the model with the edit's labels, guidance and guidance interval; with `workers`,
+ * the same computed in parts.
+ */
+function editDenoiser(
+  loaded: ReturnType<typeof modelFromCheckpoint>,
+  s: SharedSampling,
+  workers?: NoiseWorkers,
+) {
+  const limit = guidanceLimit(s, loaded.schedule.T);
+  // checks the labels and guidance against the model whether or not workers compute it
+  const own = denoiserForLabels(loaded.model, s.labels, s.guidance, limit, loaded.schedule);
+  if (!workers) return own;
+  const asked = s.labels && Object.keys(s.labels).length
+    ? resolveLabels(loaded.model.labels, s.labels)
+    : undefined;
+  return workers.denoiser(asked, s.guidance ?? DEFAULT_GUIDANCE, limit);
+}
+
+/** Plans the parts and starts the backend, loads the model and starts its workers (if any). */
+async function loadForEdit(s: SharedSampling, images: number) {
+  const parallel = await startSamplingBackend({
+    backend: s.backend,
+    threads: threadsFlag(s.threads),
+    workers: s.workers,
+  });
+  const loaded = modelFromCheckpoint(s.ckpt, !s.raw);
+  const batch = Math.min(s.batch ?? defaultBatch(images), images);
+  const workers = await samplingWorkers(parallel, loaded.model, loaded.schedule, batch);
+  return { loaded, workers };
 }
 
 /** The guidance interval of an edit with the schedule's T, or undefined for every step. */
@@ -187,9 +213,8 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
   }
   const x0 = new Float32Array(inputs.length * size * size * 3);
   inputs.forEach((input, i) => x0.set(input.x, i * size * size * 3));
-  await initBackend(s.backend, { wasmThreads: threadsFlag(s.threads), tempDir: "data/.cache" });
-  const loaded = modelFromCheckpoint(s.ckpt, !s.raw);
   const total = inputs.length * n;
+  const { loaded, workers } = await loadForEdit(s, total);
   console.error(
     `model: ${loaded.model.config.preset}, step ${loaded.step}; ${
       mask ? "inpainting" : "variations"
@@ -197,24 +222,29 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
       s.sampler === "ddim" ? ` eta=${s.eta}` : ""
     }${mask ? `, resample ${resample}` : ""}`,
   );
-  const result = await editImages(
-    editDenoiser(loaded, s),
-    loaded.schedule,
-    x0,
-    {
-      strength,
-      n,
-      mask,
-      resample,
-      sampler: s.sampler,
-      steps: s.steps,
-      eta: s.eta,
-      clip: s.clip,
-      seed: s.seed,
-      batch: s.batch,
-      onProgress: progressPrinter(total),
-    },
-  );
+  let result;
+  try {
+    result = await editImages(
+      editDenoiser(loaded, s, workers),
+      loaded.schedule,
+      x0,
+      {
+        strength,
+        n,
+        mask,
+        resample,
+        sampler: s.sampler,
+        steps: s.steps,
+        eta: s.eta,
+        clip: s.clip,
+        seed: s.seed,
+        batch: s.batch,
+        onProgress: progressPrinter(total),
+      },
+    );
+  } finally {
+    workers?.close();
+  }
   loaded.model.dispose();
   const path = await writeEditGrid(result, x0, s.out, s.scale, mask);
   console.log(
@@ -246,28 +276,32 @@ async function runMorph(v: EditFlags, s: SharedSampling, size: number, bg: Rgb):
     if (/^\d+$/.test(t)) return Number(t);
     return (await readInput(t, "--morph", size, bg)).x;
   }));
-  await initBackend(s.backend, { wasmThreads: threadsFlag(s.threads), tempDir: "data/.cache" });
-  const loaded = modelFromCheckpoint(s.ckpt, !s.raw);
+  const { loaded, workers } = await loadForEdit(s, frames);
   console.error(
     `model: ${loaded.model.config.preset}, step ${loaded.step}; morph ${
       ends.join(" → ")
     } in ${frames} frames, ${s.sampler}-${s.steps}`,
   );
-  const result = await morphImages(
-    editDenoiser(loaded, s),
-    loaded.schedule,
-    parsed[0],
-    parsed[1],
-    {
-      frames,
-      sampler: s.sampler,
-      steps: s.steps,
-      clip: s.clip,
-      dataMean: s.dataMean,
-      batch: s.batch,
-      onProgress: progressPrinter(frames),
-    },
-  );
+  let result;
+  try {
+    result = await morphImages(
+      editDenoiser(loaded, s, workers),
+      loaded.schedule,
+      parsed[0],
+      parsed[1],
+      {
+        frames,
+        sampler: s.sampler,
+        steps: s.steps,
+        clip: s.clip,
+        dataMean: s.dataMean,
+        batch: s.batch,
+        onProgress: progressPrinter(frames),
+      },
+    );
+  } finally {
+    workers?.close();
+  }
   loaded.model.dispose();
   const written = await writeMorphFiles(result, s.out, s.scale);
   console.log(`${frames} frames in ${result.seconds.toFixed(1)} s; wrote ${written.join(", ")}`);

@@ -135,7 +135,9 @@ export function samplerFlags(v: SamplingFlagValues): SamplerFlags {
  *
  * @throws {UsageError} for several given parts on a GPU backend.
  */
-export async function startSamplingBackend(s: SamplerFlags): Promise<ParallelPlan> {
+export async function startSamplingBackend(
+  s: Pick<SamplerFlags, "backend" | "threads" | "workers">,
+): Promise<ParallelPlan> {
   const plan = await planParallel({
     request: s.backend,
     threads: s.threads,

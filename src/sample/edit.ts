@@ -37,8 +37,8 @@ import { type KnownRegion, reverseLoop } from "./loop.ts";
 export interface Denoiser {
   /** Image side. */
   imageSize: number;
-  /** ε_θ(x_t, t) as a tensor of x's shape; the caller disposes it. */
-  predict(x: tf.Tensor4D, t: number[]): tf.Tensor;
+  /** ε_θ(x_t, t) as a tensor of x's shape (or a promise of it); the caller disposes it. */
+  predict(x: tf.Tensor4D, t: number[]): tf.Tensor | Promise<tf.Tensor>;
 }
 
 /** The sampler settings every edit takes (the same meaning and defaults as in `sampleImages`). */
@@ -302,12 +302,12 @@ export async function ddimInvert(
           const x0 = tf.div(tf.sub(from, tf.mul(eps, Math.sqrt(1 - abFrom))), Math.sqrt(abFrom));
           return tf.add(tf.mul(x0, Math.sqrt(abTo)), tf.mul(eps, Math.sqrt(1 - abTo)));
         });
-      let eps = denoiser.predict(from as tf.Tensor4D, new Array(b).fill(Math.max(tFrom, 0)));
+      let eps = await denoiser.predict(from as tf.Tensor4D, new Array(b).fill(Math.max(tFrom, 0)));
       let next = invert(eps);
       options.onProgress?.(++done, total);
       for (let k = 0; k < iterations; k++) {
         eps.dispose();
-        eps = denoiser.predict(next as tf.Tensor4D, new Array(b).fill(t));
+        eps = await denoiser.predict(next as tf.Tensor4D, new Array(b).fill(t));
         next.dispose();
         next = invert(eps);
         options.onProgress?.(++done, total);

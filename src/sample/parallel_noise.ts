@@ -170,6 +170,25 @@ export class NoiseWorkers {
     };
   }
 
+  /**
+   * A denoiser for the edits (`edit.ts`'s `Denoiser`) asking for the same resolved labels (one index per
+   * field, −1 = null) in every example, or none, with guidance `w` limited by `limit`: what
+   * `denoiserForLabels` gives, computed in parts.
+   */
+  denoiser(
+    labels: readonly number[] | undefined,
+    w: number,
+    limit?: GuidanceLimit,
+  ): { imageSize: number; predict(x: tf.Tensor4D, t: number[]): Promise<tf.Tensor> } {
+    return {
+      imageSize: this.#model.imageSize,
+      predict: (x, t) => {
+        const idx = labels?.map((k) => new Int32Array(x.shape[0]).fill(k));
+        return this.guidedNoise(idx, w, limit)(x, t);
+      },
+    };
+  }
+
   /** Ends every worker. */
   close(): void {
     this.#pool.close();
