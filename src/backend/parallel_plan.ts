@@ -121,6 +121,8 @@ export class DataParallelError extends Error {
   /** Always `"DataParallelError"`. */
   override name = "DataParallelError";
   /**
+   * An error saying what failed.
+   *
    * @param message what failed, or why the run cannot be split
    * @param refused true when the run was refused before any work (the model, dropout or backend)
    */

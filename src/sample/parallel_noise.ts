@@ -120,7 +120,9 @@ export class NoiseWorkers {
   /**
    * ε(x_t, t) of a batch with label indices `labels` ([field][example]) and guidance `w` (limited by
    * `limit`), as `guidedNoise` gives it, computed in parts: the first here, the others on the workers
-   * at the same time. The result is the caller's.
+   * at the same time. The result is the caller's. (Internal: how sampling uses the workers.)
+   *
+   * @ignore
    */
   guidedNoise(
     labels: readonly Int32Array[] | undefined,
@@ -173,7 +175,9 @@ export class NoiseWorkers {
   /**
    * A denoiser for the edits (`edit.ts`'s `Denoiser`) asking for the same resolved labels (one index per
    * field, −1 = null) in every example, or none, with guidance `w` limited by `limit`: what
-   * `denoiserForLabels` gives, computed in parts.
+   * `denoiserForLabels` gives, computed in parts. (Internal: how the edits use the workers.)
+   *
+   * @ignore
    */
   denoiser(
     labels: readonly number[] | undefined,
