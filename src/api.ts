@@ -22,7 +22,7 @@ import { qSampleTensor } from "./core/q_sample.ts";
 import { type DiffusionSchedule, makeSchedule, type ScheduleKind } from "./core/schedule.ts";
 import { sampleImages, type SampleOptions, type SampleResult } from "./sample/sample.ts";
 import { NoiseWorkers } from "./sample/parallel_noise.ts";
-import { activeCpuBackend, DataParallelError } from "./backend/parallel_plan.ts";
+import { requireCpuBackend } from "./backend/parallel_plan.ts";
 import {
   DEFAULT_TRAIN_CONFIG,
   type RunOptions,
@@ -329,13 +329,7 @@ export class EmojiDiffusion {
    * ```
    */
   async startWorkers(count = 1, options: { threads?: number } = {}): Promise<NoiseWorkers> {
-    const backend = activeCpuBackend();
-    if (!backend) {
-      throw new DataParallelError(
-        `data-parallel workers run on a CPU backend (native, wasm, cpu), not ${tf.getBackend()}`,
-        true,
-      );
-    }
+    const backend = requireCpuBackend();
     return await NoiseWorkers.start(count, this.#loaded.model, this.#loaded.schedule, {
       backend,
       ...options,

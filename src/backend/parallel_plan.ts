@@ -13,6 +13,9 @@
  */
 import { type BackendRequest, nativeAvailable, probeGpuAdapter } from "./select.ts";
 import { idleCpus } from "./idle_cpus.ts";
+import { DataParallelError } from "./worker_pool.ts";
+
+export { DataParallelError };
 import { activeBlas } from "./native/mod.ts";
 import * as tf from "@tensorflow/tfjs-core";
 
@@ -78,10 +81,7 @@ export async function planParallel(
 ): Promise<ParallelPlan> {
   if (o.workers !== "auto") {
     if (o.workers > 1 && (o.request === "webgpu" || (o.request === "auto" && await probe.hardwareGpu()))) {
-      throw new DataParallelError(
-        "data-parallel workers run on a CPU backend (native, wasm, cpu), not webgpu",
-        true,
-      );
+      throw cpuOnly("webgpu");
     }
     const threads = o.workers > 1 && o.threads === "auto" ? 1 : o.threads;
     return { workers: o.workers, threads, why: "--workers" };
@@ -104,31 +104,6 @@ export async function planParallel(
     threads: Math.max(1, Math.floor(cpus / 2)),
     why: `${cpus} idle CPUs and the native backend`,
   };
-}
-
-/**
- * Data-parallel work (training or sampling split into parts) cannot run as asked: a model with
- * BatchNorm or dropout in training, a GPU backend, or a worker that failed to start or to compute.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { DataParallelError } from "./parallel_plan.ts";
- * assert.equal(new DataParallelError("no").name, "DataParallelError");
- * ```
- */
-export class DataParallelError extends Error {
-  /** Always `"DataParallelError"`. */
-  override name = "DataParallelError";
-  /**
-   * An error saying what failed.
-   *
-   * @param message what failed, or why the run cannot be split
-   * @param refused true when the run was refused before any work (the model, dropout or backend)
-   */
-  constructor(message: string, readonly refused = false) {
-    super(message);
-  }
 }
 
 /**
@@ -167,4 +142,32 @@ export function activeCpuBackend(): "native" | "wasm" | "cpu" | null {
   if (name === "cpu") return "cpu";
   if (name === "wasm") return activeBlas() ? "native" : "wasm";
   return null;
+}
+
+/**
+ * {@linkcode activeCpuBackend}, for starting workers on it.
+ *
+ * @throws {DataParallelError} (refused) on a GPU backend.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { initBackend } from "./select.ts";
+ * import { requireCpuBackend } from "./parallel_plan.ts";
+ * await initBackend("cpu", { log: null });
+ * assert.equal(requireCpuBackend(), "cpu");
+ * ```
+ */
+export function requireCpuBackend(): "native" | "wasm" | "cpu" {
+  const backend = activeCpuBackend();
+  if (!backend) throw cpuOnly(tf.getBackend());
+  return backend;
+}
+
+/** The refusal of workers on the GPU backend `name`. */
+function cpuOnly(name: string): DataParallelError {
+  return new DataParallelError(
+    `data-parallel workers run on a CPU backend (native, wasm, cpu), not ${name}`,
+    true,
+  );
 }

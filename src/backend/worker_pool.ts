@@ -12,18 +12,28 @@
  */
 
 /**
- * A pool worker failed: it did not start, a request failed inside it, or the pool was closed.
+ * Data-parallel work (training or sampling split into parts) cannot run as asked: a model with
+ * BatchNorm or dropout in training, a GPU backend, or a worker that failed to start or to compute.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { WorkerPoolError } from "./worker_pool.ts";
- * assert.equal(new WorkerPoolError("gone").name, "WorkerPoolError");
+ * import { DataParallelError } from "./worker_pool.ts";
+ * assert.equal(new DataParallelError("no").name, "DataParallelError");
  * ```
  */
-export class WorkerPoolError extends Error {
-  /** Always `"WorkerPoolError"`. */
-  override name = "WorkerPoolError";
+export class DataParallelError extends Error {
+  /** Always `"DataParallelError"`. */
+  override name = "DataParallelError";
+  /**
+   * An error saying what failed.
+   *
+   * @param message what failed, or why the run cannot be split
+   * @param refused true when the run was refused before any work (the model, dropout or backend)
+   */
+  constructor(message: string, readonly refused = false) {
+    super(message);
+  }
 }
 
 interface Pending {
@@ -54,7 +64,7 @@ export class WorkerPool<Init, Request, Result> {
    * Starts `count` workers of the module at `url`, each sent `init`; resolves when all are ready.
    * `what` names them in errors, e.g. `gradient worker`.
    *
-   * @throws {WorkerPoolError} when a worker does not start (with the reason it gave).
+   * @throws {DataParallelError} when a worker does not start (with the reason it gave).
    */
   static async start<I, Q, R>(
     url: URL,
@@ -74,11 +84,11 @@ export class WorkerPool<Init, Request, Result> {
             if (e.data.type === "ready") {
               w.onmessage = (e: MessageEvent) => pool.#answer(e.data, what);
               resolve();
-            } else reject(new WorkerPoolError(`a ${what} did not start: ${e.data.message}`));
+            } else reject(new DataParallelError(`a ${what} did not start: ${e.data.message}`));
           };
           w.onerror = (e: ErrorEvent) => {
             e.preventDefault();
-            const err = new WorkerPoolError(`a ${what} failed: ${e.message}`);
+            const err = new DataParallelError(`a ${what} failed: ${e.message}`);
             pool.#fail(err);
             reject(err);
           };
@@ -98,7 +108,7 @@ export class WorkerPool<Init, Request, Result> {
   /**
    * Sends worker `k` a request (its `transfer` list moved, not copied) and resolves with its answer.
    *
-   * @throws {WorkerPoolError} (as a rejection) when the worker fails or the pool is closed.
+   * @throws {DataParallelError} (as a rejection) when the worker fails or the pool is closed.
    */
   call(k: number, request: Request, transfer: Transferable[] = []): Promise<Result> {
     if (this.#failed) return Promise.reject(this.#failed);
@@ -114,7 +124,7 @@ export class WorkerPool<Init, Request, Result> {
   close(): void {
     for (const w of this.#workers) w.terminate();
     this.#workers.length = 0;
-    this.#fail(new WorkerPoolError("the workers were closed"));
+    this.#fail(new DataParallelError("the workers were closed"));
   }
 
   #answer(m: { type: string; id: number; result?: unknown; message?: string }, what: string): void {
@@ -122,7 +132,7 @@ export class WorkerPool<Init, Request, Result> {
     if (!p) return;
     this.#pending.delete(m.id);
     if (m.type === "result") p.resolve(m.result);
-    else p.reject(new WorkerPoolError(`a ${what} failed: ${m.message}`));
+    else p.reject(new DataParallelError(`a ${what} failed: ${m.message}`));
   }
 
   #fail(err: Error): void {

@@ -13,6 +13,32 @@ import type { Rng } from "../core/rng.ts";
 /** Named, enumerable model parameters (for checkpoints and EMA). */
 export type ParamMap = Map<string, tf.Variable>;
 
+/**
+ * Sets every variable of `map` from one flat array holding their values back to back in map order
+ * (what the data-parallel workers receive).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { initBackend } from "../backend/select.ts";
+ * import { assignFlat, type ParamMap } from "./context.ts";
+ * await initBackend("cpu", { log: null });
+ * const map: ParamMap = new Map([["a", tf.variable(tf.zeros([2]))], ["b", tf.variable(tf.zeros([1]))]]);
+ * assignFlat(map, Float32Array.of(1, 2, 3));
+ * assert.deepEqual([...await map.get("b")!.data()], [3]);
+ * ```
+ */
+export function assignFlat(map: ParamMap, flat: Float32Array): void {
+  let offset = 0;
+  for (const v of map.values()) {
+    const w = tf.tensor(flat.subarray(offset, offset + v.size), v.shape);
+    v.assign(w);
+    w.dispose();
+    offset += v.size;
+  }
+}
+
 /** A pending assignment made by a forward pass in training mode (BatchNorm running statistics). */
 export interface StateUpdate {
   /** The state variable to overwrite. */

@@ -9,29 +9,20 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select.ts";
 import { ownBuffer, serveRequests } from "../backend/worker_pool.ts";
 import { DiffusionModel } from "../model/model.ts";
+import { assignFlat } from "../model/context.ts";
 import { type DiffusionSchedule, makeSchedule } from "../core/schedule.ts";
 import { guidedNoise } from "./guidance.ts";
 import type { NoiseRequest, NoiseWorkerInit } from "./parallel_noise.ts";
 
 let replica: { model: DiffusionModel; schedule: DiffusionSchedule } | null = null;
 
-function assign(map: Map<string, tf.Variable>, flat: Float32Array): void {
-  let offset = 0;
-  for (const v of map.values()) {
-    const w = tf.tensor(flat.subarray(offset, offset + v.size), v.shape);
-    v.assign(w);
-    w.dispose();
-    offset += v.size;
-  }
-}
-
 serveRequests<NoiseWorkerInit, NoiseRequest, Float32Array>(
   async (m) => {
     // one wasm thread (its threaded build is not started inside a worker); the BLAS may have more
     await initBackend(m.backend, { wasmThreads: 1, blasThreads: m.threads, log: null, tempDir: m.tempDir });
     const model = new DiffusionModel(m.model, 0, m.imageSize);
-    assign(model.params, m.params);
-    assign(model.state, m.state);
+    assignFlat(model.params, m.params);
+    assignFlat(model.state, m.state);
     replica = { model, schedule: makeSchedule(m.schedule.kind, m.schedule.T) };
   },
   async (r) => {

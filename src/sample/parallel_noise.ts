@@ -12,7 +12,7 @@ import type { ParamMap } from "../model/context.ts";
 import type { DiffusionModel, ModelConfig } from "../model/model.ts";
 import type { DiffusionSchedule, ScheduleKind } from "../core/schedule.ts";
 import { DataParallelError, splitSizes } from "../backend/parallel_plan.ts";
-import { WorkerPool, WorkerPoolError } from "../backend/worker_pool.ts";
+import { WorkerPool } from "../backend/worker_pool.ts";
 import { type GuidanceLimit, guidedNoise } from "./guidance.ts";
 import { concatFloat32 } from "../core/concat.ts";
 
@@ -105,16 +105,12 @@ export class NoiseWorkers {
       schedule: { kind: schedule.kind, T: schedule.T },
     };
     const url = new URL("./noise_worker.ts", import.meta.url);
-    try {
-      return new NoiseWorkers(
-        await WorkerPool.start(url, count, init, "sampling worker"),
-        model,
-        params,
-        schedule,
-      );
-    } catch (err) {
-      throw err instanceof WorkerPoolError ? new DataParallelError(err.message) : err;
-    }
+    return new NoiseWorkers(
+      await WorkerPool.start(url, count, init, "sampling worker"),
+      model,
+      params,
+      schedule,
+    );
   }
 
   /**
@@ -161,7 +157,7 @@ export class NoiseWorkers {
         rest = await all;
       } catch (err) {
         first.dispose();
-        throw err instanceof WorkerPoolError ? new DataParallelError(err.message) : err;
+        throw err;
       }
       const shape = x.shape.slice(1) as [number, number, number];
       const eps = tf.tidy(() =>

@@ -16,8 +16,7 @@
 import type { ModelConfig } from "../model/model.ts";
 import type { ScheduleKind } from "../core/schedule.ts";
 import type { FlatGradients, TrainBatch } from "./batch_loss.ts";
-import { WorkerPool, WorkerPoolError } from "../backend/worker_pool.ts";
-import { DataParallelError } from "../backend/parallel_plan.ts";
+import { WorkerPool } from "../backend/worker_pool.ts";
 
 /** What a worker needs to build its replica. */
 export interface WorkerInit {
@@ -119,7 +118,7 @@ export class GradientWorkers {
    */
   static async start(count: number, init: WorkerInit): Promise<GradientWorkers> {
     const url = new URL("./gradient_worker.ts", import.meta.url);
-    return new GradientWorkers(await asDataParallel(WorkerPool.start(url, count, init, "gradient worker")));
+    return new GradientWorkers(await WorkerPool.start(url, count, init, "gradient worker"));
   }
 
   /**
@@ -129,19 +128,11 @@ export class GradientWorkers {
    */
   gradients(weights: Float32Array, parts: TrainBatch[]): Promise<FlatGradients[]> {
     if (parts.length > this.size) throw new RangeError(`${parts.length} parts for ${this.size} workers`);
-    return asDataParallel(Promise.all(parts.map((batch, k) => this.#pool.call(k, { weights, batch }))));
+    return Promise.all(parts.map((batch, k) => this.#pool.call(k, { weights, batch })));
   }
 
   /** Ends every worker; pending parts fail. */
   close(): void {
     this.#pool.close();
-  }
-}
-
-async function asDataParallel<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (err) {
-    throw err instanceof WorkerPoolError ? new DataParallelError(err.message) : err;
   }
 }

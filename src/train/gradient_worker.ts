@@ -5,10 +5,9 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select.ts";
 import { ownBuffer, serveRequests } from "../backend/worker_pool.ts";
-import { ForwardContext } from "../model/context.ts";
+import { assignFlat, ForwardContext } from "../model/context.ts";
 import { DiffusionModel } from "../model/model.ts";
 import { makeSchedule } from "../core/schedule.ts";
 import { Rng } from "../core/rng.ts";
@@ -28,13 +27,7 @@ serveRequests<WorkerInit, GradientRequest, FlatGradients>(
   },
   async (r) => {
     const { model, schedule } = replica!;
-    let offset = 0;
-    for (const v of model.params.values()) {
-      const w = tf.tensor(r.weights.subarray(offset, offset + v.size), v.shape);
-      v.assign(w);
-      w.dispose();
-      offset += v.size;
-    }
+    assignFlat(model.params, r.weights);
     // dropout and BatchNorm are refused before a worker starts: the context draws nothing
     const ctx = new ForwardContext(model.params, model.state, true, { rate: 0, rng: new Rng(0) });
     const { grads, loss } = await batchGradients(model, schedule, ctx, r.batch);

@@ -23,7 +23,7 @@ import {
   validateTrainConfig,
 } from "./trainer.ts";
 import { modelConfig } from "../model/model.ts";
-import { activeCpuBackend, DataParallelError, splitSizes } from "../backend/parallel_plan.ts";
+import { requireCpuBackend, splitSizes } from "../backend/parallel_plan.ts";
 import { type LossCsvRow, readLossCsv, RunFolder, type RunFolderOptions } from "./run_folder.ts";
 
 /** Settings of a run besides the math: where it writes and how often. */
@@ -519,13 +519,7 @@ async function startWorkers(
 ): Promise<void> {
   const sizes = splitSizes(trainer.config.batch, options.workers ?? 1);
   if (sizes.length <= 1) return;
-  const backend = activeCpuBackend();
-  if (!backend) {
-    throw new DataParallelError(
-      `data-parallel workers run on a CPU backend (native, wasm, cpu), not ${tf.getBackend()}`,
-      true,
-    );
-  }
+  const backend = requireCpuBackend();
   await trainer.startWorkers(sizes.length - 1, backend, {
     threads: options.workerThreads ?? 1,
     ...(options.tempDir !== undefined ? { tempDir: options.tempDir } : {}),
