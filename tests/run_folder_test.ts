@@ -282,3 +282,33 @@ Deno.test("train CLI: a second run into a folder in use is refused in one line, 
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("loss.csv replaced, truncated or removed under a running writer holds every row after the next checkpoint", async () => {
+  for (const fault of ["replaced", "truncated", "removed"] as const) {
+    const dir = await Deno.makeTempDir();
+    const notices: string[] = [];
+    await trainRun({ ...config, steps: 6 }, {
+      gridImages: 0,
+      log: (line) => notices.push(line),
+      out: dir,
+      every: 3,
+      onStep: (r) => {
+        if (r.step !== 2) return;
+        const path = `${dir}/loss.csv`;
+        if (fault === "replaced") {
+          // what git does on a checkout or stash: a new file renamed over the old name
+          Deno.writeTextFileSync(`${path}.new`, "step,loss,smoothed,lr,images_per_s\n");
+          Deno.renameSync(`${path}.new`, path);
+        } else if (fault === "truncated") Deno.truncateSync(path, 10);
+        else Deno.removeSync(path);
+      },
+    });
+    assert.deepEqual((await readLossCsv(`${dir}/loss.csv`)).map((r) => r.step), [1, 2, 3, 4, 5, 6], fault);
+    assert.equal(
+      notices.filter((l) => l.startsWith("loss.csv was")).length,
+      1,
+      `${fault}: ${notices.join("\n")}`,
+    );
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -550,7 +550,9 @@ async function saveCheckpoint(s: RunSetup, p: RunProgress, grid: boolean): Promi
   const ckpt = await trainer.toCheckpoint(s.dataHash, { notes: { run: s.settings } });
   await run.writeCheckpoint(trainer.step, encodeCheckpoint(ckpt));
   p.latest = run.latest;
-  await run.writeFile("loss.svg", lossCurveSvg([...s.history, ...p.rows]));
+  const rows = [...s.history, ...p.rows];
+  await run.rewriteLossLog(rows);
+  await run.writeFile("loss.svg", lossCurveSvg(rows));
   if (!layout || !grid) return;
   const res = await sampleImages(trainer.model, trainer.schedule, {
     n: layout.labels?.length ?? s.settings.gridImages!,

@@ -141,6 +141,8 @@ async function enospcWriter(file: Deno.FsFile, bytes: Uint8Array): Promise<void>
  */
 export class RunFolder {
   #lossFile: Deno.FsFile | null = null;
+  /** Bytes `loss.csv` holds when no one else has touched it. */
+  #lossBytes = 0;
   #lockFile: Deno.FsFile | null = null;
   #closed = false;
 
@@ -368,8 +370,34 @@ export class RunFolder {
    */
   async startLossLog(history: LossCsvRow[]): Promise<void> {
     // lossCsv of no rows ends in an empty line: the header alone has one newline
-    await this.writeFile("loss.csv", lossCsv(history).replace(/\n\n$/, "\n"));
+    const text = new TextEncoder().encode(lossCsv(history).replace(/\n\n$/, "\n"));
+    await this.writeFile("loss.csv", text);
+    this.#lossBytes = text.length;
     this.#lossFile = await Deno.open(join(this.dir, "loss.csv"), { append: true });
+  }
+
+  /**
+   * Rewrites `loss.csv` from `rows` (atomically) and appends to the new file from then on. A run calls
+   * it at each checkpoint, so the file on disk holds every row up to the checkpoint even when it was
+   * replaced, truncated or removed while the run appended to it (a `git stash`, an editor's save);
+   * such a replacement is reported as a notice.
+   *
+   * @throws {RunWriteError} when it cannot be written.
+   */
+  async rewriteLossLog(rows: LossCsvRow[]): Promise<void> {
+    if (!this.#lossFile) throw new Error("internal: rewriteLossLog before startLossLog");
+    const path = join(this.dir, "loss.csv");
+    const [open, onDisk] = await Promise.all([
+      this.#lossFile.stat(),
+      Deno.stat(path).catch(() => null),
+    ]);
+    if (!onDisk || onDisk.ino !== open.ino || onDisk.size !== this.#lossBytes) {
+      const what = onDisk ? "replaced or truncated" : "removed";
+      this.log?.(`loss.csv was ${what} while the run wrote it; rewrote it from the run's ${rows.length} rows`);
+    }
+    this.#lossFile.close();
+    this.#lossFile = null;
+    await this.startLossLog(rows);
   }
 
   /**
@@ -384,6 +412,7 @@ export class RunFolder {
     try {
       let off = 0;
       while (off < bytes.length) off += this.#lossFile.writeSync(bytes.subarray(off));
+      this.#lossBytes += bytes.length;
     } catch (err) {
       throw new RunWriteError(
         join(this.dir, "loss.csv"),
