@@ -393,7 +393,9 @@ export class RunFolder {
     ]);
     if (!onDisk || onDisk.ino !== open.ino || onDisk.size !== this.#lossBytes) {
       const what = onDisk ? "replaced or truncated" : "removed";
-      this.log?.(`loss.csv was ${what} while the run wrote it; rewrote it from the run's ${rows.length} rows`);
+      this.log?.(
+        `loss.csv was ${what} while the run wrote it; rewrote it from the run's ${rows.length} rows`,
+      );
     }
     this.#lossFile.close();
     this.#lossFile = null;
