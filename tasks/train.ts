@@ -45,6 +45,7 @@ import {
   validateTrainConfig,
 } from "../src/train/config_schema.ts";
 import { RunFolder } from "../src/train/run_folder.ts";
+import { withAugmentConditioning } from "../src/train/trainer.ts";
 import { dataParallelRefusal } from "../src/train/data_parallel.ts";
 import { DataParallelError, planParallel } from "../src/backend/parallel_plan.ts";
 import { loadTrainRecipe, type TrainRecipe } from "../src/train/config_file.ts";
@@ -55,7 +56,7 @@ import { basename, join } from "node:path";
 
 const D = DEFAULT_TRAIN_CONFIG;
 const USAGE = [
-  "usage: deno task train [options]   (with no options: the shipped default model's recipe, configs/faces.json)",
+  "usage: deno task train [options]   (with no options: the shipped default model's recipe, configs/faces8.json)",
   `  --config FILE       JSON recipe (e.g. configs/faces4-64.json): a run's config.json fields plus
                       "every" and "minutes"; flags given here override it
   --dry-run           print the configuration this command would train (JSON), and stop
@@ -128,7 +129,7 @@ async function main(): Promise<void> {
   const inputs = await checkInputs(v, recipe);
   const run = await runSettings(v, recipe, composed);
   // the configuration this command would train, as the run's config.json will record it
-  const shown = run.resumeCkpt ? runConfig(config, { resume: run.resumeCkpt }) : config;
+  const shown = run.resumeCkpt ? runConfig(config, { resume: run.resumeCkpt }) : withAugmentConditioning(config);
   const refusal = dataParallelRefusal(shown.model, shown.dropout ?? 0);
   if (refusal && typeof run.workers === "number" && run.workers > 1) {
     throw new UsageError(`--workers ${run.workers}: ${refusal}; train with --workers 1`);
@@ -143,13 +144,13 @@ async function main(): Promise<void> {
 /**
  * The training configuration: flags, then the recipe file (`--config`), then the defaults
  * (`withTrainDefaults`: their label fields go with their data set). The defaults' optional settings
- * (label fields, cooldown) apply only to a plain run: a recipe, a resumed or a fine-tuned run
- * (`--resume`, `--init`) leaves out what it does not set.
+ * (label fields, cooldown, augmentation, extra EMA decays) apply only to a plain run: a recipe, a
+ * resumed or a fine-tuned run (`--resume`, `--init`) leaves out what it does not set.
  */
 async function composeConfig(v: TrainFlagValues) {
   let recipe: TrainRecipe = { config: {} };
   if (v.config !== undefined) recipe = await loadTrainRecipe(v.config, `--config ${v.config}`);
-  const { condition: _c, condDrop: _d, cooldown: _k, ...required } = D;
+  const { condition: _c, condDrop: _d, cooldown: _k, augment: _a, emaExtra: _e, ...required } = D;
   const plain = v.config === undefined && v.resume === undefined && v.init === undefined;
   const model = modelFromFlags(v, recipe.config.model ?? D.model);
   if (v.steps !== undefined && v.epochs !== undefined) {

@@ -14,7 +14,7 @@ const SERVE_TASK: string[] = JSON.parse(await Deno.readTextFile("deno.json")).ta
 
 const CHROMIUM = findChromium();
 const CHECKPOINT = "data/models/apple-faces-unet.safetensors";
-const FACES = "data/models/faces/unet.safetensors";
+const FACES = "data/models/faces8/unet.safetensors";
 
 /** `deno task serve --port 0`, as deno.json runs it; resolves to its URL once it listens. */
 async function startServer(): Promise<{ url: string; stop: () => Promise<void> }> {
@@ -140,7 +140,7 @@ Deno.test({
         async () => {
           const asked = "vendor=google&subcategory=face-smiling&guidance=2";
           const page = await wasmBrowser.open(
-            `${server.url}?model=faces&n=4&seed=3&steps=4&${asked}&backend=wasm&threads=1&generate`,
+            `${server.url}?model=faces8&n=4&seed=3&steps=4&${asked}&backend=wasm&threads=1&generate`,
           );
           assert.deepEqual(await waitForPage(page, 90_000), { state: "done" });
           const menus = await page.evaluate<string[]>(

@@ -4,7 +4,7 @@ import { pathToFileURL } from "node:url";
 import { initBackend } from "../src/backend/select.ts";
 import { EmojiDiffusion } from "../src/api.ts";
 import { CheckpointError, loadCheckpoint } from "../src/checkpoint/format.ts";
-import { pretrainedUrl } from "../src/checkpoint/pretrained.ts";
+import { PRETRAINED_MODELS, pretrainedUrl } from "../src/checkpoint/pretrained.ts";
 
 await initBackend("cpu", { log: null });
 
@@ -132,7 +132,7 @@ Deno.test("loading from a URL reports progress up to the file's size and gives t
 });
 
 Deno.test("the shipped models load by name, and an unknown name lists the choices", async () => {
-  for (const name of ["faces", "apple-faces", "four-vendors"] as const) {
+  for (const name of PRETRAINED_MODELS) {
     const m = await EmojiDiffusion.pretrained(name);
     assert.equal(m.imageSize, 32);
     assert.ok(m.step > 0, `${name} is trained`);
@@ -141,6 +141,6 @@ Deno.test("the shipped models load by name, and an unknown name lists the choice
   // @ts-expect-error: invalid on purpose
   await assert.rejects(() => EmojiDiffusion.pretrained("android"), {
     name: "RangeError",
-    message: 'unknown pretrained model "android": choose one of faces, apple-faces, four-vendors',
+    message: 'unknown pretrained model "android": choose one of faces8, faces, apple-faces, four-vendors',
   });
 });

@@ -38,8 +38,8 @@ Deno.test("recipe: the shipped run's recorded config reads back as the same conf
   assert.deepEqual(parseTrainRecipe(text).config, JSON.parse(text));
 });
 
-Deno.test("recipe: DEFAULT_TRAIN_CONFIG is the shipped default model's recipe, configs/faces.json", async () => {
-  const { config } = await loadTrainRecipe("configs/faces.json");
+Deno.test("recipe: DEFAULT_TRAIN_CONFIG is the shipped default model's recipe, configs/faces8.json", async () => {
+  const { config } = await loadTrainRecipe("configs/faces8.json");
   assert.deepEqual(DEFAULT_TRAIN_CONFIG, config);
 });
 
@@ -97,6 +97,7 @@ for (
     ["configs/apple-faces.json", "data/models/apple-faces-unet.train-config.json"],
     ["configs/four-vendors.json", "data/models/four-vendors/train-config.json"],
     ["configs/faces.json", "data/models/faces/train-config.json"],
+    ["configs/faces8.json", "data/models/faces8/train-config.json"],
   ]
 ) {
   Deno.test(`train --config ${recipe}: trains the shipped model's recorded config (provenance aside)`, async () => {

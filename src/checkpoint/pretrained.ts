@@ -7,16 +7,18 @@
  */
 
 /** A model shipped with the package. */
-export type PretrainedModel = "faces" | "apple-faces" | "four-vendors";
+export type PretrainedModel = "faces8" | "faces" | "apple-faces" | "four-vendors";
 
 /**
- * The shipped models, all 32×32 U-Nets: `faces` (the default: the faces of four vendors, conditioned on
- * vendor and kind of face, drawing Apple's style unless asked otherwise), `apple-faces` (Apple's faces,
- * unconditional) and `four-vendors` (the four vendors' faces, unconditional).
+ * The shipped models, all 32×32 U-Nets, the default first: `faces8` (the faces of eight styles,
+ * conditioned on vendor and kind of face, drawing Apple's style unless asked otherwise), `faces` (the
+ * previous default: the same on four vendors), `apple-faces` (Apple's faces, unconditional) and
+ * `four-vendors` (the four vendors' faces, unconditional).
  */
-export const PRETRAINED_MODELS: readonly PretrainedModel[] = ["faces", "apple-faces", "four-vendors"];
+export const PRETRAINED_MODELS: readonly PretrainedModel[] = ["faces8", "faces", "apple-faces", "four-vendors"];
 
 const FILES: Record<PretrainedModel, string> = {
+  faces8: "../../data/models/faces8/unet.safetensors",
   faces: "../../data/models/faces/unet.safetensors",
   "apple-faces": "../../data/models/apple-faces-unet.safetensors",
   "four-vendors": "../../data/models/four-vendors/unet.safetensors",

@@ -62,9 +62,9 @@ export const PROGRESS_GRID_SAMPLING = { sampler: "ddim", steps: 25, seed: 1234 }
 
 /**
  * The checkpoint `deno task sample` and `deno task eval` use when no `--checkpoint` is given: the
- * shipped `faces` model, whose own defaults (in its checkpoint) ask for Apple's style.
+ * shipped `faces8` model, whose own defaults (in its checkpoint) ask for Apple's style.
  */
-export const DEFAULT_CHECKPOINT = "data/models/faces/unet.safetensors";
+export const DEFAULT_CHECKPOINT = "data/models/faces8/unet.safetensors";
 
 /**
  * The guidance weight w of a conditioned model whose checkpoint records none: 1, the plain

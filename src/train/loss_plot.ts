@@ -15,7 +15,8 @@ export interface LossRow {
 }
 
 /**
- * Renders loss rows as an SVG line chart with a logarithmic loss axis.
+ * Renders loss rows as an SVG line chart with a logarithmic loss axis; a line breaks where steps are
+ * missing from the rows.
  *
  * @example
  * ```ts
@@ -23,6 +24,10 @@ export interface LossRow {
  * import { lossCurveSvg } from "./loss_plot.ts";
  * const svg = lossCurveSvg([{ step: 1, loss: 1, smoothed: 1 }, { step: 2, loss: 0.5, smoothed: 0.9 }]);
  * assert.ok(svg.startsWith("<svg"));
+ * // each curve is one line, broken where steps are missing
+ * assert.equal(svg.match(/M/g)!.length, 2);
+ * const gap = lossCurveSvg([1, 2, 5, 6].map((step) => ({ step, loss: 1 / step, smoothed: 1 / step })));
+ * assert.equal(gap.match(/M/g)!.length, 4);
  * ```
  */
 export function lossCurveSvg(rows: LossRow[], title = "training loss (L_simple)"): string {
@@ -36,7 +41,11 @@ export function lossCurveSvg(rows: LossRow[], title = "training loss (L_simple)"
   const x = (s: number) => L + (s / maxStep) * pw;
   const y = (v: number) => T + (1 - (Math.log10(Math.max(v, 1e-6)) - yl) / (yh - yl)) * ph;
   const path = (key: "loss" | "smoothed") =>
-    finite.map((r, i) => `${i ? "L" : "M"}${x(r.step).toFixed(1)},${y(r[key]).toFixed(1)}`).join("");
+    // a step missing from the rows (a lost stretch of loss.csv, a non-finite loss) breaks the line
+    finite.map((r, i) => {
+      const joined = i > 0 && r.step === finite[i - 1].step + 1;
+      return `${joined ? "L" : "M"}${x(r.step).toFixed(1)},${y(r[key]).toFixed(1)}`;
+    }).join("");
   const ticks: string[] = [];
   for (let e = yl; e <= yh; e++) {
     for (const m of [1, 2, 5]) {

@@ -92,25 +92,28 @@ export interface RunOptions {
 }
 
 /**
- * The default training configuration: the recipe of the shipped default model, `faces`
- * (`configs/faces.json`, `data/models/faces/`): the notebook's linear schedule and T, a CPU-sized
- * batch, conditioned on vendor and subcategory, on the four-vendor faces.
+ * The default training configuration: the recipe of the shipped default model, `faces8`
+ * (`configs/faces8.json`, `data/models/faces8/`): the notebook's linear schedule and T, a CPU-sized
+ * batch, conditioned on vendor and subcategory, on the faces of the eight styles, with non-leaking
+ * augmentation and three EMA decays kept.
  */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  data: "data/faces4-32",
+  data: "data/all-faces-32",
   model: modelConfig("unet"),
   condition: ["vendor", "subcategory"],
   condDrop: 0.1,
+  augment: 0.15,
   schedule: "linear",
   T: 500,
   batch: 16,
-  steps: 7000,
+  steps: 28200,
   lr: 2e-3,
   warmup: 100,
   gradClip: 1,
-  ema: 0.995,
+  ema: 0.999,
+  emaExtra: [0.9995, 0.9999],
   seed: 0,
-  cooldown: 1200,
+  cooldown: 4000,
 };
 
 /**
@@ -121,8 +124,8 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
  * ```ts
  * import assert from "node:assert/strict";
  * import { DEFAULT_TRAIN_CONFIG, fitCooldown } from "./run.ts";
- * assert.equal(fitCooldown({ ...DEFAULT_TRAIN_CONFIG, steps: 700 }, 7000).cooldown, 120);
- * assert.equal(fitCooldown({ ...DEFAULT_TRAIN_CONFIG, steps: 5000 }, 7000).cooldown, 1200);
+ * assert.equal(fitCooldown({ ...DEFAULT_TRAIN_CONFIG, steps: 2820 }, 28200).cooldown, 400);
+ * assert.equal(fitCooldown({ ...DEFAULT_TRAIN_CONFIG, steps: 5000 }, 28200).cooldown, 4000);
  * ```
  */
 export function fitCooldown(config: TrainConfig, baseSteps: number): TrainConfig {

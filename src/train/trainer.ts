@@ -59,7 +59,8 @@ export function withVocabulary(config: TrainConfig, dataset: EmojiDataset): Trai
  * import assert from "node:assert/strict";
  * import { DEFAULT_TRAIN_CONFIG } from "./run.ts";
  * import { withAugmentConditioning } from "./trainer.ts";
- * assert.equal(withAugmentConditioning(DEFAULT_TRAIN_CONFIG), DEFAULT_TRAIN_CONFIG);
+ * const plain = { ...DEFAULT_TRAIN_CONFIG, augment: 0 };
+ * assert.equal(withAugmentConditioning(plain), plain);
  * const c = withAugmentConditioning({ ...DEFAULT_TRAIN_CONFIG, augment: 0.15 });
  * assert.equal(c.model.augmentConditioning, true);
  * ```
