@@ -129,7 +129,9 @@ async function main(): Promise<void> {
   const inputs = await checkInputs(v, recipe);
   const run = await runSettings(v, recipe, composed);
   // the configuration this command would train, as the run's config.json will record it
-  const shown = run.resumeCkpt ? runConfig(config, { resume: run.resumeCkpt }) : withAugmentConditioning(config);
+  const shown = run.resumeCkpt
+    ? runConfig(config, { resume: run.resumeCkpt })
+    : withAugmentConditioning(config);
   const refusal = dataParallelRefusal(shown.model, shown.dropout ?? 0);
   if (refusal && typeof run.workers === "number" && run.workers > 1) {
     throw new UsageError(`--workers ${run.workers}: ${refusal}; train with --workers 1`);

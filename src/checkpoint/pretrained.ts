@@ -15,7 +15,12 @@ export type PretrainedModel = "faces8" | "faces" | "apple-faces" | "four-vendors
  * previous default: the same on four vendors), `apple-faces` (Apple's faces, unconditional) and
  * `four-vendors` (the four vendors' faces, unconditional).
  */
-export const PRETRAINED_MODELS: readonly PretrainedModel[] = ["faces8", "faces", "apple-faces", "four-vendors"];
+export const PRETRAINED_MODELS: readonly PretrainedModel[] = [
+  "faces8",
+  "faces",
+  "apple-faces",
+  "four-vendors",
+];
 
 const FILES: Record<PretrainedModel, string> = {
   faces8: "../../data/models/faces8/unet.safetensors",
