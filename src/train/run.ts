@@ -144,7 +144,7 @@ export function fitCooldown(config: TrainConfig, baseSteps: number): TrainConfig
  * import { withTrainDefaults } from "./run.ts";
  * assert.deepEqual(withTrainDefaults({}).condition, ["vendor", "subcategory"]);
  * assert.equal(withTrainDefaults({ data: "data/mine" }).condition, undefined);
- * assert.equal(withTrainDefaults({ steps: 70 }).cooldown, 12);
+ * assert.equal(withTrainDefaults({ steps: 2820 }).cooldown, 400);
  * ```
  */
 export function withTrainDefaults(
