@@ -16,8 +16,8 @@ import {
   type SamplerFlags,
   samplerFlags,
   SAMPLING_OPTIONS,
-  samplingWorkers,
   startSamplingBackend,
+  withSamplingWorkers,
 } from "../src/cli/sampling_flags.ts";
 import type { Checkpoint } from "../src/checkpoint/format.ts";
 import { loadEmojiDataset } from "../src/dataset/mod.ts";
@@ -104,19 +104,13 @@ async function main(): Promise<void> {
     const parallel = await startSamplingBackend(plan.sampling);
     const loaded = modelFromCheckpoint(plan.ckpt);
     const { labels: _, ...unlabelled } = plan.options;
-    const batch = Math.min(unlabelled.batch ?? defaultBatch(unlabelled.n), unlabelled.n);
-    const workers = await samplingWorkers(parallel, loaded.model, loaded.schedule, batch);
-    try {
-      await labelAgreementReport(
-        loaded.model,
-        loaded.schedule,
-        plan.dataset,
-        { ...unlabelled, workers },
-        out,
-      );
-    } finally {
-      workers?.close();
-    }
+    await withSamplingWorkers(
+      parallel,
+      loaded,
+      { images: unlabelled.n, batch: unlabelled.batch },
+      (workers) =>
+        labelAgreementReport(loaded.model, loaded.schedule, plan.dataset, { ...unlabelled, workers }, out),
+    );
     loaded.model.dispose();
     return;
   }
@@ -212,18 +206,17 @@ async function sampleAndEvaluate(plan: EvalPlan): Promise<void> {
   await checkWritableDir("out", out);
   const parallel = await startSamplingBackend(plan.sampling);
   const loaded = await modelToEvaluate(plan);
-  const batch = Math.min(options.batch ?? defaultBatch(n), n);
-  const workers = await samplingWorkers(parallel, loaded.model, loaded.schedule, batch);
-  let result;
-  try {
-    result = await sampleImages(loaded.model, loaded.schedule, {
-      ...options,
-      onProgress: progressPrinter(n, { every: 10, tty: false }),
-      ...(workers ? { workers } : {}),
-    });
-  } finally {
-    workers?.close();
-  }
+  const result = await withSamplingWorkers(
+    parallel,
+    loaded,
+    { images: n, batch: options.batch },
+    (workers) =>
+      sampleImages(loaded.model, loaded.schedule, {
+        ...options,
+        onProgress: progressPrinter(n, { every: 10, tty: false }),
+        ...(workers ? { workers } : {}),
+      }),
+  );
   console.error(`sampled ${n} images in ${result.seconds.toFixed(1)} s; evaluating…`);
   const report = evaluate(result.images, reference, {
     size: dataset.size,

@@ -23,8 +23,8 @@ import {
   type SamplerFlags,
   samplerFlags,
   SAMPLING_OPTIONS,
-  samplingWorkers,
   startSamplingBackend,
+  withSamplingWorkers,
 } from "../src/cli/sampling_flags.ts";
 import type { Checkpoint } from "../src/checkpoint/format.ts";
 import { modelFromCheckpoint } from "../src/model/from_checkpoint.ts";
@@ -276,22 +276,17 @@ async function drawSamples(
         dataMean ? "N(√ᾱ·data mean, (1−ᾱ)·I)" : "N(0, I)"
       }`,
   );
-  const workers = await samplingWorkers(
+  const result = await withSamplingWorkers(
     parallel,
-    loaded.model,
-    loaded.schedule,
-    Math.min(batch ?? defaultBatch(n), n),
+    loaded,
+    { images: n, batch },
+    (workers) =>
+      sampleImages(loaded.model, loaded.schedule, {
+        ...options,
+        onProgress: progressPrinter(n),
+        ...(workers ? { workers } : {}),
+      }),
   );
-  let result;
-  try {
-    result = await sampleImages(loaded.model, loaded.schedule, {
-      ...options,
-      onProgress: progressPrinter(n),
-      ...(workers ? { workers } : {}),
-    });
-  } finally {
-    workers?.close();
-  }
   const written = await writeSampleFiles(result, {
     out,
     scale,

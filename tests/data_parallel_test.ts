@@ -261,6 +261,23 @@ function perturbed(config: ModelConfig, size: number): DiffusionModel {
   return model;
 }
 
+/** The images of `options` sampled in one part, and how far those in two parts (one worker) are off. */
+async function oneAndTwoParts(
+  model: DiffusionModel,
+  schedule: ReturnType<typeof makeSchedule>,
+  options: SampleOptions,
+  backend: "wasm" | "native",
+) {
+  const one = await sampleImages(model, schedule, options);
+  const workers = await NoiseWorkers.start(1, model, schedule, { backend });
+  try {
+    const two = await sampleImages(model, schedule, { ...options, workers });
+    return { one, off: one.images.reduce((m, v, i) => Math.max(m, Math.abs(v - two.images[i])), 0) };
+  } finally {
+    workers.close();
+  }
+}
+
 for (
   const [name, config] of [
     ["a conditioned unet, guided, DDIM η = 1", { ...TINY_UNET, labels: { vendor: ["a", "b", "c"] } }],
@@ -281,20 +298,13 @@ for (
         ? { labels: [{ vendor: "b" }, {}, { vendor: "a" }, { vendor: "c" }, {}], guidance: 2 }
         : {}),
     };
-    const one = await sampleImages(model, schedule, options);
-    const workers = await NoiseWorkers.start(1, model, schedule, { backend: "wasm" });
-    try {
-      const two = await sampleImages(model, schedule, { ...options, workers });
-      const off = one.images.reduce((m, v, i) => Math.max(m, Math.abs(v - two.images[i])), 0);
-      assert.ok(off < 1e-4, `images off by ${off}`);
-      // the second part really came from the worker: a worker without the weights would differ
-      const fresh = new DiffusionModel(config, 1, size);
-      const other = await sampleImages(fresh, schedule, options);
-      assert.ok(other.images.some((v, i) => Math.abs(v - one.images[i]) > 1e-3));
-      fresh.dispose();
-    } finally {
-      workers.close();
-    }
+    const { one, off } = await oneAndTwoParts(model, schedule, options, "wasm");
+    assert.ok(off < 1e-4, `images off by ${off}`);
+    // the second part really came from the worker: a worker without the weights would differ
+    const fresh = new DiffusionModel(config, 1, size);
+    const other = await sampleImages(fresh, schedule, options);
+    assert.ok(other.images.some((v, i) => Math.abs(v - one.images[i]) > 1e-3));
+    fresh.dispose();
     model.dispose();
   });
 }
@@ -306,15 +316,8 @@ Deno.test({
     const model = perturbed({ ...TINY_UNET, labels: { vendor: ["a", "b"] } }, 8);
     const schedule = makeSchedule("linear", 50);
     const options = { n: 4, steps: 3, seed: 1, labels: { vendor: "a" }, guidance: 3 };
-    const one = await sampleImages(model, schedule, options);
-    const workers = await NoiseWorkers.start(1, model, schedule, { backend: "native" });
-    try {
-      const two = await sampleImages(model, schedule, { ...options, workers });
-      const off = one.images.reduce((m, v, i) => Math.max(m, Math.abs(v - two.images[i])), 0);
-      assert.ok(off < 1e-4, `images off by ${off}`);
-    } finally {
-      workers.close();
-    }
+    const { off } = await oneAndTwoParts(model, schedule, options, "native");
+    assert.ok(off < 1e-4, `images off by ${off}`);
     model.dispose();
   },
 });

@@ -7,9 +7,9 @@
 import { type Labels, resolveLabels } from "../model/labels.ts";
 import { denoiserForLabels, type GuidanceLimit } from "../sample/guidance.ts";
 import type { BackendRequest } from "../backend/select.ts";
-import { DEFAULT_GUIDANCE, defaultBatch } from "../sample/defaults.ts";
+import { DEFAULT_GUIDANCE } from "../sample/defaults.ts";
 import type { NoiseWorkers } from "../sample/parallel_noise.ts";
-import { samplingWorkers, startSamplingBackend } from "./sampling_flags.ts";
+import { startSamplingBackend, withSamplingWorkers } from "./sampling_flags.ts";
 import { intFlag, threadsFlag, UsageError } from "./flags.ts";
 import type { Checkpoint } from "../checkpoint/format.ts";
 import { parseColor, type Rgb } from "../image/colour.ts";
@@ -105,17 +105,14 @@ function editDenoiser(
   return workers.denoiser(asked, s.guidance ?? DEFAULT_GUIDANCE, limit);
 }
 
-/** Plans the parts and starts the backend, loads the model and starts its workers (if any). */
-async function loadForEdit(s: SharedSampling, images: number) {
+/** Plans the data-parallel parts and starts the backend, then loads the model. */
+async function loadForEdit(s: SharedSampling) {
   const parallel = await startSamplingBackend({
     backend: s.backend,
     threads: threadsFlag(s.threads),
     workers: s.workers,
   });
-  const loaded = modelFromCheckpoint(s.ckpt, !s.raw);
-  const batch = Math.min(s.batch ?? defaultBatch(images), images);
-  const workers = await samplingWorkers(parallel, loaded.model, loaded.schedule, batch);
-  return { loaded, workers };
+  return { parallel, loaded: modelFromCheckpoint(s.ckpt, !s.raw) };
 }
 
 /** The guidance interval of an edit with the schedule's T, or undefined for every step. */
@@ -214,7 +211,7 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
   const x0 = new Float32Array(inputs.length * size * size * 3);
   inputs.forEach((input, i) => x0.set(input.x, i * size * size * 3));
   const total = inputs.length * n;
-  const { loaded, workers } = await loadForEdit(s, total);
+  const { parallel, loaded } = await loadForEdit(s);
   console.error(
     `model: ${loaded.model.config.preset}, step ${loaded.step}; ${
       mask ? "inpainting" : "variations"
@@ -222,13 +219,12 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
       s.sampler === "ddim" ? ` eta=${s.eta}` : ""
     }${mask ? `, resample ${resample}` : ""}`,
   );
-  let result;
-  try {
-    result = await editImages(
-      editDenoiser(loaded, s, workers),
-      loaded.schedule,
-      x0,
-      {
+  const result = await withSamplingWorkers(
+    parallel,
+    loaded,
+    { images: total, batch: s.batch },
+    (workers) =>
+      editImages(editDenoiser(loaded, s, workers), loaded.schedule, x0, {
         strength,
         n,
         mask,
@@ -240,11 +236,8 @@ export async function runEdit(v: EditFlags, s: SharedSampling): Promise<void> {
         seed: s.seed,
         batch: s.batch,
         onProgress: progressPrinter(total),
-      },
-    );
-  } finally {
-    workers?.close();
-  }
+      }),
+  );
   loaded.model.dispose();
   const path = await writeEditGrid(result, x0, s.out, s.scale, mask);
   console.log(
@@ -276,20 +269,18 @@ async function runMorph(v: EditFlags, s: SharedSampling, size: number, bg: Rgb):
     if (/^\d+$/.test(t)) return Number(t);
     return (await readInput(t, "--morph", size, bg)).x;
   }));
-  const { loaded, workers } = await loadForEdit(s, frames);
+  const { parallel, loaded } = await loadForEdit(s);
   console.error(
     `model: ${loaded.model.config.preset}, step ${loaded.step}; morph ${
       ends.join(" → ")
     } in ${frames} frames, ${s.sampler}-${s.steps}`,
   );
-  let result;
-  try {
-    result = await morphImages(
-      editDenoiser(loaded, s, workers),
-      loaded.schedule,
-      parsed[0],
-      parsed[1],
-      {
+  const result = await withSamplingWorkers(
+    parallel,
+    loaded,
+    { images: frames, batch: s.batch },
+    (workers) =>
+      morphImages(editDenoiser(loaded, s, workers), loaded.schedule, parsed[0], parsed[1], {
         frames,
         sampler: s.sampler,
         steps: s.steps,
@@ -297,11 +288,8 @@ async function runMorph(v: EditFlags, s: SharedSampling, size: number, bg: Rgb):
         dataMean: s.dataMean,
         batch: s.batch,
         onProgress: progressPrinter(frames),
-      },
-    );
-  } finally {
-    workers?.close();
-  }
+      }),
+  );
   loaded.model.dispose();
   const written = await writeMorphFiles(result, s.out, s.scale);
   console.log(`${frames} frames in ${result.seconds.toFixed(1)} s; wrote ${written.join(", ")}`);

@@ -23,6 +23,7 @@ import {
   DEFAULT_ETA,
   DEFAULT_SAMPLER,
   DEFAULT_STEPS,
+  defaultBatch,
   type SamplerName,
   SAMPLERS,
 } from "../sample/defaults.ts";
@@ -131,7 +132,7 @@ export function samplerFlags(v: SamplingFlagValues): SamplerFlags {
 
 /**
  * Plans the parts of `--workers` and `--threads` ({@linkcode planParallel}) and starts the backend
- * with them; returns the plan, for {@linkcode samplingWorkers}.
+ * with them; returns the plan, for {@linkcode withSamplingWorkers}.
  *
  * @throws {UsageError} for several given parts on a GPU backend.
  */
@@ -160,13 +161,31 @@ export async function startSamplingBackend(
 }
 
 /**
- * The sampling workers of a plan for `model` (undefined for one part, or a batch too small to split),
- * started on the backend in use; says on stderr how each batch is split.
+ * Runs `run` with the sampling workers of a plan for `model` (undefined for one part, or a batch too
+ * small to split), started on the backend in use for `images` images drawn `batch` at a time (default
+ * {@linkcode defaultBatch}), and closes them when it ends; says on stderr how each batch is split.
  */
-export async function samplingWorkers(
+export async function withSamplingWorkers<T>(
   plan: ParallelPlan,
-  model: DiffusionModel,
-  schedule: DiffusionSchedule,
+  loaded: { model: DiffusionModel; schedule: DiffusionSchedule },
+  sizing: { images: number; batch?: number },
+  run: (workers: NoiseWorkers | undefined) => Promise<T>,
+): Promise<T> {
+  const workers = await startWorkers(
+    plan,
+    loaded,
+    Math.min(sizing.batch ?? defaultBatch(sizing.images), sizing.images),
+  );
+  try {
+    return await run(workers);
+  } finally {
+    workers?.close();
+  }
+}
+
+async function startWorkers(
+  plan: ParallelPlan,
+  { model, schedule }: { model: DiffusionModel; schedule: DiffusionSchedule },
   batch: number,
 ): Promise<NoiseWorkers | undefined> {
   const sizes = splitSizes(batch, plan.workers);

@@ -14,7 +14,7 @@ import type { DiffusionSchedule, ScheduleKind } from "../core/schedule.ts";
 import { DataParallelError, splitSizes } from "../backend/parallel_plan.ts";
 import { WorkerPool } from "../backend/worker_pool.ts";
 import { type GuidanceLimit, guidedNoise } from "./guidance.ts";
-import { concatFloat32 } from "../core/concat.ts";
+import { FlatLayout } from "../train/flat.ts";
 
 /** What a sampling worker needs to hold the model. */
 export interface NoiseWorkerInit {
@@ -50,8 +50,14 @@ export interface NoiseRequest {
   limit?: GuidanceLimit;
 }
 
+/** Every variable of `map`, back to back in its order, in one read-back. */
 async function flat(map: ParamMap): Promise<Float32Array> {
-  return concatFloat32(await Promise.all([...map.values()].map((v) => v.data() as Promise<Float32Array>)));
+  const t = new FlatLayout(map).flatten([...map.values()]);
+  try {
+    return await t.data() as Float32Array;
+  } finally {
+    t.dispose();
+  }
 }
 
 /**

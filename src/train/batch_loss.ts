@@ -12,6 +12,7 @@ import { edmDenoise } from "../model/edm.ts";
 import { AUGMENT_DIM } from "../model/augment_conditioning.ts";
 import { qSampleTensor } from "../core/q_sample.ts";
 import type { DiffusionSchedule } from "../core/schedule.ts";
+import { FlatLayout } from "./flat.ts";
 
 /** The draws of one training batch of `n` images (NHWC, `size`×`size`×3, in [−1, 1]). */
 export interface TrainBatch {
@@ -114,7 +115,7 @@ export async function batchGradients(
 ): Promise<FlatGradients> {
   const vars = [...model.params.values()];
   const { value, grads } = tf.variableGrads(() => batchLoss(model, schedule, ctx, b), vars);
-  const flat = tf.tidy(() => tf.concat(vars.map((v) => tf.reshape(grads[v.name], [-1])), 0));
+  const flat = new FlatLayout(model.params).flatten(vars.map((v) => grads[v.name]));
   tf.dispose(grads);
   try {
     const [g, loss] = await Promise.all([flat.data() as Promise<Float32Array>, value.data()]);

@@ -12,7 +12,7 @@ import { ForwardContext } from "../model/context.ts";
 import { DiffusionModel, parameterizationOf } from "../model/model.ts";
 import { EDM_P_MEAN, EDM_P_STD, edmLossWeight } from "../model/edm.ts";
 import { augmentBatch } from "./augment.ts";
-import { batchGradients, batchLoss, type FlatGradients, sliceBatch, type TrainBatch } from "./batch_loss.ts";
+import { batchGradients, batchLoss, sliceBatch, type TrainBatch } from "./batch_loss.ts";
 import { DataParallelError, splitSizes } from "../backend/parallel_plan.ts";
 import { combineGradients, dataParallelRefusal, GradientWorkers, type WorkerInit } from "./data_parallel.ts";
 import { Rng } from "../core/rng.ts";
@@ -108,6 +108,13 @@ function readTensors(
   for (const [name, v] of map) out.set(`${prefix}/${name}`, { shape: v.shape.slice(), data: data[i++] });
 }
 
+/** A step's loss and gradients by parameter name, and the forward context whose updates follow them. */
+interface StepGradients {
+  value: tf.Scalar;
+  grads: Record<string, tf.Tensor>;
+  ctx: ForwardContext;
+}
+
 /** Model, optimizer, EMA and random streams of one run. */
 export class Trainer {
   /** The model being trained. */
@@ -190,32 +197,10 @@ export class Trainer {
    */
   async trainStep(): Promise<StepReport> {
     const b = this.drawBatch();
-    const vars = [...this.model.params.values()];
-    let ctx!: ForwardContext;
-    let value: tf.Scalar;
-    const byName: Record<string, tf.Tensor> = {};
-    if (this.#workers) {
-      ctx = new ForwardContext(this.model.params, this.model.state, true);
-      const g = await this.#parallelGradients(b);
-      value = tf.scalar(g.loss);
-      const layout = this.adam.layout;
-      layout.entries.forEach((e, i) => byName[e.name] = tf.tensor(layout.view(g.grads, i), e.shape));
-    } else {
-      const r = tf.variableGrads(() => {
-        ctx = new ForwardContext(this.model.params, this.model.state, true, {
-          rate: this.config.dropout ?? 0,
-          rng: this.dropoutRng,
-        });
-        return batchLoss(this.model, this.schedule, ctx, b);
-      }, vars);
-      value = r.value;
-      // grads are keyed by variable name; map them back to parameter names
-      for (const [name, v] of this.model.params) byName[name] = r.grads[v.name];
-    }
-    const grads = byName;
+    const { value, grads, ctx } = this.#workers ? await this.#splitGradients(b) : this.#wholeGradients(b);
     let status: tf.Tensor;
     try {
-      status = this.adam.apply(byName, { loss: value, ema: this.ema });
+      status = this.adam.apply(grads, { loss: value, ema: this.ema });
     } finally {
       tf.dispose(grads);
       value.dispose();
@@ -289,9 +274,7 @@ export class Trainer {
     this.#workers?.close();
     this.#workers = null;
     if (count <= 0) return;
-    const refusal = this.model.state.size > 0
-      ? `data-parallel training needs a model without BatchNorm; the ${this.model.config.preset} preset keeps running statistics`
-      : dataParallelRefusal(this.model.config, this.config.dropout ?? 0);
+    const refusal = dataParallelRefusal(this.model.config, this.config.dropout ?? 0);
     if (refusal) throw new DataParallelError(refusal, true);
     this.#workers = await GradientWorkers.start(count, {
       backend,
@@ -309,20 +292,44 @@ export class Trainer {
     return this.#workers?.size ?? 0;
   }
 
-  /** The batch's gradient from its parts: the first here, the others on the workers at the same time. */
-  async #parallelGradients(b: TrainBatch): Promise<FlatGradients> {
+  /** The batch's loss and gradients (by parameter name) on this thread, in the context that drew them. */
+  #wholeGradients(b: TrainBatch): StepGradients {
+    let ctx!: ForwardContext;
+    const { value, grads } = tf.variableGrads(() => {
+      ctx = new ForwardContext(this.model.params, this.model.state, true, {
+        rate: this.config.dropout ?? 0,
+        rng: this.dropoutRng,
+      });
+      return batchLoss(this.model, this.schedule, ctx, b);
+    }, [...this.model.params.values()]);
+    // grads are keyed by variable name; map them back to parameter names
+    const byName: Record<string, tf.Tensor> = {};
+    for (const [name, v] of this.model.params) byName[name] = grads[v.name];
+    return { value, grads: byName, ctx };
+  }
+
+  /**
+   * The batch's loss and gradients from its parts: the first here, the others on the workers at the
+   * same time, combined by {@linkcode combineGradients}. Nothing to update afterwards: the workers run
+   * only models without BatchNorm.
+   */
+  async #splitGradients(b: TrainBatch): Promise<StepGradients> {
     const sizes = splitSizes(b.n, this.#workers!.size + 1);
     const parts: TrainBatch[] = [];
     let from = 0;
     for (const n of sizes) parts.push(sliceBatch(b, from, from += n));
-    const flat = this.adam.layout.flatten([...this.model.params.values()]);
+    const layout = this.adam.layout;
+    const flat = layout.flatten([...this.model.params.values()]);
     const weights = await flat.data() as Float32Array;
     flat.dispose();
     const remote = this.#workers!.gradients(weights, parts.slice(1));
     remote.catch(() => {}); // awaited below; a failure here must not go unhandled meanwhile
     const ctx = new ForwardContext(this.model.params, this.model.state, true);
     const local = await batchGradients(this.model, this.schedule, ctx, parts[0]);
-    return combineGradients([local, ...await remote], sizes);
+    const g = combineGradients([local, ...await remote], sizes);
+    const grads: Record<string, tf.Tensor> = {};
+    layout.entries.forEach((e, i) => grads[e.name] = tf.tensor(layout.view(g.grads, i), e.shape));
+    return { value: tf.scalar(g.loss), grads, ctx };
   }
 
   /**
